@@ -1,0 +1,419 @@
+"""The 来电登记 store: typed SQLAlchemy 2 models.
+
+Times are stored in UTC (timezone-aware in Python; naive UTC on SQLite) and shown in
+Asia/Shanghai. Enums are stored by value (strings), never by member name, so the database
+reads the same identifiers as the API and DOMAIN.md.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone: store naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=False,
+        length=24,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Role(str, enum.Enum):
+    operator = "operator"
+    clerk = "clerk"
+    supervisor = "supervisor"
+    admin = "admin"
+
+
+class Kind(str, enum.Enum):
+    complaint = "complaint"  # 民众诉求/投诉
+    consultation = "consultation"  # 政策咨询
+    report = "report"  # 干部举报/举报
+    suggestion = "suggestion"  # 建议意见
+    help = "help"  # 求助
+    praise = "praise"  # 表扬
+    disclosure = "disclosure"  # 依申请公开
+
+
+KIND_LABELS: dict[Kind, str] = {
+    Kind.complaint: "民众诉求",
+    Kind.consultation: "政策咨询",
+    Kind.report: "干部举报",
+    Kind.suggestion: "建议意见",
+    Kind.help: "求助",
+    Kind.praise: "表扬",
+    Kind.disclosure: "依申请公开",
+}
+KIND_BY_LABEL: dict[str, Kind] = {v: k for k, v in KIND_LABELS.items()} | {"投诉": Kind.complaint, "举报": Kind.report}
+
+
+class Status(str, enum.Enum):
+    registered = "registered"  # 已登记
+    answered = "answered"  # 已答复 (直接答复)
+    dispatched = "dispatched"  # 已派单
+    accepted = "accepted"  # 已签收
+    returned = "returned"  # 已退单
+    resolved = "resolved"  # 已办结
+    reopened = "reopened"  # 重办
+    closed = "closed"  # 已归档
+    merged = "merged"  # 重复件
+    invalid = "invalid"  # 无效
+
+
+STATUS_LABELS: dict[Status, str] = {
+    Status.registered: "已登记",
+    Status.answered: "已答复",
+    Status.dispatched: "已派单",
+    Status.accepted: "已签收",
+    Status.returned: "已退单",
+    Status.resolved: "已办结",
+    Status.reopened: "重办",
+    Status.closed: "已归档",
+    Status.merged: "重复件",
+    Status.invalid: "无效",
+}
+
+
+class Satisfaction(str, enum.Enum):
+    satisfied = "satisfied"  # 满意
+    basically = "basically"  # 基本满意
+    dissatisfied = "dissatisfied"  # 不满意
+
+
+SATISFACTION_LABELS = {Satisfaction.satisfied: "满意", Satisfaction.basically: "基本满意", Satisfaction.dissatisfied: "不满意"}
+
+
+class CallbackResult(str, enum.Enum):
+    """The callback state of a case, as the reports count it."""
+
+    pending = "pending"  # required, not done yet
+    reached = "reached"  # reached the citizen with an answer
+    unreachable = "unreachable"  # 未接通 after the attempts
+    not_needed = "not_needed"  # 不需回访 (anonymous or declined)
+
+
+class CallDirection(str, enum.Enum):
+    inbound = "in"
+    outbound = "out"
+
+
+class CallOutcome(str, enum.Enum):
+    in_progress = "in_progress"  # offered, not yet ended
+    answered = "answered"  # connected to an operator
+    abandoned = "abandoned"  # hung up before an operator answered
+    refused = "refused"  # refused by the line limit (never held a line)
+    callback_answered = "callback_answered"  # outbound callback, citizen answered
+    callback_unanswered = "callback_unanswered"  # outbound callback, rang out / busy
+    callback_failed = "callback_failed"  # outbound callback refused by the line limit / congestion
+
+
+class CallbackKind(str, enum.Enum):
+    case = "case"  # 回访 of a resolved case
+    missed = "missed"  # 回拨 of an abandoned or refused call
+
+
+class CallbackTaskStatus(str, enum.Enum):
+    pending = "pending"
+    done = "done"  # reached (with an outcome) or closed by a later answered call
+    unreachable = "unreachable"
+    cancelled = "cancelled"
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Category(Base):
+    """A topic (问题分类) with its default department, deadline and callback rule."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    default_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    # overrides the kind's default deadline (working days) when set
+    resolve_working_days: Mapped[int | None] = mapped_column(Integer)
+    callback_required: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    default_department: Mapped[Department | None] = relationship(lazy="raise")
+
+
+class SlaRule(Base):
+    """Deadline defaults per kind (DOMAIN.md 'Deadlines'); admins change them per city."""
+
+    __tablename__ = "sla_rules"
+
+    kind: Mapped[Kind] = mapped_column(_enum(Kind, "kind"), primary_key=True)
+    resolve_working_days: Mapped[int] = mapped_column(Integer)
+    urgent_resolve_working_days: Mapped[int] = mapped_column(Integer)
+    max_extension_working_days: Mapped[int] = mapped_column(Integer, default=10)
+    accept_working_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    urgent_accept_working_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    return_working_days: Mapped[int] = mapped_column(Integer, default=2)
+    callback_working_days: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class RoutingRule(Base):
+    """Category and/or keywords → suggested department. Higher priority wins."""
+
+    __tablename__ = "routing_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    # words separated by spaces or commas; matched against jieba tokens of the content
+    keywords: Mapped[str] = mapped_column(String(500), default="")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # sha256 of the bearer token (the token itself is shown once)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    seat: Mapped[str | None] = mapped_column(String(32), unique=True)  # extension, e.g. 8001
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department | None] = relationship(lazy="raise")
+
+
+class Call(Base):
+    """One call on the PBX (来电登记), keyed by (pbx, linkedid) so a replay adds nothing."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("pbx", "linkedid", name="uq_calls_pbx_linkedid"),
+        Index("ix_calls_offered_at", "offered_at"),
+        Index("ix_calls_caller_norm", "caller_norm"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    pbx: Mapped[str] = mapped_column(String(40), default="default")
+    linkedid: Mapped[str] = mapped_column(String(64))
+    uniqueid: Mapped[str | None] = mapped_column(String(64))  # the trunk channel's Uniqueid
+    direction: Mapped[CallDirection] = mapped_column(_enum(CallDirection, "call_direction"))
+    caller_number: Mapped[str | None] = mapped_column(String(40))  # as the PBX gave it
+    caller_norm: Mapped[str | None] = mapped_column(String(20))  # E.164 (phones.normalize)
+    line: Mapped[int | None] = mapped_column(Integer)  # lines in use when it arrived, itself included
+    queue: Mapped[str | None] = mapped_column(String(40))
+    seat: Mapped[str | None] = mapped_column(String(32))  # operator extension that answered
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    offered_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[CallOutcome] = mapped_column(_enum(CallOutcome, "call_outcome"))
+    wait_s: Mapped[float | None]
+    talk_s: Mapped[float | None]
+    transferred_to: Mapped[str | None] = mapped_column(String(64))
+    ticket_ref: Mapped[str | None] = mapped_column(String(40))  # outbound: HOTLINE_TICKET
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Ticket(Base):
+    """One case (工单). Every change goes through callcenter.workflow and appends a TicketEvent."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_registered_at", "registered_at"),
+        Index("ix_tickets_status_due", "status", "due_at"),
+        Index("ix_tickets_department_status", "department_id", "status"),
+        Index("ix_tickets_caller_norm", "caller_norm"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    external_ref: Mapped[str | None] = mapped_column(String(64), unique=True)  # 登记编号 of an import
+    source: Mapped[str] = mapped_column(String(16), default="phone")  # phone | web | api | import
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    caller_name: Mapped[str | None] = mapped_column(String(100))
+    caller_phone: Mapped[str | None] = mapped_column(String(40))
+    caller_norm: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str | None] = mapped_column(String(300))
+    area: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[Kind] = mapped_column(_enum(Kind, "kind"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    content: Mapped[str] = mapped_column(Text)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_callback: Mapped[bool] = mapped_column(Boolean, default=False)  # 不需回访
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    suggested_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    status: Mapped[Status] = mapped_column(_enum(Status, "status"))
+    registered_at: Mapped[datetime]
+    dispatched_at: Mapped[datetime | None]  # the latest dispatch
+    ever_dispatched: Mapped[bool] = mapped_column(Boolean, default=False)
+    accept_due_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]  # resolve deadline (after approved extensions)
+    resolution: Mapped[str | None] = mapped_column(Text)  # 处理情况
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    extension_requested_until: Mapped[datetime | None]
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    extensions_granted: Mapped[int] = mapped_column(Integer, default=0)
+    urge_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    callback_result: Mapped[CallbackResult | None] = mapped_column(_enum(CallbackResult, "callback_result"))
+    satisfaction: Mapped[Satisfaction | None] = mapped_column(_enum(Satisfaction, "satisfaction"))
+    solved: Mapped[bool | None] = mapped_column(Boolean)  # 解决率: the citizen says it is solved
+    callback_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    category: Mapped[Category] = relationship(lazy="raise")
+    department: Mapped[Department | None] = relationship(foreign_keys=[department_id], lazy="raise")
+
+    # optimistic locking: every UPDATE says WHERE version = <loaded>; a concurrent writer's
+    # change makes it match no row and SQLAlchemy raises StaleDataError (→ HTTP 409)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TicketEvent(Base):
+    """The append-only audit trail: one row per applied action (and per confidential view)."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Callback(Base):
+    """A callback task: 回访 of a case or 回拨 of a missed call. Rows the scheduler ticks over."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[CallbackKind] = mapped_column(_enum(CallbackKind, "callback_kind"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    phone_norm: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[CallbackTaskStatus] = mapped_column(_enum(CallbackTaskStatus, "callback_task_status"))
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    satisfaction: Mapped[Satisfaction | None] = mapped_column(_enum(Satisfaction, "satisfaction"))
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    words: Mapped[str | None] = mapped_column(Text)  # the citizen's words
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    completed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CalendarDay(Base):
+    """Working-day overrides for years the calendar package does not cover (hotline calendar set)."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str | None] = mapped_column(String(50))
+
+
+class TicketCounter(Base):
+    """Per-day sequence behind ticket numbers (GD20261126-0001)."""
+
+    __tablename__ = "ticket_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

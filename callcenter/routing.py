@@ -1,0 +1,78 @@
+"""Routing: category and keywords → a suggested department (rules live in `routing_rules`).
+
+Content is segmented with jieba (imported lazily: it builds its dictionary on first use, ~0.6 s,
+which must not land on the CLI's or the adapter's start-up path). A rule matches when its
+category matches (or it has none) and, if it lists keywords, at least one keyword is among the
+content's tokens. The best match has the highest (priority, keyword hits, category-specific);
+without a match the category's default department is suggested.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+_SPLIT = re.compile(r"[\s,，、;；|]+")
+_jieba_lock = threading.Lock()
+_jieba = None
+
+
+def _segmenter():  # type: ignore[no-untyped-def]
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import logging
+
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba = jieba
+    return _jieba
+
+
+def warm_up() -> None:
+    """Build jieba's dictionary now (call at server start, not on the first request)."""
+    _segmenter()
+
+
+def tokens(text: str) -> set[str]:
+    jieba = _segmenter()
+    return {t for t in jieba.lcut_for_search(text) if t.strip()}
+
+
+def split_keywords(s: str) -> list[str]:
+    return [k for k in _SPLIT.split(s or "") if k]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    department_id: int
+    category_id: int | None
+    keywords: tuple[str, ...]
+    priority: int
+
+
+def suggest(rules: list[Rule], category_id: int | None, default_department_id: int | None, content: str) -> int | None:
+    best: tuple[tuple[int, int, int], int] | None = None
+    toks: set[str] | None = None
+    for r in rules:
+        if r.category_id is not None and r.category_id != category_id:
+            continue
+        hits = 0
+        if r.keywords:
+            if toks is None:
+                toks = tokens(content)
+            # a keyword jieba would split (e.g. a long place name) still matches as one phrase
+            hits = sum(1 for k in r.keywords if k in toks or (len(k) > 2 and k in content))
+            if hits == 0:
+                continue
+        score = (r.priority, hits, 1 if r.category_id is not None else 0)
+        if best is None or score > best[0]:
+            best = (score, r.department_id)
+    if best is not None:
+        return best[1]
+    return default_department_id

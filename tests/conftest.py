@@ -1,0 +1,118 @@
+"""Shared fixtures: a migrated database on SQLite and on a real PostgreSQL, and the personas.
+
+Personas (STYLE.md): 话务员 李娜 (operator), 承办人 张伟 of 住建局 (clerk), 承办人 王芳 of
+another department (must get 403), 班长 陈静 (supervisor), 管理员 admin.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from callcenter.db import Database
+from callcenter.migrate import upgrade
+from tests import pgserver
+
+FIXTURES = Path(__file__).parent / "fixtures"
+IN_CI = os.environ.get("CI") == "true"
+_pg_skipped: list[str] = []
+
+# tables a test may fill; the rest (alembic_version, sla_rules) keep their migrated data
+DATA_TABLES = [
+    "ticket_events", "callbacks", "tickets", "calls", "routing_rules", "users",
+    "categories", "departments", "calendar_days", "ticket_counters",
+]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = pgserver.admin_url()
+    return f"PostgreSQL for tests: {url or 'NONE — PostgreSQL tests will be SKIPPED'}"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    if _pg_skipped:
+        tr = terminalreporter
+        tr.write_sep("!", "PostgreSQL TESTS WERE SKIPPED", red=True, bold=True)
+        tr.write_line(f"{len(_pg_skipped)} PostgreSQL test setups skipped: no server could be found or started.")
+        tr.write_line("Install PostgreSQL (apt-get install postgresql) or set HOTLINE_TEST_PG=postgresql://…")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    if pgserver.admin_url() is None:
+        if IN_CI:
+            pytest.fail("CI=true but no PostgreSQL server could be found or started")
+        _pg_skipped.append("pg")
+        pytest.skip("no PostgreSQL server (see the summary)")
+    url = pgserver.create_database()
+    upgrade(url)
+    return url
+
+
+async def _truncate(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        if db.is_sqlite:
+            for t in DATA_TABLES:
+                await conn.execute(text(f"DELETE FROM {t}"))
+        else:
+            await conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated, empty database: a copy of a migrated SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        path = tmp_path / "hotline.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        db = Database(f"sqlite:///{path}")
+    else:
+        db = Database(request.getfixturevalue("pg_url"), pool_size=5)
+        await _truncate(db)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def sqlite_database(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
+    path = tmp_path / "hotline.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@dataclass
+class Personas:
+    """The named people of the tests, with their ids and bearer tokens."""
+
+    lina: object  # operator 李娜
+    zhangwei: object  # clerk 张伟, 住建局
+    wangfang: object  # clerk 王芳, 城管局 (another department)
+    chenjing: object  # supervisor 陈静
+    admin: object
+    tokens: dict[str, str]
+
+
+@pytest.fixture
+def tmp_data_dir() -> AsyncIterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="hotline-data-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
