@@ -1,0 +1,170 @@
+"""The JSON API, /api/v1: thin handlers — parse, one service call, serialise."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from .. import routing, services
+from ..errors import Invalid
+from ..models import Kind, Status
+from ..views import event_dict, ticket_dict
+from .deps import ActorDep, BusDep, DbDep
+from .schemas import ErrorOut, EventOut, NamedOut, SuggestOut, TicketIn, TicketOut, TicketPage, TransitionIn
+
+TZ = ZoneInfo("Asia/Shanghai")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "no or bad bearer token"},
+    403: {"model": ErrorOut, "description": "the role may never do this, or the case is another department's"},
+    404: {"model": ErrorOut, "description": "no such case"},
+    409: {"model": ErrorOut, "description": "not allowed from the case's state, or a stale version"},
+}
+router = APIRouter(prefix="/api/v1", tags=["tickets"], responses={401: ERRORS[401]})
+Number = Annotated[str, Path(min_length=1, max_length=32, description="case number, e.g. GD20261126-0001")]
+
+
+async def _ref(db: Any) -> Any:
+    async with db.session() as s:
+        return await services.refdata(db, s)
+
+
+def _json(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status)
+
+
+@router.post(
+    "/tickets",
+    status_code=201,
+    response_model=TicketOut,
+    responses={403: ERRORS[403]},
+    summary="Register a case (登记)",
+)
+async def create_ticket(body: TicketIn, db: DbDep, actor: ActorDep, bus: BusDep) -> JSONResponse:
+    t = await services.register(
+        db,
+        actor,
+        services.NewTicket(
+            kind=Kind(body.kind),
+            category=body.category,
+            content=body.content,
+            caller_phone=body.caller_phone,
+            caller_name=body.caller_name,
+            address=body.address,
+            area=body.area,
+            urgent=body.urgent,
+            confidential=body.confidential,
+            no_callback=body.no_callback,
+            call_id=body.call_id,
+            source="api",
+        ),
+        bus=bus,
+    )
+    return _json(ticket_dict(t, await _ref(db), actor), 201)
+
+
+@router.get("/tickets", response_model=TicketPage, summary="List / search cases")
+async def list_tickets(
+    db: DbDep,
+    actor: ActorDep,
+    q: Annotated[str | None, Query(max_length=200, description="words, number, phone or name")] = None,
+    phone: Annotated[str | None, Query(max_length=40)] = None,
+    status: Annotated[list[Status] | None, Query()] = None,
+    kind: Annotated[Kind | None, Query()] = None,
+    department: Annotated[str | None, Query(max_length=100, description="code or name")] = None,
+    registered_from: Annotated[date | None, Query(alias="from")] = None,
+    registered_to: Annotated[date | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> JSONResponse:
+    ref = await _ref(db)
+    dep_id = None
+    if department:
+        dep = ref.department(department)
+        if dep is None:
+            raise Invalid(f"unknown department {department!r}", field="department")
+        dep_id = dep.id
+    f = services.TicketFilter(
+        q=q,
+        phone=phone,
+        status=status,
+        kind=kind,
+        department_id=dep_id,
+        registered_from=_day_start(registered_from),
+        registered_to=_day_start(registered_to + timedelta(days=1)) if registered_to else None,
+        limit=limit,
+        offset=offset,
+    )
+    rows, total = await services.search(db, actor, f)
+    return _json({"items": [ticket_dict(t, ref, actor, masked=True) for t in rows], "total": total})
+
+
+def _day_start(d: date | None) -> datetime | None:
+    if d is None:
+        return None
+    try:
+        return datetime(d.year, d.month, d.day, tzinfo=TZ)
+    except (OverflowError, ValueError):
+        raise Invalid("date out of range", field="from") from None
+
+
+@router.get("/tickets/{number}", response_model=TicketOut, responses={403: ERRORS[403], 404: ERRORS[404]})
+async def get_ticket(number: Number, db: DbDep, actor: ActorDep) -> JSONResponse:
+    t = await services.get(db, actor, number)
+    return _json(ticket_dict(t, await _ref(db), actor))
+
+
+@router.get(
+    "/tickets/{number}/events",
+    response_model=list[EventOut],
+    responses={403: ERRORS[403], 404: ERRORS[404]},
+    summary="The case's audit trail",
+)
+async def ticket_events(number: Number, db: DbDep, actor: ActorDep) -> JSONResponse:
+    evs = await services.events(db, actor, number)
+    return _json([event_dict(e) for e in evs])
+
+
+@router.post(
+    "/tickets/{number}/transitions",
+    response_model=TicketOut,
+    responses={403: ERRORS[403], 404: ERRORS[404], 409: ERRORS[409]},
+    summary="Apply a workflow action",
+)
+async def transition(number: Number, body: TransitionIn, db: DbDep, actor: ActorDep, bus: BusDep) -> JSONResponse:
+    params = body.model_dump(exclude={"action", "version"}, exclude_none=True)
+    if "until" in params and params["until"].tzinfo is None:
+        params["until"] = params["until"].replace(tzinfo=TZ)
+    t = await services.act(db, actor, number, body.action, body.version, params, bus=bus)
+    return _json(ticket_dict(t, await _ref(db), actor))
+
+
+@router.get("/categories", response_model=list[NamedOut], tags=["reference"])
+async def categories(db: DbDep, actor: ActorDep) -> JSONResponse:
+    ref = await _ref(db)
+    return _json([{"id": c.id, "name": c.name, "code": None} for c in ref.categories.values() if c.active])
+
+
+@router.get("/departments", response_model=list[NamedOut], tags=["reference"])
+async def departments(db: DbDep, actor: ActorDep) -> JSONResponse:
+    ref = await _ref(db)
+    return _json([{"id": d.id, "name": d.name, "code": d.code} for d in ref.departments.values() if d.active])
+
+
+@router.get("/routing/suggest", response_model=SuggestOut, tags=["reference"])
+async def suggest(
+    db: DbDep,
+    actor: ActorDep,
+    category: Annotated[str, Query(min_length=1, max_length=100)],
+    content: Annotated[str, Query(max_length=5000)] = "",
+) -> JSONResponse:
+    ref = await _ref(db)
+    cat = ref.categories_by_name.get(category)
+    if cat is None:
+        raise Invalid(f"unknown category {category!r}", field="category")
+    dep_id = routing.suggest(ref.rules, cat.id, cat.default_department_id, content)
+    dep = ref.departments.get(dep_id) if dep_id else None
+    return _json({"department": dep.name if dep else None, "department_code": dep.code if dep else None})

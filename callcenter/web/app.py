@@ -1,0 +1,61 @@
+"""The web application factory (JSON API now; the console joins it)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ..auth import TokenCache
+from ..bus import InProcessBus
+from ..db import Database
+from ..errors import DomainError, Invalid
+from ..settings import Settings, get_settings
+from . import api
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    own_db = db is None
+    database = db or Database(settings.effective_database_url, pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from .. import routing
+
+        # build jieba's dictionary before the first request needs it
+        await asyncio.to_thread(routing.warm_up)
+        yield
+        if own_db:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Hotline 12345 API",
+        version="1",
+        description="市民热线 12345: cases (工单), their workflow and reference data.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.bus = InProcessBus()
+    app.state.tokens = TokenCache()
+
+    @app.exception_handler(Invalid)
+    async def _invalid(request: Request, exc: Invalid) -> JSONResponse:
+        # the same shape as FastAPI's own validation errors, so clients parse one format
+        loc = ["body", exc.field] if exc.field else ["body"]
+        return JSONResponse({"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}, status_code=422)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status_code)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(api.router)
+    return app
