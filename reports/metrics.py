@@ -1,0 +1,412 @@
+"""The hotline's figures (DOMAIN.md "Figures") as SQL aggregates, and their drill-down lists.
+
+Every figure has exactly one definition: a SQLAlchemy boolean expression over `tickets` or
+`calls` in `CASE_FIGURES` / `CALL_FIGURES`. `metrics()` counts it with
+`COUNT(CASE WHEN <predicate> THEN 1 END)` and `drill()` lists the rows matching the very same
+predicate, so the length of a drill-down list is always the figure it came from. The
+breakdowns (`by_kind`, `by_category`, …) are the `registered` predicate grouped by one
+expression in `GROUPS`, and drill down the same way with `key`.
+
+Periods are calendar days in Asia/Shanghai, both ends inclusive, whatever the server's zone:
+2025-01-01..2025-12-31 is [2024-12-31 16:00 UTC, 2025-12-31 16:00 UTC). They are range
+predicates on `registered_at` (cases) and `offered_at` (calls) so their indexes serve them.
+Case figures are "as of" `now`: a case registered in the period and resolved later counts as
+resolved; `overdue` compares open cases' deadlines with `now`.
+
+The same SQL runs on SQLite and PostgreSQL; rows are never loaded into Python to be counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.sql import Select
+
+from callcenter.db import Database
+from callcenter.errors import Invalid, NotFound
+from callcenter.models import (
+    Call,
+    CallbackResult,
+    CallDirection,
+    CallOutcome,
+    Category,
+    Department,
+    Kind,
+    Satisfaction,
+    Status,
+    Ticket,
+)
+
+TZ = ZoneInfo("Asia/Shanghai")
+AREA_UNSET = "未填写"  # the by_area key of cases registered without an area
+
+
+class UnknownDepartment(NotFound):
+    """The department code given to scope the figures does not exist."""
+
+
+class UnknownFigure(Invalid):
+    """drill() was asked for a figure that is not defined here."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What every predicate may depend on: the period's UTC bounds, the department and `now`."""
+
+    lo: datetime  # inclusive, UTC
+    hi: datetime  # exclusive, UTC
+    now: datetime
+    department_id: int | None = None
+
+
+def period_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    """[date_from 00:00, date_to + 1 00:00) in Asia/Shanghai, as aware UTC datetimes."""
+    if date_to < date_from:
+        raise Invalid(f"the period ends ({date_to}) before it starts ({date_from})", field="to")
+    lo = datetime.combine(date_from, time(0), TZ).astimezone(UTC)
+    hi = datetime.combine(date_to + timedelta(days=1), time(0), TZ).astimezone(UTC)
+    return lo, hi
+
+
+def ratio(numerator: int, denominator: int) -> float | None:
+    """The exact ratio as the nearest float (int / int is correctly rounded); None when 0/0."""
+    if not denominator:
+        return None
+    return numerator / denominator
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases (tickets), by registration time
+# ---------------------------------------------------------------------------------------------
+T = Ticket
+Pred = Callable[[Scope], ColumnElement[bool]]
+
+OPEN = (Status.registered, Status.dispatched, Status.accepted, Status.returned, Status.reopened)
+RESOLVED_STATES = (Status.answered, Status.resolved, Status.closed)
+
+# 受理量: a duplicate (merged into another case) and an invalid call are not cases received
+_registered = T.status.not_in([Status.merged, Status.invalid])
+# ever dispatched; a department on the case also means it was sent there (an import may give
+# one without having run the dispatch action), while answering directly clears the department
+_dispatched = or_(T.ever_dispatched.is_(True), T.department_id.is_not(None))
+# a reopened case is not resolved until it is resolved (or answered) again
+_resolved = and_(_registered, T.status.in_(RESOLVED_STATES))
+# resolved cases whose callback is due: everything not marked 不需回访 (NULL = not decided yet)
+_cb_required = and_(
+    _resolved, or_(T.callback_result.is_(None), T.callback_result != CallbackResult.not_needed)
+)
+_cb_reached = and_(_cb_required, T.callback_result == CallbackResult.reached)
+
+CASE_FIGURES: dict[str, Pred] = {
+    "registered": lambda s: _registered,
+    # answered on the call by the operator: left registration without ever being dispatched
+    "answered_directly": lambda s: and_(
+        _registered,
+        not_(_dispatched),
+        T.status.in_([Status.answered, Status.resolved, Status.closed, Status.reopened]),
+    ),
+    "dispatched": lambda s: and_(_registered, _dispatched),
+    "open": lambda s: and_(_registered, T.status.in_(OPEN)),
+    "resolved": lambda s: _resolved,
+    # by the deadline in force (approved extensions move due_at); no deadline cannot be missed.
+    # A case closed after an unreachable callback keeps its resolved_at.
+    "on_time": lambda s: and_(
+        _resolved, T.resolved_at.is_not(None), or_(T.due_at.is_(None), T.resolved_at <= T.due_at)
+    ),
+    "callbacks_required": lambda s: _cb_required,
+    "callbacks_reached": lambda s: _cb_reached,
+    "callbacks_unreachable": lambda s: and_(_cb_required, T.callback_result == CallbackResult.unreachable),
+    "callbacks_pending": lambda s: and_(
+        _cb_required, or_(T.callback_result.is_(None), T.callback_result == CallbackResult.pending)
+    ),
+    # 满意 + 基本满意 of the latest callback (the case keeps the latest one's answer)
+    "satisfied": lambda s: and_(
+        _cb_reached, T.satisfaction.in_([Satisfaction.satisfied, Satisfaction.basically])
+    ),
+    "dissatisfied": lambda s: and_(_cb_reached, T.satisfaction == Satisfaction.dissatisfied),
+    # 解决率: of the reached citizens who answered the question, those who said it is solved
+    "solved_asked": lambda s: and_(_cb_reached, T.solved.is_not(None)),
+    "solved": lambda s: and_(_cb_reached, T.solved.is_(True)),
+    "reopened": lambda s: and_(_registered, T.reopen_count > 0),
+    # open past its deadline as of `now`, or resolved after it
+    "overdue": lambda s: and_(
+        _registered,
+        or_(
+            and_(T.status.in_(OPEN), T.due_at.is_not(None), T.due_at < s.now),
+            and_(_resolved, T.due_at.is_not(None), T.resolved_at > T.due_at),
+        ),
+    ),
+    "merged": lambda s: T.status == Status.merged,
+    "invalid": lambda s: T.status == Status.invalid,
+}
+
+
+@dataclass(frozen=True)
+class Group:
+    """A breakdown of `registered` by one expression; inner joins drop cases without the key."""
+
+    key: Any  # the grouping expression (the names users see)
+    joins: tuple[tuple[Any, Any], ...] = ()
+
+
+GROUPS: dict[str, Group] = {
+    "by_kind": Group(T.kind),
+    "by_category": Group(Category.name, ((Category, T.category_id == Category.id),)),
+    # the department the case is (now) dispatched to; cases without one are not in it
+    "by_department": Group(Department.name, ((Department, T.department_id == Department.id),)),
+    "by_area": Group(func.coalesce(func.nullif(T.area, ""), AREA_UNSET)),
+    "by_source": Group(T.source),
+}
+
+
+def _case_scope(s: Scope) -> ColumnElement[bool]:
+    cond = and_(T.registered_at >= s.lo, T.registered_at < s.hi)
+    if s.department_id is not None:
+        cond = and_(cond, T.department_id == s.department_id)
+    return cond
+
+
+# ---------------------------------------------------------------------------------------------
+# Calls, by the time they were offered
+# ---------------------------------------------------------------------------------------------
+C = Call
+_inbound = C.direction == CallDirection.inbound
+_outbound = C.direction == CallDirection.outbound
+# an answered call still in progress counts as answered (the wall shows the day as it goes)
+_answered = and_(
+    _inbound,
+    or_(
+        C.outcome == CallOutcome.answered,
+        and_(C.outcome == CallOutcome.in_progress, C.answered_at.is_not(None)),
+    ),
+)
+
+CALL_FIGURES: dict[str, Pred] = {
+    # 呼入量: every inbound call that reached the PBX, those refused by the line limit included
+    "offered": lambda s: _inbound,
+    "answered": lambda s: _answered,
+    "abandoned": lambda s: and_(_inbound, C.outcome == CallOutcome.abandoned),
+    "refused": lambda s: and_(_inbound, C.outcome == CallOutcome.refused),
+    "waiting": lambda s: and_(_inbound, C.outcome == CallOutcome.in_progress, C.answered_at.is_(None)),
+    "answered_within_15s": lambda s: and_(_answered, C.wait_s.is_not(None), C.wait_s <= 15),
+    "talked": lambda s: and_(_answered, C.ended_at.is_not(None), C.talk_s.is_not(None)),
+    # outbound callbacks (回访 / 回拨) are not inbound traffic: counted apart
+    "callbacks_placed": lambda s: _outbound,
+    "callbacks_answered": lambda s: and_(_outbound, C.outcome == CallOutcome.callback_answered),
+    "callbacks_unanswered": lambda s: and_(_outbound, C.outcome == CallOutcome.callback_unanswered),
+    "callbacks_failed": lambda s: and_(_outbound, C.outcome == CallOutcome.callback_failed),
+}
+
+
+def _call_scope(s: Scope) -> ColumnElement[bool]:
+    return and_(C.offered_at >= s.lo, C.offered_at < s.hi)
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries
+# ---------------------------------------------------------------------------------------------
+def _count(pred: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.count(case((pred, 1)))
+
+
+def case_counts_query(s: Scope) -> Select[Any]:
+    cols = [_count(p(s)).label(name) for name, p in CASE_FIGURES.items()]
+    return select(*cols).select_from(T).where(_case_scope(s))
+
+
+def groups_query(s: Scope) -> Any:
+    """All breakdowns in one round trip: (group, key, n) rows, UNION ALL of one GROUP BY each."""
+    parts = []
+    for name, g in GROUPS.items():
+        key = cast(g.key, String(200))
+        q = select(literal_column(f"'{name}'", String(20)).label("g"), key.label("k"), func.count().label("n"))
+        q = q.select_from(T)
+        for target, on in g.joins:
+            q = q.join(target, on)
+        parts.append(q.where(_case_scope(s), _registered).group_by(g.key))
+    return union_all(*parts)
+
+
+def call_counts_query(s: Scope) -> Select[Any]:
+    cols: list[Any] = [_count(p(s)).label(name) for name, p in CALL_FIGURES.items()]
+    cols += [
+        func.avg(case((_answered, C.wait_s))).label("avg_wait_s"),
+        func.avg(case((CALL_FIGURES["talked"](s), C.talk_s))).label("avg_talk_s"),
+        # `line` is the lines in use when the call took one, itself included (inbound and
+        # outbound callbacks alike; a refused call holds none)
+        func.max(C.line).label("peak_lines"),
+    ]
+    return select(*cols).select_from(C).where(_call_scope(s))
+
+
+async def _department(session: Any, code: str) -> Department:
+    dept = (await session.execute(select(Department).where(Department.code == code))).scalar_one_or_none()
+    if dept is None:
+        raise UnknownDepartment(f"no department with code {code!r}", field="department")
+    return dept
+
+
+def _scope(date_from: date, date_to: date, now: datetime | None, department_id: int | None) -> Scope:
+    lo, hi = period_bounds(date_from, date_to)
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    return Scope(lo=lo, hi=hi, now=now.astimezone(UTC), department_id=department_id)
+
+
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+async def metrics(
+    db: Database,
+    date_from: date,
+    date_to: date,
+    department_code: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The figures of a period (dates inclusive, Asia/Shanghai) as issue 6's JSON shape.
+
+    Rates are exact fractions 0–1 (None where the denominator is zero). With a department,
+    the case figures count that department's cases and `calls` is None: calls reach the
+    hotline, not a department. Raises UnknownDepartment for an unknown code.
+    """
+    async with db.session() as session:
+        dept = await _department(session, department_code) if department_code else None
+        s = _scope(date_from, date_to, now, dept.id if dept else None)
+        c = (await session.execute(case_counts_query(s))).mappings().one()
+        groups: dict[str, dict[str, int]] = {name: {} for name in GROUPS}
+        for g, k, n in (await session.execute(groups_query(s))).all():
+            groups[g][k] = int(n)
+        calls = None if dept else (await session.execute(call_counts_query(s))).mappings().one()
+
+    n = {k: int(v) for k, v in c.items()}
+    by_kind = {k.value: groups["by_kind"].get(k.value, 0) for k in Kind}
+    cases: dict[str, Any] = {
+        "registered": n["registered"],
+        "answered_directly": n["answered_directly"],
+        "dispatched": n["dispatched"],
+        "open": n["open"],
+        "resolved": n["resolved"],
+        "completion_rate": ratio(n["resolved"], n["registered"]),
+        "on_time": n["on_time"],
+        "on_time_rate": ratio(n["on_time"], n["resolved"]),
+        "direct_resolution_rate": ratio(n["answered_directly"], n["registered"]),
+        "callbacks_required": n["callbacks_required"],
+        "callbacks_reached": n["callbacks_reached"],
+        "callbacks_unreachable": n["callbacks_unreachable"],
+        "callbacks_pending": n["callbacks_pending"],
+        "callback_rate": ratio(n["callbacks_reached"], n["callbacks_required"]),
+        "satisfied": n["satisfied"],
+        "dissatisfied": n["dissatisfied"],
+        "satisfaction_rate": ratio(n["satisfied"], n["callbacks_reached"]),
+        "solved": n["solved"],
+        "solved_asked": n["solved_asked"],
+        "solved_rate": ratio(n["solved"], n["solved_asked"]),
+        "reopened": n["reopened"],
+        "overdue": n["overdue"],
+        "merged": n["merged"],
+        "invalid": n["invalid"],
+        "by_kind": by_kind,
+        "by_category": groups["by_category"],
+        "by_department": groups["by_department"],
+        "by_area": groups["by_area"],
+        "by_source": groups["by_source"],
+    }
+    out: dict[str, Any] = {
+        "period": {"from": date_from.isoformat(), "to": date_to.isoformat(), "timezone": TZ.key},
+        "as_of": s.now.isoformat(),
+        "department": {"code": dept.code, "name": dept.name} if dept else None,
+        "calls": None,
+        "cases": cases,
+    }
+    if calls is not None:
+        k = {name: int(calls[name]) for name in CALL_FIGURES}
+        out["calls"] = {
+            "offered": k["offered"],
+            "answered": k["answered"],
+            "abandoned": k["abandoned"],
+            "refused": k["refused"],
+            "waiting": k["waiting"],
+            "answer_rate": ratio(k["answered"], k["offered"]),
+            "answered_within_15s": k["answered_within_15s"],
+            "answered_within_15s_rate": ratio(k["answered_within_15s"], k["offered"]),
+            "avg_wait_s": _float(calls["avg_wait_s"]),
+            "avg_talk_s": _float(calls["avg_talk_s"]),
+            "peak_lines": calls["peak_lines"],
+            "callbacks_placed": k["callbacks_placed"],
+            "callbacks_answered": k["callbacks_answered"],
+            "callbacks_unanswered": k["callbacks_unanswered"],
+            "callbacks_failed": k["callbacks_failed"],
+        }
+    return out
+
+
+FIGURES: tuple[str, ...] = (*CASE_FIGURES, *GROUPS, *CALL_FIGURES)
+
+
+async def drill(
+    db: Database,
+    figure: str,
+    date_from: date,
+    date_to: date,
+    department_code: str | None = None,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """What a figure counts: ticket numbers (case figures), or call ids (call figures).
+
+    `figure` is a name of CASE_FIGURES, CALL_FIGURES or GROUPS (with `key`: a kind identifier,
+    a category or department name, an area, a source). Built from the predicates `metrics()`
+    counts, so `len(drill(...))` equals the figure for the same arguments and `now`.
+    Call figures ignore the department (as `metrics()` reports no calls for one).
+    """
+    if figure not in FIGURES:
+        raise UnknownFigure(f"unknown figure {figure!r}; one of {', '.join(FIGURES)}", field="figure")
+    async with db.session() as session:
+        dept = await _department(session, department_code) if department_code else None
+        s = _scope(date_from, date_to, now, dept.id if dept else None)
+        if figure in CALL_FIGURES:
+            q: Any = (
+                select(C.id).where(_call_scope(s), CALL_FIGURES[figure](s)).order_by(C.offered_at, C.id)
+            )
+            return [str(i) for i in (await session.execute(q)).scalars()]
+        if figure in GROUPS:
+            if key is None:
+                raise Invalid(f"{figure} needs a key", field="key")
+            g = GROUPS[figure]
+            q = select(T.number).select_from(T)
+            for target, on in g.joins:
+                q = q.join(target, on)
+            match = cast(g.key, String(200)) == key if figure != "by_kind" else _kind_is(key)
+            q = q.where(_case_scope(s), _registered, match)
+        else:
+            q = select(T.number).where(_case_scope(s), CASE_FIGURES[figure](s))
+        q = q.order_by(T.registered_at, T.id)
+        return list((await session.execute(q)).scalars())
+
+
+def _kind_is(key: str) -> ColumnElement[bool]:
+    try:
+        return T.kind == Kind(key)
+    except ValueError:
+        return false()
