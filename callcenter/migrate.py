@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -18,12 +20,23 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def _outside_loop(fn, *args) -> None:  # type: ignore[no-untyped-def]
+    """Alembic's async env runs its own event loop: from inside a running loop, use a thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        fn(*args)
+        return
+    with ThreadPoolExecutor(1) as ex:
+        ex.submit(fn, *args).result()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    _outside_loop(command.upgrade, alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str) -> None:
-    command.downgrade(alembic_config(url), revision)
+    _outside_loop(command.downgrade, alembic_config(url), revision)
 
 
 def revision(url: str, message: str, autogenerate: bool = True) -> None:

@@ -116,3 +116,26 @@ def tmp_data_dir() -> AsyncIterator[Path]:
     d = Path(tempfile.mkdtemp(prefix="hotline-data-"))
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+async def make_personas(db: Database) -> Personas:
+    """Seed reference data and the named people; return them with bearer tokens."""
+    from callcenter.auth import add_user, issue_token
+    from callcenter.models import Role
+    from callcenter.seed import seed_reference
+
+    await seed_reference(db)
+    people = {
+        "lina": await add_user(db, "lina", Role.operator, display_name="李娜", seat="8001"),
+        "zhangwei": await add_user(db, "zhangwei", Role.clerk, display_name="张伟", department="zjj"),
+        "wangfang": await add_user(db, "wangfang", Role.clerk, display_name="王芳", department="cgj"),
+        "chenjing": await add_user(db, "chenjing", Role.supervisor, display_name="陈静"),
+        "admin": await add_user(db, "admin", Role.admin, display_name="管理员"),
+    }
+    tokens = {name: await issue_token(db, name) for name in people}
+    return Personas(tokens=tokens, **people)
+
+
+@pytest.fixture
+async def personas(database: Database) -> Personas:
+    return await make_personas(database)
