@@ -112,6 +112,7 @@ class _Call:
     dial_outcome: str | None = None
     line_ended_t: float | None = None
     line_released: bool = False
+    last_msg: int = 0
     published: set[str] = field(default_factory=set)
     data: dict[str, Any] = field(default_factory=dict)
     last: CallFact | None = None
@@ -152,6 +153,7 @@ class CallTracker:
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._originates: dict[str, _Originate] = {}
         self._listing: dict[str, set[str]] = {}
+        self._listing_from: tuple[int, set[str]] | None = None
         self.messages = 0
         self.skipped = 0
 
@@ -185,6 +187,12 @@ class CallTracker:
         c.last = fact
         self._calls[fact.linkedid] = c
 
+    def begin_listing(self) -> None:
+        """A CoreShowChannels request goes out now: the calls known at this point are the ones
+        its listing can close. A call seen after this point is alive whatever the listing says
+        (the PBX may have taken its snapshot before the call began)."""
+        self._listing_from = (self.messages, set(self._calls))
+
     def open_calls(self) -> list[CallFact]:
         return [c.last for c in self._calls.values() if c.last is not None]
 
@@ -208,6 +216,8 @@ class CallTracker:
         c = self._calls.get(lid)
         if c is None and create:
             c = self._calls[lid] = _Call(lid, now)
+        if c is not None:
+            c.last_msg = self.messages
         return c
 
     def _seat_of(self, name: str | None) -> str | None:
@@ -634,9 +644,13 @@ class CallTracker:
 
     def _on_CoreShowChannelsComplete(self, msg: Mapping[str, Any], now: float) -> list[Update]:
         listed = self._listing.pop(msg.get("ActionID") or "", set())
+        if self._listing_from is None:
+            return []  # a listing someone else asked for (a supervisor's view): no reconciliation
+        mark, known = self._listing_from
+        self._listing_from = None
         out: list[Update] = []
-        for c in list(self._calls.values()):
-            if c.direction is None or c.orig is not None and not c.channels:
+        for c in [self._calls[k] for k in known if k in self._calls]:
+            if c.direction is None or c.last_msg > mark:
                 continue
             if not (c.channels & listed) and (c.line_uid not in listed):
                 # it ended while we could not see it (adapter down, connection lost, PBX restart)

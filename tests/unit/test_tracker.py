@@ -232,6 +232,7 @@ def test_a_call_in_progress_is_restored_and_closed_when_the_pbx_no_longer_lists_
     again = CallTracker()  # the adapter was SIGKILLed and restarted
     again.restore(open_fact, now)
     assert again.lines.in_use == 1
+    again.begin_listing()
     again.feed({"Event": "CoreShowChannel", "ActionID": "r1", "Uniqueid": "9.9", "Linkedid": "9.9",
                 "Channel": "PJSIP/other-1", "Context": "internal"}, now)
     [u] = again.feed({"Event": "CoreShowChannelsComplete", "ActionID": "r1", "ListItems": "1"}, now)
@@ -246,6 +247,7 @@ def test_a_call_the_pbx_still_lists_is_kept() -> None:
     for now, m in msgs[:cut]:
         tracker.feed(m, now)
     now = msgs[cut][0]
+    tracker.begin_listing()
     tracker.feed({"Event": "CoreShowChannel", "ActionID": "r2", "Uniqueid": "1795721429.1",
                   "Linkedid": "1795721429.0", "Channel": "Local/13812345678@inbound-00000000;2",
                   "Context": "inbound", "ChannelStateDesc": "Up"}, now)

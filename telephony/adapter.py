@@ -1,0 +1,231 @@
+"""The telephony adapter process: one AMI connection → tracker → spool → store, and the bus.
+
+    PBX ──AMI──► AMIClient (ordered events) ──► CallTracker ──► Spool (durable) ──► CallSink
+                                                     └──► Publisher: call.offered / answered / ended,
+                                                                     lines.changed
+On every login the adapter lists the PBX's channels (CoreShowChannels): the listing passes
+through the same ordered stream, so the tracker adopts calls that began while it was away and
+closes those that ended unseen — including calls restored from the spool's journal after a
+SIGKILL. The writer drains the spool into the sink; when the database is away the facts wait
+in the spool and go out in order when it is back.
+
+This module imports no web framework (memory target of the adapter process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from telephony.ami import AMIClient, AMIError
+from telephony.ports import CallFact, CallSink, Publisher
+from telephony.spool import Spool
+from telephony.tracker import CallTracker, TrackerConfig, Update
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "hotline"
+    secret: str = ""
+    pbx: str = "default"
+    lines: int = 10
+    trunk_context: str = "inbound"
+    outbound_context: str = "trunk-out"
+    queue: str = "hotline"
+    data_dir: Path = Path("var")
+    action_timeout: float = 10.0
+    ping_interval: float = 10.0
+    reconnect_min: float = 0.5
+    reconnect_max: float = 30.0
+    write_interval: float = 0.2  # how long a fact may wait for company before it is written
+    batch: int = 500
+    retry_min: float = 0.5
+    retry_max: float = 10.0
+
+
+class Adapter:
+    def __init__(self, config: AdapterConfig, sink: CallSink, publisher: Publisher | None = None,
+                 spool: Spool | None = None) -> None:
+        self.config = config
+        self.sink = sink
+        self.publisher = publisher
+        self.spool = spool or Spool(Path(config.data_dir) / f"telephony-spool-{config.pbx}.sqlite")
+        self.tracker = CallTracker(TrackerConfig(pbx=config.pbx, trunk_context=config.trunk_context,
+                                                 outbound_context=config.outbound_context, queue=config.queue,
+                                                 lines=config.lines))
+        self.client = AMIClient(config.host, config.port, config.username, config.secret,
+                                on_event=self._on_event, on_login=self._on_login,
+                                action_timeout=config.action_timeout, ping_interval=config.ping_interval,
+                                reconnect_min=config.reconnect_min, reconnect_max=config.reconnect_max)
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.written = 0
+        self.write_failures = 0
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self, connect_timeout: float | None = None) -> None:
+        """Take back calls in progress from the journal, start the writer, connect and log in."""
+        now = time.time()
+        for fact in self.spool.open_calls(self.config.pbx):
+            self.tracker.restore(fact, now)
+        if self.tracker.open_calls():
+            log.info("restored %d calls in progress from the spool journal", len(self.tracker.open_calls()))
+        self._writer = asyncio.create_task(self._write_loop(), name="call-writer")
+        await self.client.connect(timeout=connect_timeout)
+
+    async def stop(self, flush_timeout: float = 30.0) -> None:
+        """Close AMI (handling what is already received), then write out the spool."""
+        await self.client.close()
+        self._stopping = True
+        self._wake.set()
+        if self._writer is not None:
+            try:
+                await asyncio.wait_for(self._writer, flush_timeout)
+            except TimeoutError:
+                log.error("stopping with %d call facts still in the spool (database unreachable); "
+                          "they are written at the next start", self.spool.pending())
+        self.spool.close()
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        await self.start()
+        await stop.wait()
+        await self.stop()
+
+    # ---- AMI side ------------------------------------------------------------------------------
+
+    async def _on_login(self) -> None:
+        # the listing's events come through the ordered stream to the tracker (reconciliation)
+        try:
+            self.tracker.begin_listing()
+            await self.client.core_show_channels()
+        except AMIError as exc:
+            log.warning("cannot list the PBX's channels to reconcile (%s); give the AMI user the "
+                        "'system' and 'call' read classes and 'system,reporting' write", exc)
+        with contextlib.suppress(AMIError):
+            limit = await self.client.getvar("TRUNK_LINES")
+            if limit and limit.isdigit():
+                self.tracker.lines.set_limit(int(limit), time.time())
+
+    async def _on_event(self, message: Any, received_at: float) -> None:
+        updates = self.tracker.feed(message, received_at)
+        if updates:
+            await self._handle(updates, received_at)
+
+    async def _handle(self, updates: list[Update], now: float) -> None:
+        self.spool.append([u.fact for u in updates])
+        self._wake.set()
+        if self.publisher is None:
+            return
+        for u in updates:
+            for topic in u.topics:
+                if topic == "lines.changed":
+                    payload: dict[str, Any] = {"pbx": self.config.pbx, **self.tracker.lines.snapshot(now).as_dict()}
+                else:
+                    payload = _payload(u.fact)
+                try:
+                    await self.publisher.publish(topic, payload)
+                except Exception:  # noqa: BLE001 - the bus never stops the registration of calls
+                    log.exception("publishing %s failed", topic)
+
+    # ---- the writer ----------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        delay = self.config.retry_min
+        while True:
+            upto, facts = self.spool.peek(self.config.batch)
+            if not facts:
+                if self._stopping:
+                    return
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 1.0)
+                continue
+            try:
+                await self.sink.write(facts)
+            except Exception as exc:  # noqa: BLE001 - database away: keep the facts, retry later
+                self.write_failures += 1
+                log.warning("cannot write %d call facts (%s); keeping them in the spool, retry in %.1f s",
+                            len(facts), exc, delay)
+                if self._stopping and self.write_failures > 3:
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.config.retry_max)
+                continue
+            delay = self.config.retry_min
+            self.spool.ack(upto)
+            self.written += len(facts)
+            if len(facts) < self.config.batch and not self._stopping:
+                # let facts gather for a moment: fewer, larger transactions under load
+                await asyncio.sleep(self.config.write_interval)
+
+    async def flushed(self, timeout: float = 10.0) -> None:
+        """Wait until the spool is empty (tests, shutdown)."""
+        async with asyncio.timeout(timeout):
+            while self.spool.pending():
+                self._wake.set()
+                await asyncio.sleep(0.02)
+
+    # ---- actions for the rest of the system ----------------------------------------------------
+
+    async def originate_callback(self, citizen: str, seat: str, *, ticket_ref: str | None = None,
+                                 idempotency_key: str | None = None, style: str = "citizen_first",
+                                 timeout_ms: int = 20_000) -> CallFact | None:
+        """Call a citizen back (回访), Async always; returns when the PBX has answered the Originate.
+
+        Citizen first: Local/<citizen>@<outbound> then the operator's extension; operator first
+        (click-to-call): the operator's phone first, which then dials the citizen. The outcome
+        lands on the callback's Call row through the tracker.
+        """
+        action_id = f"cb-{idempotency_key or uuid.uuid4().hex[:12]}-{uuid.uuid4().hex[:6]}"
+        self.tracker.expect_originate(action_id, number=citizen, style=style, seat=seat,
+                                      ticket_ref=ticket_ref, key=idempotency_key)
+        variables = {"HOTLINE_TICKET": ticket_ref} if ticket_ref else {}
+        if style == "citizen_first":
+            channel, context, exten = f"Local/{citizen}@{self.config.outbound_context}", "operator-callback", seat
+        else:
+            channel, context, exten = f"Local/{seat}@operator-phone", "callback-dial", citizen
+        try:
+            await self.client.originate(channel, context=context, exten=exten, action_id=action_id,
+                                        caller_id='"12345" <12345>', timeout_ms=timeout_ms,
+                                        variables=variables, idempotency_key=idempotency_key)
+        except AMIError:
+            self.tracker.expire_originate(action_id)
+            raise
+        return None
+
+    async def queue_pause(self, seat: str, paused: bool, reason: str | None = None) -> None:
+        await self.client.queue_pause(f"Local/{seat}@agents", paused, reason, queue=self.config.queue)
+
+    async def queue_status(self) -> list[dict[str, str]]:
+        return [dict(m.items()) for m in await self.client.queue_status(queue=self.config.queue)]
+
+    async def transfer(self, channel: str, target: str, *, context: str = "transfer", blind: bool = False) -> None:
+        """Send the caller's channel to a department's number (三方通话); the tracker records the
+        transfer on the call from the resulting events (DialBegin / BlindTransfer)."""
+        if blind:
+            await self.client.blind_transfer(channel, context, target)
+        else:
+            await self.client.redirect(channel, context, target)
+
+
+def _payload(f: CallFact) -> dict[str, Any]:
+    return {
+        "pbx": f.pbx, "linkedid": f.linkedid, "direction": f.direction, "caller_number": f.caller_number,
+        "outcome": f.outcome, "seat": f.seat, "operator_name": f.operator_name, "queue": f.queue,
+        "line": f.line, "wait_s": f.wait_s, "talk_s": f.talk_s, "ticket_ref": f.ticket_ref,
+        "offered_at": f.offered_at.isoformat(),
+        "answered_at": f.answered_at.isoformat() if f.answered_at else None,
+        "ended_at": f.ended_at.isoformat() if f.ended_at else None,
+    }

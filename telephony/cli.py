@@ -1,0 +1,114 @@
+"""`hotline telephony …`: the adapter as its own process, and the PBX simulator.
+
+Mounted by callcenter.cli. Imports stay light: no web framework on the adapter's path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="电话 telephony: the AMI adapter and the PBX simulator", no_args_is_help=True)
+log = logging.getLogger("telephony")
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("panoramisk").setLevel(logging.WARNING if not verbose else logging.DEBUG)
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@app.command()
+def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Follow the PBX over AMI and register every call in the store (SIGTERM stops cleanly)."""
+    from callcenter.calls import StoreCallSink
+    from callcenter.db import Database
+    from callcenter.settings import get_settings
+    from telephony.adapter import Adapter, AdapterConfig
+    from telephony.ami import AMILoginError
+
+    _logging(verbose)
+    s = get_settings()
+    config = AdapterConfig(host=s.ami_host, port=s.ami_port, username=s.ami_username, secret=s.ami_secret,
+                           pbx=s.pbx_name, lines=s.lines, trunk_context=s.trunk_context, queue=s.queue,
+                           data_dir=s.data_dir, action_timeout=s.ami_action_timeout)
+
+    async def main() -> int:
+        stop = _stop_event()
+        database = Database(s.effective_database_url, pool_size=2)
+        adapter = Adapter(config, StoreCallSink(database), publisher=_publisher())
+        try:
+            connecting = asyncio.create_task(adapter.start())
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({connecting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if connecting.done():
+                connecting.result()
+                log.info("adapter running for PBX %r at %s:%s", config.pbx, config.host, config.port)
+                await stopped
+            else:
+                connecting.cancel()
+            log.info("stopping: handling what was received and writing every call")
+            await adapter.stop()
+            log.info("stopped; %d call facts written", adapter.written)
+            return 0
+        except AMILoginError as exc:
+            log.error("%s", exc)
+            await adapter.stop(flush_timeout=5)
+            return 2
+        finally:
+            await database.dispose()
+
+    raise typer.Exit(asyncio.run(main()))
+
+
+def _publisher():  # type: ignore[no-untyped-def]
+    # the in-process bus reaches nobody in a process of its own; issue 7 brings LISTEN/NOTIFY
+    from callcenter.bus import NullBus
+
+    return NullBus()
+
+
+@app.command()
+def simulate(
+    host: Annotated[str, typer.Option(help="listen address (loopback only by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 5038,
+    rate: Annotated[float, typer.Option(help="inbound calls per minute")] = 6.0,
+    abandon_pct: Annotated[float, typer.Option(help="% of callers who give up after 5-20 s in the queue")] = 10.0,
+    lines: Annotated[int, typer.Option(help="trunk lines; more concurrent calls are refused")] = 10,
+    operators: Annotated[int, typer.Option(help="queue members 8001…")] = 5,
+    duration: Annotated[float | None, typer.Option(help="stop offering calls after S seconds")] = None,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    seed: Annotated[int, typer.Option()] = 12345,
+    username: Annotated[str, typer.Option()] = "hotline",
+    secret: Annotated[str, typer.Option()] = "hotline-secret",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """A PBX that speaks AMI like the captured Asterisk 22, generating hotline calls."""
+    from telephony.simulator import PBXSimulator, SimConfig
+
+    _logging(verbose)
+    sim = PBXSimulator(SimConfig(rate_per_min=rate, abandon_pct=abandon_pct, lines=lines, operators=operators,
+                                 duration_s=duration, speed=speed, seed=seed, username=username, secret=secret))
+
+    async def main() -> None:
+        stop = _stop_event()
+        bound = await sim.start(host, port)
+        log.info("PBX simulator on %s:%s: %.1f calls/min, %d lines, %d operators", host, bound, rate, lines, operators)
+        await stop.wait()
+        await sim.stop()
+        log.info("simulator stopped: %s", sim.stats)
+
+    asyncio.run(main())
