@@ -1,9 +1,11 @@
 """The hotline's figures (DOMAIN.md "Figures") as SQL aggregates, and their drill-down lists.
 
-Every figure has exactly one definition: a SQLAlchemy boolean expression over `tickets` or
-`calls` in `CASE_FIGURES` / `CALL_FIGURES`. `metrics()` counts it with
-`COUNT(CASE WHEN <predicate> THEN 1 END)` and `drill()` lists the rows matching the very same
-predicate, so the length of a drill-down list is always the figure it came from. The
+Every figure has exactly one definition: a SQLAlchemy boolean expression in `CASE_FIGURES`
+(over a case's few "atoms", see `atom_exprs`) or `CALL_FIGURES` (over `calls`). `metrics()`
+counts it — for cases by grouping the period's cases by their atoms and summing the group
+sizes where the predicate holds, for calls with `COUNT(CASE WHEN <predicate> THEN 1 END)` —
+and `drill()` lists the rows matching the very same predicate, so the length of a drill-down
+list is always the figure it came from. The
 breakdowns (`by_kind`, `by_category`, …) are the `registered` predicate grouped by one
 expression in `GROUPS`, and drill down the same way with `key`.
 
@@ -102,60 +104,99 @@ Pred = Callable[[Scope], ColumnElement[bool]]
 OPEN = (Status.registered, Status.dispatched, Status.accepted, Status.returned, Status.reopened)
 RESOLVED_STATES = (Status.answered, Status.resolved, Status.closed)
 
-# 受理量: a duplicate (merged into another case) and an invalid call are not cases received
-_registered = T.status.not_in([Status.merged, Status.invalid])
-# ever dispatched; a department on the case also means it was sent there (an import may give
-# one without having run the dispatch action), while answering directly clears the department
-_dispatched = or_(T.ever_dispatched.is_(True), T.department_id.is_not(None))
-# a reopened case is not resolved until it is resolved (or answered) again
-_resolved = and_(_registered, T.status.in_(RESOLVED_STATES))
-# resolved cases whose callback is due: everything not marked 不需回访 (NULL = not decided yet)
-_cb_required = and_(
-    _resolved, or_(T.callback_result.is_(None), T.callback_result != CallbackResult.not_needed)
-)
-_cb_reached = and_(_cb_required, T.callback_result == CallbackResult.reached)
 
-CASE_FIGURES: dict[str, Pred] = {
-    "registered": lambda s: _registered,
+def atom_exprs(s: Scope) -> dict[str, ColumnElement[Any]]:
+    """The few low-cardinality facts of a case every case figure is built from.
+
+    The figures below see a case only through these. drill() evaluates them on each row;
+    metrics() groups the period's cases by them first (a few dozen groups out of a million
+    cases) and evaluates the very same figure predicates once per group, weighted by its size.
+    """
+    return {
+        "status": T.status,
+        # ever dispatched; a department on the case also means it was sent there (an import may
+        # give one without the dispatch action), while answering directly clears the department
+        "dispatched": or_(T.ever_dispatched.is_(True), T.department_id.is_not(None)),
+        "callback_result": T.callback_result,
+        "satisfaction": T.satisfaction,
+        "solved": T.solved,
+        "reopened": T.reopen_count > 0,
+        # by the deadline in force (approved extensions move due_at); no deadline cannot be
+        # missed. A case closed after an unreachable callback keeps its resolved_at.
+        "in_time": and_(T.resolved_at.is_not(None), or_(T.due_at.is_(None), T.resolved_at <= T.due_at)),
+        "late": and_(T.due_at.is_not(None), T.resolved_at.is_not(None), T.resolved_at > T.due_at),
+        "past_due": and_(T.due_at.is_not(None), T.due_at < s.now),
+    }
+
+
+class Atoms:
+    """Attribute access to the atoms: row expressions, or the columns of the grouped subquery."""
+
+    def __init__(self, cols: Any) -> None:
+        self._cols = cols
+
+    def __getattr__(self, name: str) -> Any:
+        return self._cols[name]
+
+
+CasePred = Callable[[Atoms], ColumnElement[bool]]
+
+
+# 受理量: a duplicate (merged into another case) and an invalid call are not cases received
+def _registered(a: Atoms) -> ColumnElement[bool]:
+    return a.status.not_in([Status.merged, Status.invalid])
+
+
+# a reopened case is not resolved until it is resolved (or answered) again
+def _resolved(a: Atoms) -> ColumnElement[bool]:
+    return and_(_registered(a), a.status.in_(RESOLVED_STATES))
+
+
+# resolved cases whose callback is due: everything not marked 不需回访 (NULL = not decided yet)
+def _cb_required(a: Atoms) -> ColumnElement[bool]:
+    return and_(
+        _resolved(a), or_(a.callback_result.is_(None), a.callback_result != CallbackResult.not_needed)
+    )
+
+
+def _cb_reached(a: Atoms) -> ColumnElement[bool]:
+    return and_(_cb_required(a), a.callback_result == CallbackResult.reached)
+
+
+CASE_FIGURES: dict[str, CasePred] = {
+    "registered": _registered,
     # answered on the call by the operator: left registration without ever being dispatched
-    "answered_directly": lambda s: and_(
-        _registered,
-        not_(_dispatched),
-        T.status.in_([Status.answered, Status.resolved, Status.closed, Status.reopened]),
+    "answered_directly": lambda a: and_(
+        _registered(a),
+        not_(a.dispatched),
+        a.status.in_([Status.answered, Status.resolved, Status.closed, Status.reopened]),
     ),
-    "dispatched": lambda s: and_(_registered, _dispatched),
-    "open": lambda s: and_(_registered, T.status.in_(OPEN)),
-    "resolved": lambda s: _resolved,
-    # by the deadline in force (approved extensions move due_at); no deadline cannot be missed.
-    # A case closed after an unreachable callback keeps its resolved_at.
-    "on_time": lambda s: and_(
-        _resolved, T.resolved_at.is_not(None), or_(T.due_at.is_(None), T.resolved_at <= T.due_at)
-    ),
-    "callbacks_required": lambda s: _cb_required,
-    "callbacks_reached": lambda s: _cb_reached,
-    "callbacks_unreachable": lambda s: and_(_cb_required, T.callback_result == CallbackResult.unreachable),
-    "callbacks_pending": lambda s: and_(
-        _cb_required, or_(T.callback_result.is_(None), T.callback_result == CallbackResult.pending)
+    "dispatched": lambda a: and_(_registered(a), a.dispatched),
+    "open": lambda a: and_(_registered(a), a.status.in_(OPEN)),
+    "resolved": _resolved,
+    "on_time": lambda a: and_(_resolved(a), a.in_time),
+    "callbacks_required": _cb_required,
+    "callbacks_reached": _cb_reached,
+    "callbacks_unreachable": lambda a: and_(_cb_required(a), a.callback_result == CallbackResult.unreachable),
+    "callbacks_pending": lambda a: and_(
+        _cb_required(a), or_(a.callback_result.is_(None), a.callback_result == CallbackResult.pending)
     ),
     # 满意 + 基本满意 of the latest callback (the case keeps the latest one's answer)
-    "satisfied": lambda s: and_(
-        _cb_reached, T.satisfaction.in_([Satisfaction.satisfied, Satisfaction.basically])
+    "satisfied": lambda a: and_(
+        _cb_reached(a), a.satisfaction.in_([Satisfaction.satisfied, Satisfaction.basically])
     ),
-    "dissatisfied": lambda s: and_(_cb_reached, T.satisfaction == Satisfaction.dissatisfied),
+    "dissatisfied": lambda a: and_(_cb_reached(a), a.satisfaction == Satisfaction.dissatisfied),
     # 解决率: of the reached citizens who answered the question, those who said it is solved
-    "solved_asked": lambda s: and_(_cb_reached, T.solved.is_not(None)),
-    "solved": lambda s: and_(_cb_reached, T.solved.is_(True)),
-    "reopened": lambda s: and_(_registered, T.reopen_count > 0),
+    "solved_asked": lambda a: and_(_cb_reached(a), a.solved.is_not(None)),
+    "solved": lambda a: and_(_cb_reached(a), a.solved.is_(True)),
+    "reopened": lambda a: and_(_registered(a), a.reopened),
     # open past its deadline as of `now`, or resolved after it
-    "overdue": lambda s: and_(
-        _registered,
-        or_(
-            and_(T.status.in_(OPEN), T.due_at.is_not(None), T.due_at < s.now),
-            and_(_resolved, T.due_at.is_not(None), T.resolved_at > T.due_at),
-        ),
+    "overdue": lambda a: and_(
+        _registered(a),
+        or_(and_(a.status.in_(OPEN), a.past_due), and_(_resolved(a), a.late)),
     ),
-    "merged": lambda s: T.status == Status.merged,
-    "invalid": lambda s: T.status == Status.invalid,
+    "merged": lambda a: a.status == Status.merged,
+    "invalid": lambda a: a.status == Status.invalid,
 }
 
 
@@ -228,8 +269,19 @@ def _count(pred: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def case_counts_query(s: Scope) -> Select[Any]:
-    cols = [_count(p(s)).label(name) for name, p in CASE_FIGURES.items()]
-    return select(*cols).select_from(T).where(_case_scope(s))
+    """One row: every case figure. Groups the period's cases by their atoms, then counts."""
+    atoms = atom_exprs(s)
+    grouped = (
+        select(*(e.label(name) for name, e in atoms.items()), func.count().label("n"))
+        .select_from(T)
+        .where(_case_scope(s))
+        .group_by(*atoms.values())
+        .subquery("atoms")
+    )
+    a = Atoms(grouped.c)
+    cols = [func.coalesce(func.sum(case((p(a), grouped.c.n), else_=0)), 0).label(name)
+            for name, p in CASE_FIGURES.items()]
+    return select(*cols).select_from(grouped)
 
 
 def groups_query(s: Scope) -> Any:
@@ -241,7 +293,7 @@ def groups_query(s: Scope) -> Any:
         q = q.select_from(T)
         for target, on in g.joins:
             q = q.join(target, on)
-        parts.append(q.where(_case_scope(s), _registered).group_by(g.key))
+        parts.append(q.where(_case_scope(s), _registered(Atoms(atom_exprs(s)))).group_by(g.key))
     return union_all(*parts)
 
 
@@ -398,9 +450,9 @@ async def drill(
             for target, on in g.joins:
                 q = q.join(target, on)
             match = cast(g.key, String(200)) == key if figure != "by_kind" else _kind_is(key)
-            q = q.where(_case_scope(s), _registered, match)
+            q = q.where(_case_scope(s), _registered(Atoms(atom_exprs(s))), match)
         else:
-            q = select(T.number).where(_case_scope(s), CASE_FIGURES[figure](s))
+            q = select(T.number).where(_case_scope(s), CASE_FIGURES[figure](Atoms(atom_exprs(s))))
         q = q.order_by(T.registered_at, T.id)
         return list((await session.execute(q)).scalars())
 
