@@ -25,11 +25,14 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, insert, select
+import phonenumbers
+from sqlalchemy import String, and_, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -226,6 +229,19 @@ def _read_rows(path: Path) -> tuple[list[str], Iterator[list[str]]]:
     return [h.strip().lstrip("\ufeff") for h in header], rows
 
 
+@lru_cache(maxsize=65536)
+def _valid_phone(number: str) -> str | None:
+    """phones.is_valid and phones.normalize in one parse (the costliest check of a row):
+    the E.164 form of a valid Chinese mobile or landline with area code, else None."""
+    try:
+        p = phonenumbers.parse(number, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(p):
+        return None
+    return phonenumbers.format_number(p, phonenumbers.PhoneNumberFormat.E164)
+
+
 def _parse_time(row: _Row, column: str, value: str) -> datetime | None:
     m = _DATETIME.match(value)
     try:
@@ -261,8 +277,8 @@ def _check_row(row: _Row, get: dict[str, str], ref: RefData, create_missing: boo
         row.error(C_PHONE, "a value is required")
     elif _MASKED.match(phone):
         row.phone = phone  # an export's masked number: kept as it is, matches no caller
-    elif phones.is_valid(phone) and len(phone) <= 40:
-        row.phone, row.phone_norm = phone, phones.normalize(phone)
+    elif (norm := _valid_phone(phone)) and len(phone) <= 40:
+        row.phone, row.phone_norm = phone, norm
     else:
         row.error(C_PHONE, f'"{phone}" is not a phone number (a mobile number of 11 digits, '
                            "or a landline with its area code such as 0731-52310539)")
@@ -361,16 +377,26 @@ def _validate(
 # import
 
 
-async def _existing(s: AsyncSession, rows: list[_Row]) -> set[int]:
+def _among(column: Any, values: list[str], postgres: bool) -> Any:
+    # PostgreSQL: one array parameter (hashed by the server); a long IN list of separate
+    # parameters is compared row by row on a freshly loaded table without statistics
+    if postgres:
+        return column == any_(bindparam("values", values, type_=ARRAY(String)))
+    return column.in_(values)
+
+
+async def _existing(s: AsyncSession, rows: list[_Row], postgres: bool) -> set[int]:
     """Lines of rows already in the store (or repeating an earlier row of this file)."""
     present: set[int] = set()
     refs = [r.ref for r in rows if r.ref]
     have: set[str] = set()
-    for i in range(0, len(refs), 1000):
-        chunk = refs[i : i + 1000]
-        have.update(x for x in (await s.scalars(select(Ticket.external_ref).where(Ticket.external_ref.in_(chunk)))))
+    size = 10_000 if postgres else 500
+    for i in range(0, len(refs), size):
+        chunk = refs[i : i + size]
+        q = select(Ticket.external_ref).where(_among(Ticket.external_ref, chunk, postgres))
+        have.update(x for x in (await s.scalars(q)) if x)
         # an export of cases entered live carries their ticket numbers as 登记编号
-        have.update(x for x in (await s.scalars(select(Ticket.number).where(Ticket.number.in_(chunk)))))
+        have.update((await s.scalars(select(Ticket.number).where(_among(Ticket.number, chunk, postgres)))).all())
     keyless = [r for r in rows if not r.ref]
     keys: set[tuple[Any, ...]] = set()
     if keyless:
@@ -475,7 +501,7 @@ async def import_file(
 
     report = ImportReport(rejected=len(bad), errors=[e for r in bad for e in r.errors])
     async with db.session() as s:
-        present = await _existing(s, good)
+        present = await _existing(s, good, not db.is_sqlite)
     new = [r for r in good if r.line not in present]
     report.skipped_existing = len(good) - len(new)
 
@@ -497,7 +523,7 @@ async def import_file(
                 created = await _create_missing(s, new, report)
                 if created:
                     ref = await refdata_mod.load(s)
-                await _insert(s, new, numbers, ref, path.name)
+                await _insert(s, new, numbers, ref, path.name, not db.is_sqlite)
         except IntegrityError as e:
             raise Conflict(f"the import conflicts with data written meanwhile (run it again): {e.orig}") from None
         if report.created_categories or report.created_departments:
@@ -546,9 +572,11 @@ async def _create_missing(s: AsyncSession, rows: list[_Row], report: ImportRepor
     return bool(new_deps or new_cats)
 
 
-async def _insert(s: AsyncSession, rows: list[_Row], numbers: dict[int, str], ref: RefData, source: str) -> None:
+async def _insert(
+    s: AsyncSession, rows: list[_Row], numbers: dict[int, str], ref: RefData, source: str, postgres: bool
+) -> None:
     now = utcnow()
-    due_cache: dict[tuple[date, Kind, int], datetime] = {}
+    due_cache: dict[tuple[date, int], datetime] = {}  # (Shanghai day, working days) → deadline
     for i in range(0, len(rows), CHUNK):
         chunk = rows[i : i + CHUNK]
         tickets = []
@@ -557,11 +585,11 @@ async def _insert(s: AsyncSession, rows: list[_Row], numbers: dict[int, str], re
             cat = ref.categories_by_name[r.category]
             dep = ref.department(r.department) if r.department else None
             status = _state(r)
-            key = (r.registered_at.astimezone(TZ).date(), r.kind, cat.id)
+            # services.resolve_due, memoised: the deadline depends only on the day and the days
+            days = ref.resolve_days(r.kind, cat.id, False)
+            key = (r.registered_at.astimezone(TZ).date(), days)
             if key not in due_cache:
-                due_cache[key] = ref.calendar.add_working_days(
-                    r.registered_at, ref.resolve_days(r.kind, cat.id, False)
-                )
+                due_cache[key] = ref.calendar.add_working_days(r.registered_at, days)
             cb_result, satisfaction = CALLBACK_BY_LABEL[r.callback] if r.callback else (None, None)
             no_callback = r.callback == "不需回访"
             if status in (Status.answered, Status.resolved):
@@ -603,13 +631,20 @@ async def _insert(s: AsyncSession, rows: list[_Row], numbers: dict[int, str], re
                     updated_at=now,
                 )
             )
-        ids = list(
-            await s.scalars(insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), tickets)
-        )
+        # Core executemany (not the ORM's bulk path, which splits rows by their None columns,
+        # nor RETURNING in row order, which SQLite can only do one row at a time); the ids come
+        # back by the numbers just reserved
+        await s.execute(Ticket.__table__.insert(), tickets)
+        chunk_numbers = [t["number"] for t in tickets]
+        by_number: dict[str, int] = {}
+        for j in range(0, len(chunk_numbers), 500):
+            q = select(Ticket.number, Ticket.id).where(_among(Ticket.number, chunk_numbers[j : j + 500], postgres))
+            by_number.update((await s.execute(q)).tuples().all())
+        ids = [by_number[t["number"]] for t in tickets]
         events: list[dict[str, Any]] = []
         for r, t, tid in zip(chunk, tickets, ids, strict=True):
             events.extend(_history(r, t, tid, source))
-        await s.execute(insert(TicketEvent), events)
+        await s.execute(TicketEvent.__table__.insert(), events)
 
 
 def _history(r: _Row, t: dict[str, Any], tid: int, source: str) -> list[dict[str, Any]]:
