@@ -229,31 +229,54 @@ def _case_scope(s: Scope) -> ColumnElement[bool]:
 # Calls, by the time they were offered
 # ---------------------------------------------------------------------------------------------
 C = Call
-_inbound = C.direction == CallDirection.inbound
-_outbound = C.direction == CallDirection.outbound
-# an answered call still in progress counts as answered (the wall shows the day as it goes)
-_answered = and_(
-    _inbound,
-    or_(
-        C.outcome == CallOutcome.answered,
-        and_(C.outcome == CallOutcome.in_progress, C.answered_at.is_not(None)),
-    ),
-)
 
-CALL_FIGURES: dict[str, Pred] = {
+# the few facts of a call its figures are built from (grouped first by metrics(), as for cases)
+CALL_ATOMS: dict[str, ColumnElement[Any]] = {
+    "direction": C.direction,
+    "outcome": C.outcome,
+    "was_answered": C.answered_at.is_not(None),
+    "ended": C.ended_at.is_not(None),
+    "has_wait": C.wait_s.is_not(None),
+    "has_talk": C.talk_s.is_not(None),
+    "within_15s": and_(C.wait_s.is_not(None), C.wait_s <= 15),
+}
+CallPred = Callable[[Atoms], ColumnElement[bool]]
+
+
+def _inbound(a: Atoms) -> ColumnElement[bool]:
+    return a.direction == CallDirection.inbound
+
+
+def _outbound(a: Atoms) -> ColumnElement[bool]:
+    return a.direction == CallDirection.outbound
+
+
+# an answered call still in progress counts as answered (the wall shows the day as it goes)
+def _answered(a: Atoms) -> ColumnElement[bool]:
+    return and_(
+        _inbound(a),
+        or_(a.outcome == CallOutcome.answered, and_(a.outcome == CallOutcome.in_progress, a.was_answered)),
+    )
+
+
+def _talked(a: Atoms) -> ColumnElement[bool]:
+    return and_(_answered(a), a.ended, a.has_talk)
+
+
+CALL_FIGURES: dict[str, CallPred] = {
     # 呼入量: every inbound call that reached the PBX, those refused by the line limit included
-    "offered": lambda s: _inbound,
-    "answered": lambda s: _answered,
-    "abandoned": lambda s: and_(_inbound, C.outcome == CallOutcome.abandoned),
-    "refused": lambda s: and_(_inbound, C.outcome == CallOutcome.refused),
-    "waiting": lambda s: and_(_inbound, C.outcome == CallOutcome.in_progress, C.answered_at.is_(None)),
-    "answered_within_15s": lambda s: and_(_answered, C.wait_s.is_not(None), C.wait_s <= 15),
-    "talked": lambda s: and_(_answered, C.ended_at.is_not(None), C.talk_s.is_not(None)),
+    "offered": _inbound,
+    "answered": _answered,
+    "abandoned": lambda a: and_(_inbound(a), a.outcome == CallOutcome.abandoned),
+    "refused": lambda a: and_(_inbound(a), a.outcome == CallOutcome.refused),
+    "waiting": lambda a: and_(_inbound(a), a.outcome == CallOutcome.in_progress, not_(a.was_answered)),
+    "answered_within_15s": lambda a: and_(_answered(a), a.within_15s),
+    "talked": _talked,
     # outbound callbacks (回访 / 回拨) are not inbound traffic: counted apart
-    "callbacks_placed": lambda s: _outbound,
-    "callbacks_answered": lambda s: and_(_outbound, C.outcome == CallOutcome.callback_answered),
-    "callbacks_unanswered": lambda s: and_(_outbound, C.outcome == CallOutcome.callback_unanswered),
-    "callbacks_failed": lambda s: and_(_outbound, C.outcome == CallOutcome.callback_failed),
+    "callbacks_placed": _outbound,
+    "callbacks_answered": lambda a: and_(_outbound(a), a.outcome == CallOutcome.callback_answered),
+    "callbacks_unanswered": lambda a: and_(_outbound(a), a.outcome == CallOutcome.callback_unanswered),
+    "callbacks_failed": lambda a: and_(_outbound(a), a.outcome == CallOutcome.callback_failed),
 }
 
 
@@ -298,15 +321,37 @@ def groups_query(s: Scope) -> Any:
 
 
 def call_counts_query(s: Scope) -> Select[Any]:
-    cols: list[Any] = [_count(p(s)).label(name) for name, p in CALL_FIGURES.items()]
+    """One row: every call figure, the sums behind the averages and the peak of lines."""
+    sub = (
+        select(
+            *(e.label(name) for name, e in CALL_ATOMS.items()),
+            func.count().label("n"),
+            func.sum(C.wait_s).label("wait"),
+            func.sum(C.talk_s).label("talk"),
+            # `line` is the lines in use when the call took one, itself included (inbound and
+            # outbound callbacks alike; a refused call holds none)
+            func.max(C.line).label("line"),
+        )
+        .select_from(C)
+        .where(_call_scope(s))
+        .group_by(*CALL_ATOMS.values())
+        .subquery("call_atoms")
+    )
+    g = sub.c
+    a = Atoms(g)
+
+    def total(pred: ColumnElement[bool], col: Any) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((pred, col), else_=0)), 0)
+
+    cols: list[Any] = [total(p(a), g.n).label(name) for name, p in CALL_FIGURES.items()]
     cols += [
-        func.avg(case((_answered, C.wait_s))).label("avg_wait_s"),
-        func.avg(case((CALL_FIGURES["talked"](s), C.talk_s))).label("avg_talk_s"),
-        # `line` is the lines in use when the call took one, itself included (inbound and
-        # outbound callbacks alike; a refused call holds none)
-        func.max(C.line).label("peak_lines"),
+        # average wait over answered calls that have one; average talk over ended answered calls
+        total(_answered(a), g.wait).label("wait_sum"),
+        total(and_(_answered(a), a.has_wait), g.n).label("wait_n"),
+        total(_talked(a), g.talk).label("talk_sum"),
+        func.max(g.line).label("peak_lines"),
     ]
-    return select(*cols).select_from(C).where(_call_scope(s))
+    return select(*cols).select_from(sub)
 
 
 async def _department(session: Any, code: str) -> Department:
@@ -325,8 +370,8 @@ def _scope(date_from: date, date_to: date, now: datetime | None, department_id: 
     return Scope(lo=lo, hi=hi, now=now.astimezone(UTC), department_id=department_id)
 
 
-def _float(v: Any) -> float | None:
-    return None if v is None else float(v)
+def _avg(total: Any, n: Any) -> float | None:
+    return float(total) / int(n) if n else None
 
 
 async def metrics(
@@ -402,8 +447,8 @@ async def metrics(
             "answer_rate": ratio(k["answered"], k["offered"]),
             "answered_within_15s": k["answered_within_15s"],
             "answered_within_15s_rate": ratio(k["answered_within_15s"], k["offered"]),
-            "avg_wait_s": _float(calls["avg_wait_s"]),
-            "avg_talk_s": _float(calls["avg_talk_s"]),
+            "avg_wait_s": _avg(calls["wait_sum"], calls["wait_n"]),
+            "avg_talk_s": _avg(calls["talk_sum"], k["talked"]),
             "peak_lines": calls["peak_lines"],
             "callbacks_placed": k["callbacks_placed"],
             "callbacks_answered": k["callbacks_answered"],
@@ -439,7 +484,7 @@ async def drill(
         s = _scope(date_from, date_to, now, dept.id if dept else None)
         if figure in CALL_FIGURES:
             q: Any = (
-                select(C.id).where(_call_scope(s), CALL_FIGURES[figure](s)).order_by(C.offered_at, C.id)
+                select(C.id).where(_call_scope(s), CALL_FIGURES[figure](Atoms(CALL_ATOMS))).order_by(C.offered_at, C.id)
             )
             return [str(i) for i in (await session.execute(q)).scalars()]
         if figure in GROUPS:
