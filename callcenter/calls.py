@@ -1,9 +1,11 @@
 """Call rows (来电登记) written from the telephony adapter's call facts.
 
 `StoreCallSink` implements telephony.ports.CallSink over callcenter.models.Call: one
-idempotent upsert per batch keyed by (pbx, linkedid). The last fact of a call wins, with one
-exception: a replayed `in_progress` fact never reopens a call the store already has as ended,
-and a fact equal to the stored row writes nothing (not even updated_at).
+idempotent upsert per batch keyed by (pbx, linkedid). While a call is in progress its latest
+fact wins; once the store has a call's final fact the row is closed: a replayed stream (or a
+spool batch re-sent after a crash) writes nothing to it, not even updated_at — timings a
+replay derives from its own clock cannot rewrite what was registered. A fact equal to the
+stored row writes nothing either.
 """
 
 from __future__ import annotations
@@ -53,12 +55,11 @@ class StoreCallSink:
                     cast(table.c[c], Text).is_distinct_from(cast(ex[c], Text)) if c == "data"
                     else table.c[c].is_distinct_from(ex[c]) for c in _COLUMNS
                 ])
-                not_reopening = or_(table.c.outcome == CallOutcome.in_progress.value,
-                                    ex.outcome != CallOutcome.in_progress.value)
+                still_open = table.c.outcome == CallOutcome.in_progress.value
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["pbx", "linkedid"],
                     set_={**{c: ex[c] for c in _COLUMNS}, "updated_at": utcnow()},
-                    where=changed & not_reopening,
+                    where=changed & still_open,
                 )
                 await s.execute(stmt)
 

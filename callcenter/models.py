@@ -417,3 +417,12 @@ class TicketCounter(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketNumberDay(Base):
+    """PostgreSQL: the ticket_number_seq value at a day's first case (see numbering.py)."""
+
+    __tablename__ = "ticket_number_days"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    base: Mapped[int] = mapped_column(BigInteger)

@@ -1,9 +1,14 @@
 """Ticket numbers staff can read aloud: prefix + Shanghai date + per-day sequence (GD20261126-0042).
 
-The counter row is bumped in its own short transaction, before the case's transaction opens:
-holding the per-day row lock until the case commits would serialise every case written that
-day. The price is a gap in the sequence when the case's transaction then fails — numbers stay
-unique, which is what matters on the phone.
+`in_transaction(session, at)` takes the number inside the case's own transaction:
+- PostgreSQL: from the sequence `ticket_number_seq` — number in day = nextval − base(day),
+  base(day) being a sequence value taken just before the day's first case (ticket_number_days,
+  cached per process). nextval never waits for another transaction, so concurrent
+  registrations do not queue on a counter row; numbers are unique (distinct nextvals), and a
+  rolled-back case leaves a gap — harmless on the phone.
+- SQLite: the per-day row of ticket_counters, bumped in the same transaction (SQLite has one
+  writer at a time anyway, so the row lock costs nothing more).
+`allocate(db, at, count)` reserves a block in its own transaction (bulk import).
 """
 
 from __future__ import annotations
@@ -11,25 +16,70 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import Database
-from .models import TicketCounter
+from .models import TicketCounter, TicketNumberDay
 
 TZ = ZoneInfo("Asia/Shanghai")
+_bases: dict[tuple[str, str], int] = {}  # (database url, day) → base
 
 
-async def allocate(db: Database, at: datetime, count: int = 1, prefix: str = "GD") -> list[str]:
-    """Reserve `count` consecutive numbers for the Shanghai day of `at`."""
-    day = at.astimezone(TZ).strftime("%Y%m%d")
-    ins = (sqlite.insert if db.is_sqlite else postgresql.insert)(TicketCounter)
+def day_of(at: datetime) -> str:
+    return at.astimezone(TZ).strftime("%Y%m%d")
+
+
+def format_number(prefix: str, day: str, n: int) -> str:
+    return f"{prefix}{day}-{n:04d}"
+
+
+async def _counter_bump(session: AsyncSession, day: str, count: int) -> int:
+    ins = sqlite.insert(TicketCounter) if session.bind.dialect.name == "sqlite" else postgresql.insert(TicketCounter)
     stmt = (
         ins.values(day=day, last=count)
         .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + count})
         .returning(TicketCounter.last)
     )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def _pg_base(session: AsyncSession, day: str) -> int:
+    key = (str(session.bind.url), day)
+    base = _bases.get(key)
+    if base is None:
+        # the first case of the day (in any process) fixes the base, in a transaction of its
+        # own: were it part of a case's transaction that then rolled back, this process would
+        # keep a base no other process saw, and numbers could collide
+        async with session.bind.begin() as conn:
+            await conn.execute(
+                postgresql.insert(TicketNumberDay)
+                .values(day=day, base=text("nextval('ticket_number_seq')"))
+                .on_conflict_do_nothing(index_elements=["day"])
+            )
+        async with session.bind.connect() as conn:
+            base = (await conn.execute(select(TicketNumberDay.base).where(TicketNumberDay.day == day))).scalar_one()
+        _bases[key] = base
+    return base
+
+
+async def in_transaction(session: AsyncSession, at: datetime, prefix: str = "GD") -> str:
+    day = day_of(at)
+    if session.bind.dialect.name == "sqlite":
+        return format_number(prefix, day, await _counter_bump(session, day, 1))
+    base = await _pg_base(session, day)
+    n = (await session.execute(text("SELECT nextval('ticket_number_seq')"))).scalar_one()
+    return format_number(prefix, day, n - base)
+
+
+async def allocate(db: Database, at: datetime, count: int = 1, prefix: str = "GD") -> list[str]:
+    """Reserve `count` numbers for the Shanghai day of `at`, in their own transaction."""
+    day = day_of(at)
     async with db.transaction() as s:
-        last = (await s.execute(stmt)).scalar_one()
-    first = last - count + 1
-    width = max(4, len(str(last)))
-    return [f"{prefix}{day}-{n:0{width}d}" for n in range(first, last + 1)]
+        if db.is_sqlite:
+            last = await _counter_bump(s, day, count)
+            return [format_number(prefix, day, n) for n in range(last - count + 1, last + 1)]
+        base = await _pg_base(s, day)
+        rows = await s.execute(text("SELECT nextval('ticket_number_seq') FROM generate_series(1, :n)"), {"n": count})
+        return [format_number(prefix, day, v - base) for (v,) in rows]

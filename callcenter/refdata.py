@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -124,6 +125,13 @@ class RefCache:
     async def get(self, session: AsyncSession) -> RefData:
         if self._data is None or time.monotonic() - self._data.loaded_at > self.ttl:
             self._data = await load(session)
+        return self._data
+
+    async def current(self, db: Any) -> RefData:
+        """The cached data, loading it with a session of its own only when stale."""
+        if self._data is None or time.monotonic() - self._data.loaded_at > self.ttl:
+            async with db.session() as s:
+                self._data = await load(s)
         return self._data
 
     def invalidate(self) -> None:

@@ -639,7 +639,7 @@ async def _insert(
         by_number: dict[str, int] = {}
         for j in range(0, len(chunk_numbers), 500):
             q = select(Ticket.number, Ticket.id).where(_among(Ticket.number, chunk_numbers[j : j + 500], postgres))
-            by_number.update((await s.execute(q)).tuples().all())
+            by_number.update({number: id_ for number, id_ in (await s.execute(q)).all()})
         ids = [by_number[t["number"]] for t in tickets]
         events: list[dict[str, Any]] = []
         for r, t, tid in zip(chunk, tickets, ids, strict=True):

@@ -7,12 +7,13 @@ version column makes a concurrent or stale write fail as a Conflict with nothing
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,6 +24,8 @@ from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import Call, Kind, Role, Status, Ticket, TicketEvent, utcnow
 from .refdata import RefData
 from .workflow import ROLES_FOR, Action, Actor, CaseState, Change, Context, plan
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -78,8 +81,8 @@ def resolve_due(ref: RefData, kind: Kind, category_id: int, urgent: bool, regist
     return ref.calendar.add_working_days(registered_at, ref.resolve_days(kind, category_id, urgent))
 
 
-async def refdata(db: Database, session: AsyncSession) -> RefData:
-    return await db.refcache.get(session)
+async def refdata(db: Database, session: AsyncSession | None = None) -> RefData:
+    return await db.ref()
 
 
 def _check_new(data: NewTicket, ref: RefData) -> tuple[int, int | None]:
@@ -94,19 +97,29 @@ def _check_new(data: NewTicket, ref: RefData) -> tuple[int, int | None]:
     return cat.id, suggested
 
 
+async def retry_on_disconnect(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run `fn` again once if its connection turned out dead (PostgreSQL restarted): the
+    pool has been invalidated by then, so the second try gets a fresh connection. Only for
+    work whose transaction rolled back as a whole (nothing half-written)."""
+    try:
+        return await fn()
+    except DBAPIError as e:
+        if not e.connection_invalidated:
+            raise
+        return await fn()
+
+
 async def register(
     db: Database, actor: Actor, data: NewTicket, now: datetime | None = None, bus: Publisher | None = None
 ) -> Ticket:
-    """Register a new case (登记): number, routing suggestion, deadline, audit event."""
+    """Register a new case (登记): number, routing suggestion, deadline, audit event — one
+    transaction of two INSERTs (Core, not the ORM unit of work: this is the hot write path)."""
     if actor.role not in ROLES_FOR[Action.register]:
         raise Forbidden(f"role {actor.role.value} may not register cases")
     now = now or utcnow()
-    async with db.session() as s:
-        ref = await refdata(db, s)
+    ref = await db.ref()
     category_id, suggested = _check_new(data, ref)
-    (number,) = await numbering.allocate(db, now)
-    t = Ticket(
-        number=number,
+    values: dict[str, Any] = dict(
         source=data.source,
         call_id=data.call_id,
         caller_name=(data.caller_name or "").strip() or None,
@@ -124,25 +137,34 @@ async def register(
         status=Status.registered,
         registered_at=now,
         due_at=resolve_due(ref, data.kind, category_id, data.urgent, now),
+        ever_dispatched=False,
+        extensions_granted=0,
+        urge_count=0,
+        reopen_count=0,
         version=1,
         created_at=now,
         updated_at=now,
     )
-    async with db.transaction() as s:
-        s.add(t)
-        await s.flush()
-        s.add(
-            TicketEvent(
-                ticket_id=t.id,
-                at=now,
-                actor_id=actor.id,
-                actor_name=actor.name,
-                action=Action.register.value,
-                from_status=None,
-                to_status=Status.registered.value,
-                data={"suggested_department_id": suggested} if suggested else None,
+
+    async def write() -> Ticket:
+        async with db.transaction() as s:
+            number = await numbering.in_transaction(s, now, db.ticket_prefix)
+            tid = (await s.execute(insert(Ticket).values(number=number, **values).returning(Ticket.id))).scalar_one()
+            await s.execute(
+                insert(TicketEvent).values(
+                    ticket_id=tid,
+                    at=now,
+                    actor_id=actor.id,
+                    actor_name=actor.name,
+                    action=Action.register.value,
+                    from_status=None,
+                    to_status=Status.registered.value,
+                    data={"suggested_department_id": suggested} if suggested else None,
+                )
             )
-        )
+        return Ticket(id=tid, number=number, **values)
+
+    t = await retry_on_disconnect(write)
     await (bus or NullBus()).publish("ticket.changed", {"number": t.number, "status": t.status.value})
     return t
 

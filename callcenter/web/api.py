@@ -28,8 +28,7 @@ Number = Annotated[str, Path(min_length=1, max_length=32, description="case numb
 
 
 async def _ref(db: Any) -> Any:
-    async with db.session() as s:
-        return await services.refdata(db, s)
+    return await db.ref()
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:

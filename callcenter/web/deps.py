@@ -14,11 +14,11 @@ from ..workflow import Actor
 _bearer = HTTPBearer(auto_error=False, description="hotline users token NAME")
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_bus(request: Request) -> InProcessBus:
+async def get_bus(request: Request) -> InProcessBus:
     return request.app.state.bus
 
 
