@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -97,6 +97,12 @@ def _check_new(data: NewTicket, ref: RefData) -> tuple[int, int | None]:
     return cat.id, suggested
 
 
+# prepared once: the statement's shape never changes, so SQLAlchemy compiles and caches it
+# once and each case only binds parameters (the ORM bulk path re-derived it per case)
+_INSERT_TICKET = Ticket.__table__.insert().returning(Ticket.__table__.c.id)
+_INSERT_EVENT = TicketEvent.__table__.insert()
+
+
 async def retry_on_disconnect(fn: Callable[[], Awaitable[T]]) -> T:
     """Run `fn` again once if its connection turned out dead (PostgreSQL restarted): the
     pool has been invalidated by then, so the second try gets a fresh connection. Only for
@@ -149,18 +155,20 @@ async def register(
     async def write() -> Ticket:
         async with db.transaction() as s:
             number = await numbering.in_transaction(s, now, db.ticket_prefix)
-            tid = (await s.execute(insert(Ticket).values(number=number, **values).returning(Ticket.id))).scalar_one()
+            tid = (await s.execute(_INSERT_TICKET, {"number": number, **values})).scalar_one()
             await s.execute(
-                insert(TicketEvent).values(
-                    ticket_id=tid,
-                    at=now,
-                    actor_id=actor.id,
-                    actor_name=actor.name,
-                    action=Action.register.value,
-                    from_status=None,
-                    to_status=Status.registered.value,
-                    data={"suggested_department_id": suggested} if suggested else None,
-                )
+                _INSERT_EVENT,
+                {
+                    "ticket_id": tid,
+                    "at": now,
+                    "actor_id": actor.id,
+                    "actor_name": actor.name,
+                    "action": Action.register.value,
+                    "from_status": None,
+                    "to_status": Status.registered.value,
+                    "note": None,
+                    "data": {"suggested_department_id": suggested} if suggested else None,
+                },
             )
         return Ticket(id=tid, number=number, **values)
 

@@ -38,8 +38,15 @@ class WorkCalendar:
     overrides: Mapping[date, bool] = field(default_factory=dict)
     hours: tuple[tuple[time, time], ...] = DEFAULT_HOURS
     _warned: set[int] = field(default_factory=set, repr=False)
+    _memo: dict[date, bool] = field(default_factory=dict, repr=False)
 
     def is_workday(self, d: date) -> bool:
+        hit = self._memo.get(d)
+        if hit is None:
+            hit = self._memo[d] = self._is_workday(d)
+        return hit
+
+    def _is_workday(self, d: date) -> bool:
         if d in self.overrides:
             return self.overrides[d]
         try:
