@@ -17,6 +17,7 @@ normalised number, 诉求内容).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -438,12 +439,12 @@ def _write_rejects(path: Path, header: list[str], bad: list[_Row]) -> None:
     width = len(header)
     lines = [[*(r.raw + [""] * width)[:width], "; ".join(f"column {c}: {w}" for c, w in r.problems)]
              for r in bad]
-    _write_table(path, [*header, C_ERROR], lines)
+    _write_table(path, [*header, C_ERROR], lines, "xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv")
 
 
-def _write_table(path: Path, header: list[str], rows: Iterable[list[str]]) -> int:
+def _write_table(path: Path, header: list[str], rows: Iterable[list[str]], fmt: str) -> int:
     n = 0
-    if path.suffix.lower() == ".xlsx":
+    if fmt == "xlsx":
         import openpyxl
         from openpyxl.cell import WriteOnlyCell
 
@@ -511,11 +512,17 @@ async def import_file(
         assert r.registered_at is not None
         by_day[r.registered_at.astimezone(TZ).date()].append(r)
     numbers: dict[int, str] = {}
-    for day_rows in by_day.values():
+    # one short transaction per day; PostgreSQL takes a few at once (SQLite has one writer)
+    gate = asyncio.Semaphore(1 if db.is_sqlite else 4)
+
+    async def reserve(day_rows: list[_Row]) -> None:
         day_rows.sort(key=lambda r: (r.registered_at, r.line))
-        for r, num in zip(day_rows, await numbering.allocate(db, day_rows[0].registered_at, len(day_rows)),
-                          strict=True):  # type: ignore[arg-type]
+        async with gate:
+            got = await numbering.allocate(db, day_rows[0].registered_at, len(day_rows))  # type: ignore[arg-type]
+        for r, num in zip(day_rows, got, strict=True):
             numbers[r.line] = num
+
+    await asyncio.gather(*(reserve(rows) for rows in by_day.values()))
 
     if new:
         try:
@@ -755,8 +762,6 @@ async def export(
     if fmt not in ("csv", "xlsx"):
         raise Invalid(f"unknown export format {fmt!r}: use csv or xlsx", field="format")
     out = Path(out)
-    if out.suffix.lower() != f".{fmt}":
-        out = out.with_name(out.name + f".{fmt}") if not out.suffix else out.with_suffix(f".{fmt}")
     out.parent.mkdir(parents=True, exist_ok=True)
     lo, hi = _bound(date_from, False), _bound(date_to, True)
     q = select(Ticket).where(Ticket.status.not_in([Status.merged, Status.invalid]))
@@ -770,5 +775,5 @@ async def export(
         ref = await refdata_mod.load(s)
         async for t in await s.stream_scalars(q.execution_options(yield_per=CHUNK)):
             rows.append(_export_row(t, ref, unmask))
-    n = _write_table(out, COLUMNS, rows)
+    n = _write_table(out, COLUMNS, rows, fmt)
     return ExportReport(path=out, rows=n)
