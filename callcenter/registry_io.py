@@ -13,6 +13,10 @@ the bad ones written to a rejects file with an extra 错误 column. The write is
 transaction with bulk inserts; ticket numbers are reserved per day before it (numbering.py).
 Re-importing a file adds nothing: rows are keyed by 登记编号, or without one by (来电时间,
 normalised number, 诉求内容).
+
+Export writes the import's columns, so an export re-imports to the same figures. Phone numbers
+are masked unless `unmask`; import therefore accepts a number masked the way phones.mask
+writes it (138****5678, 0731-****9227) and keeps it as it is, with no normalised form.
 """
 
 from __future__ import annotations

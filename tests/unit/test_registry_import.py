@@ -142,6 +142,13 @@ async def test_the_sample_imports_on_an_unseeded_store_with_the_figures_it_promi
     assert sorted(report.created_departments) == sorted(EXPECT["by_department"])
     assert without_events(await figures(database)) == expected_figures()
     assert elapsed < 1.0, f"60 rows took {elapsed:.2f}s"
+    async with database.session() as s:
+        # a created topic defaults to the department its rows went to
+        default = (await s.execute(
+            select(Department.name).join(Category, Category.default_department_id == Department.id)
+            .where(Category.name == "拆迁补偿")
+        )).scalar_one()
+    assert default == "征地拆迁办公室"
 
 
 async def test_the_sample_uses_the_topics_and_departments_already_in_the_store(database):
