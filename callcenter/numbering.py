@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
@@ -45,23 +46,38 @@ async def _counter_bump(session: AsyncSession, day: str, count: int) -> int:
     return (await session.execute(stmt)).scalar_one()
 
 
-async def _pg_base(session: AsyncSession, day: str) -> int:
-    key = (str(session.bind.url), day)
+async def _pg_base(session: Any, day: str) -> int:
+    key = (str((getattr(session, "engine", None) or session.bind).url), day)
     base = _bases.get(key)
     if base is None:
         # the first case of the day (in any process) fixes the base, in a transaction of its
         # own: were it part of a case's transaction that then rolled back, this process would
         # keep a base no other process saw, and numbers could collide
-        async with session.bind.begin() as conn:
+        engine = getattr(session, "engine", None) or session.bind
+        async with engine.begin() as conn:
             await conn.execute(
                 postgresql.insert(TicketNumberDay)
                 .values(day=day, base=text("nextval('ticket_number_seq')"))
                 .on_conflict_do_nothing(index_elements=["day"])
             )
-        async with session.bind.connect() as conn:
+        async with engine.connect() as conn:
             base = (await conn.execute(select(TicketNumberDay.base).where(TicketNumberDay.day == day))).scalar_one()
         _bases[key] = base
     return base
+
+
+def pg_number_expr():  # type: ignore[no-untyped-def]
+    """The number as a SQL expression (PostgreSQL), so the INSERT takes it itself:
+    bind parameters num_prefix, num_day, num_base."""
+    return text(
+        "(SELECT :num_prefix || :num_day || '-' || CASE WHEN s.n < 10000 THEN lpad(s.n::text, 4, '0') "
+        "ELSE s.n::text END FROM (SELECT nextval('ticket_number_seq') - :num_base AS n) AS s)"
+    )
+
+
+async def pg_params(conn: Any, at: datetime, prefix: str) -> dict[str, Any]:
+    day = day_of(at)
+    return {"num_prefix": prefix, "num_day": day, "num_base": await _pg_base(conn, day)}
 
 
 async def in_transaction(session: AsyncSession, at: datetime, prefix: str = "GD") -> str:

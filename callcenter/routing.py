@@ -40,7 +40,9 @@ def warm_up() -> None:
 
 def tokens(text: str) -> set[str]:
     jieba = _segmenter()
-    return {t for t in jieba.lcut_for_search(text) if t.strip()}
+    # search mode yields the words inside compounds too (物业公司 → 物业, 公司); no HMM: rule
+    # keywords are dictionary words or phrases matched whole, unknown-word guessing adds nothing
+    return {t for t in jieba.lcut_for_search(text, HMM=False) if t.strip()}
 
 
 def split_keywords(s: str) -> list[str]:

@@ -100,6 +100,12 @@ def _check_new(data: NewTicket, ref: RefData) -> tuple[int, int | None]:
 # prepared once: the statement's shape never changes, so SQLAlchemy compiles and caches it
 # once and each case only binds parameters (the ORM bulk path re-derived it per case)
 _INSERT_TICKET = Ticket.__table__.insert().returning(Ticket.__table__.c.id)
+# PostgreSQL: the INSERT takes the case number from the sequence itself (numbering.py)
+_INSERT_TICKET_PG = (
+    Ticket.__table__.insert()
+    .values(number=numbering.pg_number_expr())
+    .returning(Ticket.__table__.c.id, Ticket.__table__.c.number)
+)
 _INSERT_EVENT = TicketEvent.__table__.insert()
 
 
@@ -153,10 +159,16 @@ async def register(
     )
 
     async def write() -> Ticket:
-        async with db.transaction() as s:
-            number = await numbering.in_transaction(s, now, db.ticket_prefix)
-            tid = (await s.execute(_INSERT_TICKET, {"number": number, **values})).scalar_one()
-            await s.execute(
+        # a Core connection, not an ORM session: nothing here needs the unit of work
+        async with db.engine.begin() as conn:
+            if db.is_sqlite:
+                async with AsyncSession(bind=conn) as s:
+                    number = await numbering.in_transaction(s, now, db.ticket_prefix)
+                tid = (await conn.execute(_INSERT_TICKET, {"number": number, **values})).scalar_one()
+            else:
+                params = await numbering.pg_params(conn, now, db.ticket_prefix)
+                tid, number = (await conn.execute(_INSERT_TICKET_PG, {**params, **values})).one()
+            await conn.execute(
                 _INSERT_EVENT,
                 {
                     "ticket_id": tid,
