@@ -341,6 +341,7 @@ def _check_row(row: _Row, get: dict[str, str], ref: RefData, create_missing: boo
             row.error(C_CALLBACK, f'"{cb}", but {C_RESOLVED} is empty (a callback follows the resolution)')
         else:
             row.callback = cb
+    row.problems.sort(key=lambda p: COLUMNS.index(p[0]))  # in column order, whatever found them
 
 
 def _validate(
