@@ -367,6 +367,23 @@ def serve(
     )
 
 
+@app.command("demo")
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    rate: Annotated[float, typer.Option(help="simulated inbound calls per minute")] = 4.0,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+) -> None:
+    """Everything in one process: PBX simulator, telephony adapter, console and API (SQLite default)."""
+    import logging
+
+    from .demo import run_demo
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("panoramisk").setLevel(logging.WARNING)
+    asyncio.run(run_demo(host, port, rate, speed))
+
+
 def main() -> None:
     app()
 
