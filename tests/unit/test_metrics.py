@@ -42,18 +42,6 @@ Y2025 = (date(2025, 1, 1), date(2025, 12, 31))
 SAMPLES = Path(__file__).parent.parent / "fixtures" / "samples"
 
 
-@pytest.fixture(autouse=True)
-def _migrate_outside_the_event_loop(request: pytest.FixtureRequest) -> None:
-    # conftest's `database` migrates lazily via getfixturevalue inside the async fixture, where
-    # alembic's env.py asyncio.run() fails ("cannot be called from a running event loop");
-    # asking for the session fixtures first, from this sync fixture, migrates before the loop.
-    param = getattr(getattr(request.node, "callspec", None), "params", {}).get("database")
-    if param == "sqlite":
-        request.getfixturevalue("sqlite_template")
-    elif param == "pg":
-        request.getfixturevalue("pg_url")
-
-
 def cst(*args: int) -> datetime:
     return datetime(*args, tzinfo=CST)  # type: ignore[misc]
 
