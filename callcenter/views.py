@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import phones
-from .models import KIND_LABELS, STATUS_LABELS, Ticket, TicketEvent
+from .models import KIND_LABELS, STATUS_LABELS, Call, Ticket, TicketEvent
 from .refdata import RefData
 from .services import shows_identity
 from .workflow import Actor
@@ -83,4 +83,21 @@ def event_dict(e: TicketEvent) -> dict[str, Any]:
         "to_status": e.to_status,
         "note": e.note,
         "data": e.data,
+    }
+
+
+def call_dict(c: Call) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "pbx": c.pbx,
+        "direction": c.direction.value,
+        "caller_number": c.caller_number,
+        "offered_at": iso(c.offered_at),
+        "answered_at": iso(c.answered_at),
+        "ended_at": iso(c.ended_at),
+        "outcome": c.outcome.value,
+        "seat": c.seat,
+        "line": c.line,
+        "wait_s": c.wait_s,
+        "talk_s": c.talk_s,
     }

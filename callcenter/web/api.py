@@ -10,11 +10,21 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from .. import routing, services
-from ..errors import Invalid
-from ..models import Kind, Status
-from ..views import event_dict, ticket_dict
+from ..errors import Forbidden, Invalid
+from ..models import Kind, Role, Status
+from ..views import call_dict, event_dict, ticket_dict
 from .deps import ActorDep, BusDep, DbDep
-from .schemas import ErrorOut, EventOut, NamedOut, SuggestOut, TicketIn, TicketOut, TicketPage, TransitionIn
+from .schemas import (
+    CallerHistoryOut,
+    ErrorOut,
+    EventOut,
+    NamedOut,
+    SuggestOut,
+    TicketIn,
+    TicketOut,
+    TicketPage,
+    TransitionIn,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -139,6 +149,26 @@ async def transition(number: Number, body: TransitionIn, db: DbDep, actor: Actor
         params["until"] = params["until"].replace(tzinfo=TZ)
     t = await services.act(db, actor, number, body.action, body.version, params, bus=bus)
     return _json(ticket_dict(t, await _ref(db), actor))
+
+
+@router.get(
+    "/callers/{phone}/history",
+    response_model=CallerHistoryOut,
+    summary="A caller's earlier calls and cases (for the screen pop)",
+)
+async def caller_history(
+    phone: Annotated[str, Path(min_length=1, max_length=40)], db: DbDep, actor: ActorDep
+) -> JSONResponse:
+    if actor.role not in (Role.operator, Role.supervisor):
+        raise Forbidden("only the hotline's operators and supervisors see a caller's history")
+    h = await services.caller_history(db, phone)
+    ref = await _ref(db)
+    return _json(
+        {
+            "calls": [call_dict(c) for c in h["calls"]],
+            "tickets": [ticket_dict(t, ref, actor, masked=True) for t in h["tickets"]],
+        }
+    )
 
 
 @router.get("/categories", response_model=list[NamedOut], tags=["reference"])

@@ -126,3 +126,23 @@ class NamedOut(BaseModel):
 class SuggestOut(BaseModel):
     department: str | None
     department_code: str | None
+
+
+class CallOut(BaseModel):
+    id: int
+    pbx: str
+    direction: Literal["in", "out"]
+    caller_number: str | None
+    offered_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    outcome: str
+    seat: str | None
+    line: int | None
+    wait_s: float | None
+    talk_s: float | None
+
+
+class CallerHistoryOut(BaseModel):
+    calls: list[CallOut]
+    tickets: list[TicketOut]

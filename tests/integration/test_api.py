@@ -244,3 +244,13 @@ async def test_search_finds_cases_by_words_phone_and_number(client: Client) -> N
     assert [x["number"] for x in by_phone["items"]] == [a["number"]]
     by_number = (await client.get("lina", "/api/v1/tickets", q=a["number"])).json()
     assert by_number["total"] == 1
+
+
+async def test_the_caller_history_finds_earlier_cases_of_the_same_number_written_differently(client: Client) -> None:
+    a = await client.create(caller_phone="0731-51489227")
+    await client.create(caller_phone="13900001111")
+    r = await client.get("lina", "/api/v1/callers/073151489227/history")
+    assert r.status_code == 200
+    assert [t["number"] for t in r.json()["tickets"]] == [a["number"]]
+    assert r.json()["tickets"][0]["caller_phone"] == "0731-****9227"
+    assert (await client.get("zhangwei", "/api/v1/callers/073151489227/history")).status_code == 403
