@@ -106,6 +106,7 @@ class ReplayServer:
         self.connections += 1
         self._writers.append(writer)
         logged_in = asyncio.Event()
+        self._lock = asyncio.Lock()  # a reply never lands inside a message being written in pieces
         writer.write(self.banner)
         reader_task = asyncio.create_task(self._read_actions(reader, writer, logged_in))
         try:
@@ -124,6 +125,9 @@ class ReplayServer:
         while self.pos < len(self.events):
             if self.drop_after is not None and self.pos >= self.drop_after:
                 self.drop_after = None
+                await writer.drain()
+                while writer.transport.get_write_buffer_size():
+                    await asyncio.sleep(0.001)
                 writer.transport.abort()  # the client must reconnect; the next connection resumes here
                 raise ConnectionError("dropped on purpose")
             i = self.pos
@@ -131,7 +135,8 @@ class ReplayServer:
                 writer.write(self.garbage_at.pop(i))
             ev = self.events[i]
             self._track_channels(ev)
-            await self._write(writer, ev)
+            async with self._lock:
+                await self._write(writer, ev)
             self.pos += 1
             sent_here += 1
             if delay:
@@ -139,6 +144,7 @@ class ReplayServer:
                 await asyncio.sleep(delay)
             elif sent_here % self.batch == 0:
                 await writer.drain()
+                await asyncio.sleep(0)  # let the action reader answer, as a PBX would meanwhile
         await writer.drain()
         self.finished.set()
 
@@ -163,7 +169,8 @@ class ReplayServer:
                 raw, buf = buf.split(EOM, 1)
                 a = parse(raw.decode("utf-8", "replace"))
                 self.actions.append(a)
-                await self._answer(a, writer, logged_in)
+                async with self._lock:
+                    await self._answer(a, writer, logged_in)
                 await writer.drain()
 
     async def _answer(self, a: dict[str, str], writer: asyncio.StreamWriter, logged_in: asyncio.Event) -> None:
