@@ -138,7 +138,7 @@ def main() -> None:
         print("| clients | tickets/s | p50 ms | p95 ms | p99 ms | errors |")
         print("|---|---|---|---|---|---|")
         for conc, rs in results.items():
-            def med(k: str) -> str:
+            def med(k: str, rs: list = rs) -> str:  # type: ignore[type-arg]
                 vals = [x[k] for x in rs]
                 return f"{statistics.median(vals):.1f} [{min(vals):.1f}–{max(vals):.1f}]"
             print(f"| {conc} | {med('rps')} | {med('p50_ms')} | {med('p95_ms')} | {med('p99_ms')} | {sum(x['bad'] + x['conn_errors'] for x in rs)} |")
