@@ -426,3 +426,96 @@ class TicketNumberDay(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     base: Mapped[int] = mapped_column(BigInteger)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports (issue 6): figures entered per year for the disclosure report, and the rollups that
+# keep `hotline report metrics` fast (reports/rollup.py refreshes them; nothing else writes them)
+# ---------------------------------------------------------------------------------------------
+class DisclosureFigure(Base):
+    """A figure of the annual disclosure report the hotline data does not hold, entered per year.
+
+    `report_table` is "2", "3", "4" (DISCLOSURE.md's tables), "n" (the narrative's proactive
+    items by category), "6" (other matters: fees) or "text" (narrative paragraphs); the keys are
+    reports/annual.py's. `value` is a decimal number as text (or the paragraph for "text").
+    """
+
+    __tablename__ = "disclosure_figures"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_table: Mapped[str] = mapped_column(String(8), primary_key=True)
+    row_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    column_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(200))
+    entered_by: Mapped[str | None] = mapped_column(String(100))
+    entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportCaseDay(Base):
+    """Cases registered on a day (Asia/Shanghai) counted by the atoms of reports.metrics."""
+
+    __tablename__ = "report_case_days"
+    __table_args__ = (Index("ix_report_case_days_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[Status] = mapped_column(_enum(Status, "status"))
+    dispatched: Mapped[bool] = mapped_column(Boolean)
+    callback_result: Mapped[CallbackResult | None] = mapped_column(_enum(CallbackResult, "callback_result"))
+    satisfaction: Mapped[Satisfaction | None] = mapped_column(_enum(Satisfaction, "satisfaction"))
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    reopened: Mapped[bool] = mapped_column(Boolean)
+    in_time: Mapped[bool] = mapped_column(Boolean)
+    late: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class ReportCaseGroupDay(Base):
+    """Registered cases of a day per breakdown key (dim: kind, category, department, area, source)."""
+
+    __tablename__ = "report_case_group_days"
+    __table_args__ = (Index("ix_report_case_group_days_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    dim: Mapped[str] = mapped_column(String(16))
+    key_id: Mapped[int | None] = mapped_column(Integer)  # category / department id
+    key_text: Mapped[str | None] = mapped_column(String(200))  # kind, area, source
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class ReportCallDay(Base):
+    """Calls offered on a day (Asia/Shanghai) by the call atoms of reports.metrics, with sums."""
+
+    __tablename__ = "report_call_days"
+    __table_args__ = (Index("ix_report_call_days_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    direction: Mapped[CallDirection] = mapped_column(_enum(CallDirection, "call_direction"))
+    outcome: Mapped[CallOutcome] = mapped_column(_enum(CallOutcome, "call_outcome"))
+    was_answered: Mapped[bool] = mapped_column(Boolean)
+    ended: Mapped[bool] = mapped_column(Boolean)
+    has_wait: Mapped[bool] = mapped_column(Boolean)
+    has_talk: Mapped[bool] = mapped_column(Boolean)
+    within_15s: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(Integer)
+    wait: Mapped[float | None]
+    talk: Mapped[float | None]
+    line: Mapped[int | None] = mapped_column(Integer)
+
+
+class ReportRollupState(Base):
+    """Per rollup ("cases", "calls"): rows updated after `watermark` are not trusted in it."""
+
+    __tablename__ = "report_rollup_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    watermark: Mapped[datetime | None]
+    refreshed_at: Mapped[datetime | None]
+
+
+# the rollup refresh finds the days changed since its watermark through these (migration c3d4e5f6a7b8)
+Index("ix_tickets_updated_at", Ticket.updated_at)
+Index("ix_calls_updated_at", Call.updated_at)
