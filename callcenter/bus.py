@@ -9,6 +9,8 @@ Issue 7 adds a PostgreSQL LISTEN/NOTIFY implementation with the same surface.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +27,12 @@ class InProcessBus:
     def __init__(self, max_queue: int = 1000) -> None:
         self._subs: set[tuple[tuple[str, ...], asyncio.Queue[tuple[str, dict[str, Any]]]]] = set()
         self._max = max_queue
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
         for prefixes, q in list(self._subs):
@@ -52,3 +60,121 @@ class InProcessBus:
 class NullBus:
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
         return None
+
+
+class PgBus(InProcessBus):
+    """The bus across processes: PostgreSQL LISTEN/NOTIFY on one channel.
+
+    Every publish is a NOTIFY (payload ≤ 8000 bytes: keep payloads small — ids and figures,
+    not documents); every process LISTENs on a dedicated connection and hands what arrives to
+    its local subscribers, its own publications included, so a screen pop raised in the
+    adapter's process reaches an SSE stream held by any web worker. While the listening
+    connection is down it reconnects with backoff; a publish that cannot reach PostgreSQL is
+    delivered locally and logged, never raised to the publisher.
+    """
+
+    CHANNEL = "hotline_bus"
+
+    def __init__(self, url: str, max_queue: int = 1000) -> None:
+        super().__init__(max_queue)
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        self._dsn = u.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._listen_conn: Any = None
+        self._pub_conn: Any = None
+        self._pub_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.connected = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name="pg-bus-listen")
+        try:
+            await asyncio.wait_for(self.connected.wait(), 10)
+        except TimeoutError:
+            log.warning("event bus: PostgreSQL not reachable yet; delivering locally until it is")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+        for c in (self._listen_conn, self._pub_conn):
+            if c is not None:
+                with contextlib.suppress(Exception):
+                    await c.close()
+
+    def _deliver(self, topic: str, payload: dict[str, Any]) -> None:
+        for prefixes, q in list(self._subs):
+            if not any(topic.startswith(p) for p in prefixes):
+                continue
+            if q.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    q.get_nowait()
+            q.put_nowait((topic, payload))
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, data: str) -> None:
+        try:
+            msg = json.loads(data)
+            self._deliver(msg["t"], msg["p"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("event bus: unreadable notification %r", data[:200])
+
+    async def _listen_forever(self) -> None:
+        import asyncpg
+
+        delay = 0.2
+        while not self._closing:
+            try:
+                conn = await asyncpg.connect(self._dsn, timeout=10)
+                self._listen_conn = conn
+                await conn.add_listener(self.CHANNEL, self._on_notify)
+                self.connected.set()
+                delay = 0.2
+                while not conn.is_closed():
+                    await asyncio.sleep(1)
+                    # a cheap liveness probe: a dead server is noticed within a few seconds
+                    await asyncio.wait_for(conn.execute("SELECT 1"), 5)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 — any failure means: reconnect
+                log.warning("event bus: listening connection lost (%s); reconnecting", e)
+            self.connected.clear()
+            if self._listen_conn is not None:
+                with contextlib.suppress(Exception):
+                    self._listen_conn.terminate()
+                self._listen_conn = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        import asyncpg
+
+        data = json.dumps({"t": topic, "p": payload}, ensure_ascii=False, default=str)
+        if len(data.encode()) > 7900:
+            log.error("event bus: %s payload too large for NOTIFY (%d bytes); delivered locally only", topic, len(data))
+            self._deliver(topic, payload)
+            return
+        if not self.connected.is_set():
+            self._deliver(topic, payload)
+            return
+        try:
+            async with self._pub_lock:
+                if self._pub_conn is None or self._pub_conn.is_closed():
+                    self._pub_conn = await asyncpg.connect(self._dsn, timeout=5)
+                await asyncio.wait_for(self._pub_conn.execute("SELECT pg_notify($1, $2)", self.CHANNEL, data), 5)
+        except Exception as e:  # noqa: BLE001 — the publisher must never fail because of the bus
+            log.warning("event bus: NOTIFY failed (%s); delivered locally only", e)
+            self._pub_conn = None
+            self._deliver(topic, payload)
+
+
+def make_bus(database_url: str) -> InProcessBus:
+    """LISTEN/NOTIFY on PostgreSQL (call `await bus.start()`); in-process on SQLite."""
+    from sqlalchemy.engine import make_url
+
+    if make_url(database_url).get_backend_name() == "postgresql":
+        return PgBus(database_url)
+    return InProcessBus()
