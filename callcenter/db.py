@@ -34,7 +34,7 @@ def is_sqlite(engine_or_url: AsyncEngine | str) -> bool:
     return engine_or_url.dialect.name == "sqlite"
 
 
-def _sqlite_setup(engine: AsyncEngine) -> None:
+def _sqlite_setup(engine: AsyncEngine, immediate: bool = True) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
         # let SQLAlchemy emit BEGIN itself (below) instead of pysqlite's implicit one
@@ -48,12 +48,13 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # take the write lock up front: a deferred transaction that later writes can fail with
-        # SQLITE_BUSY at once (no busy wait) when another writer got there first
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # writers take the write lock up front: a deferred transaction that later writes can
+        # fail with SQLITE_BUSY at once (no busy wait) when another writer got there first.
+        # Readers begin deferred: in WAL mode they then neither wait for nor block writers.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, writer: bool = True) -> AsyncEngine:
     aurl = async_url(url)
     if aurl.get_backend_name() == "sqlite":
         db = aurl.database
@@ -62,7 +63,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
 
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(aurl, echo=echo)
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, immediate=writer)
         return engine
     return create_async_engine(
         aurl,
@@ -88,6 +89,10 @@ class Database:
         self.ticket_prefix = ticket_prefix
         self.engine = make_engine(url, pool_size=pool_size)
         self.sessions = make_sessionmaker(self.engine)
+        # SQLite: reads go through an engine whose transactions begin deferred (see above);
+        # PostgreSQL needs no such split
+        self.read_engine = make_engine(url, writer=False) if is_sqlite(url) else self.engine
+        self.read_sessions = make_sessionmaker(self.read_engine)
         from .refdata import RefCache
 
         self.refcache = RefCache()
@@ -102,7 +107,8 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as s:
+        """A session for reading (write with `transaction()`)."""
+        async with self.read_sessions() as s:
             yield s
 
     @asynccontextmanager
@@ -112,3 +118,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
