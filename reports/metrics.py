@@ -163,6 +163,14 @@ def _cb_reached(a: Atoms) -> ColumnElement[bool]:
     return and_(_cb_required(a), a.callback_result == CallbackResult.reached)
 
 
+def _overdue_open(a: Atoms) -> ColumnElement[bool]:
+    return and_(_registered(a), a.status.in_(OPEN), a.past_due)
+
+
+def _overdue_late(a: Atoms) -> ColumnElement[bool]:
+    return and_(_resolved(a), a.late)
+
+
 CASE_FIGURES: dict[str, CasePred] = {
     "registered": _registered,
     # answered on the call by the operator: left registration without ever being dispatched
@@ -190,11 +198,11 @@ CASE_FIGURES: dict[str, CasePred] = {
     "solved_asked": lambda a: and_(_cb_reached(a), a.solved.is_not(None)),
     "solved": lambda a: and_(_cb_reached(a), a.solved.is_(True)),
     "reopened": lambda a: and_(_registered(a), a.reopened),
-    # open past its deadline as of `now`, or resolved after it
-    "overdue": lambda a: and_(
-        _registered(a),
-        or_(and_(a.status.in_(OPEN), a.past_due), and_(_resolved(a), a.late)),
-    ),
+    # 超期: open past its deadline as of `now`, or resolved after it (the two parts are disjoint:
+    # the rollups keep the second, the first depends on `now` and is always counted live)
+    "overdue": lambda a: or_(_overdue_open(a), _overdue_late(a)),
+    "overdue_open": lambda a: _overdue_open(a),
+    "overdue_late": lambda a: _overdue_late(a),
     "merged": lambda a: a.status == Status.merged,
     "invalid": lambda a: a.status == Status.invalid,
 }
@@ -206,13 +214,19 @@ class Group:
 
     key: Any  # the grouping expression (the names users see)
     joins: tuple[tuple[Any, Any], ...] = ()
+    # the rollups (reports/rollup.py) keep an id instead of a name: the id column on tickets
+    # and the table whose `name` it stands for; None = `key` is a column of tickets itself
+    id_col: Any = None
+    named: Any = None
 
 
 GROUPS: dict[str, Group] = {
     "by_kind": Group(T.kind),
-    "by_category": Group(Category.name, ((Category, T.category_id == Category.id),)),
+    "by_category": Group(Category.name, ((Category, T.category_id == Category.id),), T.category_id, Category),
     # the department the case is (now) dispatched to; cases without one are not in it
-    "by_department": Group(Department.name, ((Department, T.department_id == Department.id),)),
+    "by_department": Group(
+        Department.name, ((Department, T.department_id == Department.id),), T.department_id, Department
+    ),
     "by_area": Group(func.coalesce(func.nullif(T.area, ""), AREA_UNSET)),
     "by_source": Group(T.source),
 }
@@ -301,6 +315,11 @@ def case_counts_query(s: Scope) -> Select[Any]:
         .group_by(*atoms.values())
         .subquery("atoms")
     )
+    return case_counts_over(grouped)
+
+
+def case_counts_over(grouped: Any) -> Select[Any]:
+    """Every case figure over a subquery of (atoms…, n) groups (the base table's or the rollups')."""
     a = Atoms(grouped.c)
     cols = [func.coalesce(func.sum(case((p(a), grouped.c.n), else_=0)), 0).label(name)
             for name, p in CASE_FIGURES.items()]
@@ -320,11 +339,12 @@ def groups_query(s: Scope) -> Any:
     return union_all(*parts)
 
 
-def call_counts_query(s: Scope) -> Select[Any]:
-    """One row: every call figure, the sums behind the averages and the peak of lines."""
-    sub = (
+def call_atoms_query(where: ColumnElement[bool], day: Any = None) -> Select[Any]:
+    """(day?, call atoms…, n, wait, talk, line) groups of the calls matching `where`."""
+    keys = ([day.label("day")] if day is not None else []) + [e.label(n) for n, e in CALL_ATOMS.items()]
+    return (
         select(
-            *(e.label(name) for name, e in CALL_ATOMS.items()),
+            *keys,
             func.count().label("n"),
             func.sum(C.wait_s).label("wait"),
             func.sum(C.talk_s).label("talk"),
@@ -333,10 +353,18 @@ def call_counts_query(s: Scope) -> Select[Any]:
             func.max(C.line).label("line"),
         )
         .select_from(C)
-        .where(_call_scope(s))
-        .group_by(*CALL_ATOMS.values())
-        .subquery("call_atoms")
+        .where(where)
+        .group_by(*([day] if day is not None else []), *CALL_ATOMS.values())
     )
+
+
+def call_counts_query(s: Scope) -> Select[Any]:
+    """One row: every call figure, the sums behind the averages and the peak of lines."""
+    return call_counts_over(call_atoms_query(_call_scope(s)).subquery("call_atoms"))
+
+
+def call_counts_over(sub: Any) -> Select[Any]:
+    """Every call figure over a subquery of (call atoms…, n, wait, talk, line) groups."""
     g = sub.c
     a = Atoms(g)
 
@@ -380,21 +408,31 @@ async def metrics(
     date_to: date,
     department_code: str | None = None,
     now: datetime | None = None,
+    use_rollups: bool = True,
 ) -> dict[str, Any]:
     """The figures of a period (dates inclusive, Asia/Shanghai) as issue 6's JSON shape.
 
     Rates are exact fractions 0–1 (None where the denominator is zero). With a department,
     the case figures count that department's cases and `calls` is None: calls reach the
     hotline, not a department. Raises UnknownDepartment for an unknown code.
+    The whole hotline's figures come from the per-day rollups (reports/rollup.py) once they
+    have been built, with the days changed since their last refresh counted live; they are
+    the base tables' figures exactly (`use_rollups=False` counts the base tables only).
     """
     async with db.session() as session:
         dept = await _department(session, department_code) if department_code else None
         s = _scope(date_from, date_to, now, dept.id if dept else None)
-        c = (await session.execute(case_counts_query(s))).mappings().one()
-        groups: dict[str, dict[str, int]] = {name: {} for name in GROUPS}
-        for g, k, n in (await session.execute(groups_query(s))).all():
-            groups[g][k] = int(n)
-        calls = None if dept else (await session.execute(call_counts_query(s))).mappings().one()
+        from .rollup import counts_from_rollups
+
+        got = None if dept or not use_rollups else await counts_from_rollups(session, s, date_from, date_to)
+        if got is not None:
+            c, groups, calls = got
+        else:
+            c = (await session.execute(case_counts_query(s))).mappings().one()
+            groups = {name: {} for name in GROUPS}
+            for g, k, n in (await session.execute(groups_query(s))).all():
+                groups[g][k] = int(n)
+            calls = None if dept else (await session.execute(call_counts_query(s))).mappings().one()
 
     n = {k: int(v) for k, v in c.items()}
     by_kind = {k.value: groups["by_kind"].get(k.value, 0) for k in Kind}
@@ -421,6 +459,8 @@ async def metrics(
         "solved_rate": ratio(n["solved"], n["solved_asked"]),
         "reopened": n["reopened"],
         "overdue": n["overdue"],
+        "overdue_open": n["overdue_open"],
+        "overdue_late": n["overdue_late"],
         "merged": n["merged"],
         "invalid": n["invalid"],
         "by_kind": by_kind,

@@ -1,0 +1,286 @@
+"""Per-day rollups of the figures: what keeps `hotline report metrics` for a year fast.
+
+Three tables hold, per day (Asia/Shanghai) of registration / offer, the group counts that
+reports.metrics counts from the base tables: cases by their atoms (`report_case_days`),
+registered cases per breakdown key (`report_case_group_days`, categories and departments by id
+so a renamed one shows its current name) and calls by their atoms with the sums behind the
+averages (`report_call_days`). Nothing on the write path touches them: `refresh_rollups(db,
+now)` — one scheduler tick — finds the days whose cases (calls) changed since its watermark
+through `tickets.updated_at` (`calls.updated_at`), and replaces those days' rows in one
+transaction (DELETE + INSERT … SELECT … GROUP BY). It is idempotent and safe to run from two
+processes at once (the state row is locked; SQLite has one writer anyway).
+
+Reading (`counts_from_rollups`, called by reports.metrics.metrics): the period's days come from
+the rollups except the days with a row updated after the watermark, which are counted from
+the base tables, and `overdue_open` (open past its deadline, which depends on `now`) is always
+counted live. The figures are therefore those of the base tables exactly — the counts equal,
+the averages up to the order floating-point sums are added in.
+
+The watermark trails the refresh's `now` by LAG, so a write whose transaction was still open
+while the refresh ran (its updated_at earlier than its commit) is seen as changed at the next
+read and refresh. This assumes writers set updated_at (services.act, registry import and the
+call store do), clocks of the writing hosts within LAG of each other, and that tickets and
+calls are never deleted nor their registration / offer time changed (rebuild with
+`rebuild=True` after such surgery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, and_, cast, delete, false, func, insert, literal, null, select, true, union_all
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.db import Database
+from callcenter.models import (
+    Call,
+    Category,
+    Department,
+    ReportCallDay,
+    ReportCaseDay,
+    ReportCaseGroupDay,
+    ReportRollupState,
+    Ticket,
+)
+
+from .metrics import (
+    CALL_ATOMS,
+    CASE_FIGURES,
+    GROUPS,
+    TZ,
+    Atoms,
+    Scope,
+    _call_scope,
+    _case_scope,
+    _registered,
+    atom_exprs,
+    call_atoms_query,
+    call_counts_over,
+    case_counts_over,
+    period_bounds,
+)
+
+LAG = timedelta(minutes=5)
+# beyond this many changed days in a period a read counts the base tables alone
+MAX_LIVE_DAYS = 62
+CASE_ATOMS = ("status", "dispatched", "callback_result", "satisfaction", "solved", "reopened", "in_time", "late")
+_EPOCH = Scope(lo=datetime(2000, 1, 1, tzinfo=UTC), hi=datetime(2000, 1, 2, tzinfo=UTC), now=datetime(2000, 1, 1, tzinfo=UTC))
+
+
+def day_of(dialect: str, col: Any) -> Any:
+    """The Asia/Shanghai calendar day of a UTC timestamp column, in SQL."""
+    if dialect == "sqlite":  # stored as naive UTC text; Shanghai has kept +08:00 since 1991
+        return func.date(col, "+8 hours", type_=Date)
+    return cast(func.timezone(TZ.key, col), Date)
+
+
+def _in_days(dialect: str, col: Any, days: Sequence[date]) -> Any:
+    """col falls on one of `days` (a range predicate first, so the column's index serves it)."""
+    lo, _ = period_bounds(min(days), min(days))
+    _, hi = period_bounds(max(days), max(days))
+    return and_(col >= lo, col < hi, day_of(dialect, col).in_(list(days)))
+
+
+def _dialect(x: Database | AsyncSession) -> str:
+    bind = x.engine if isinstance(x, Database) else x.bind
+    return bind.dialect.name
+
+
+# ---------------------------------------------------------------------------------------------
+# the grouped SELECTs, shared by the refresh (with a day) and the live part of a read
+# ---------------------------------------------------------------------------------------------
+def _case_atoms_select(where: Any, day: Any = None) -> Any:
+    atoms = {k: v for k, v in atom_exprs(_EPOCH).items() if k in CASE_ATOMS}
+    keys = ([day.label("day")] if day is not None else []) + [atoms[k].label(k) for k in CASE_ATOMS]
+    if day is None:  # a read: past_due is counted live apart (overdue_open)
+        keys.append(false().label("past_due"))
+    return (
+        select(*keys, func.count().label("n"))
+        .select_from(Ticket)
+        .where(where)
+        .group_by(*([day] if day is not None else []), *(atoms[k] for k in CASE_ATOMS))
+    )
+
+
+def _group_selects(where: Any, day: Any = None) -> list[Any]:
+    """(day?, dim, key_id, key_text, n) of registered cases, one SELECT per breakdown."""
+    reg = _registered(Atoms(atom_exprs(_EPOCH)))
+    out = []
+    for dim, g in GROUPS.items():
+        kid = g.id_col if g.id_col is not None else null()
+        ktext = null() if g.id_col is not None else cast(g.key, ReportCaseGroupDay.key_text.type)
+        cond = and_(where, reg) if g.id_col is None else and_(where, reg, g.id_col.is_not(None))
+        keys = [literal(dim, ReportCaseGroupDay.dim.type).label("dim"), kid.label("key_id"), ktext.label("key_text")]
+        grp = [g.id_col if g.id_col is not None else g.key]
+        if day is not None:
+            keys.insert(0, day.label("day"))
+            grp.insert(0, day)
+        out.append(select(*keys, func.count().label("n")).select_from(Ticket).where(cond).group_by(*grp))
+    return out
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    ts: Any  # the column whose day a row belongs to
+    updated: Any
+    tables: tuple[Any, ...]
+
+    def inserts(self, dialect: str, where: Any) -> list[Any]:
+        day = day_of(dialect, self.ts)
+        if self.name == "cases":
+            q = _case_atoms_select(where, day)
+            stmts = [insert(ReportCaseDay).from_select(["day", *CASE_ATOMS, "n"], q)]
+            cols = ["day", "dim", "key_id", "key_text", "n"]
+            stmts += [insert(ReportCaseGroupDay).from_select(cols, g) for g in _group_selects(where, day)]
+            return stmts
+        q = call_atoms_query(where, day)
+        return [insert(ReportCallDay).from_select(["day", *CALL_ATOMS, "n", "wait", "talk", "line"], q)]
+
+
+CASES = _Spec("cases", Ticket.registered_at, Ticket.updated_at, (ReportCaseDay, ReportCaseGroupDay))
+CALLS = _Spec("calls", Call.offered_at, Call.updated_at, (ReportCallDay,))
+
+
+def _days(rows: Any) -> list[date]:
+    return sorted({v if isinstance(v, date) else date.fromisoformat(str(v)) for v in rows if v is not None})
+
+
+# ---------------------------------------------------------------------------------------------
+# refresh
+# ---------------------------------------------------------------------------------------------
+async def refresh_rollups(db: Database, now: datetime, *, rebuild: bool = False) -> bool:
+    """Bring the rollups up to date with the cases and calls changed since the last refresh.
+
+    One scheduler tick (e.g. every minute): recomputes only the days touched since the
+    watermark, each rollup in one transaction. Idempotent. Returns True when any day was
+    recomputed. The first call (or `rebuild=True`) builds them from scratch.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    changed = False
+    for spec in (CASES, CALLS):
+        changed = await _refresh(db, spec, now.astimezone(UTC), rebuild) or changed
+    return changed
+
+
+async def _refresh(db: Database, spec: _Spec, now: datetime, rebuild: bool) -> bool:
+    dialect = _dialect(db)
+    async with db.transaction() as s:
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(ReportRollupState)
+        await s.execute(ins.values(name=spec.name, watermark=None).on_conflict_do_nothing())
+        state = (
+            await s.execute(select(ReportRollupState).where(ReportRollupState.name == spec.name).with_for_update())
+        ).scalar_one()
+        if state.watermark is None or rebuild:
+            for table in spec.tables:
+                await s.execute(delete(table))
+            for stmt in spec.inserts(dialect, true()):
+                await s.execute(stmt)
+            changed = True
+        else:
+            q = select(day_of(dialect, spec.ts)).where(spec.updated > state.watermark).distinct()
+            days = _days((await s.execute(q)).scalars())
+            for i in range(0, len(days), 500):
+                chunk = days[i:i + 500]
+                for table in spec.tables:
+                    await s.execute(delete(table).where(table.day.in_(chunk)))
+                for stmt in spec.inserts(dialect, _in_days(dialect, spec.ts, chunk)):
+                    await s.execute(stmt)
+            changed = bool(days)
+        mark = now - LAG
+        if state.watermark is None or rebuild or mark > state.watermark:
+            state.watermark = mark
+        state.refreshed_at = now
+    return changed
+
+
+# ---------------------------------------------------------------------------------------------
+# read
+# ---------------------------------------------------------------------------------------------
+async def counts_from_rollups(
+    session: AsyncSession, s: Scope, d0: date, d1: date
+) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, Any]] | None:
+    """The whole hotline's case counts, breakdowns and call counts of [d0, d1] from the rollups.
+
+    None when the rollups have not been built (or too many of the period's days changed since
+    the watermark): reports.metrics then counts the base tables.
+    """
+    if s.department_id is not None:
+        return None
+    dialect = _dialect(session)
+    if dialect == "postgresql":  # one snapshot for the state, the rollups and the live part
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    marks = dict((await session.execute(select(ReportRollupState.name, ReportRollupState.watermark))).all())
+    if marks.get("cases") is None or marks.get("calls") is None:
+        return None
+
+    async def changed(spec: _Spec, scope: Any) -> list[date] | None:
+        q = select(day_of(dialect, spec.ts)).where(spec.updated > marks[spec.name], scope).distinct()
+        days = _days((await session.execute(q)).scalars())
+        return None if len(days) > MAX_LIVE_DAYS else days
+
+    case_days = await changed(CASES, _case_scope(s))
+    call_days = await changed(CALLS, _call_scope(s))
+    if case_days is None or call_days is None:
+        return None
+
+    # cases: the rollup's groups of the clean days + the changed days' groups from tickets
+    R = ReportCaseDay
+    clean = and_(R.day >= d0, R.day <= d1, R.day.not_in(case_days))
+    parts = [
+        select(*(getattr(R, k).label(k) for k in CASE_ATOMS), false().label("past_due"), func.sum(R.n).label("n"))
+        .where(clean)
+        .group_by(*(getattr(R, k) for k in CASE_ATOMS))
+    ]
+    live = and_(_case_scope(s), _in_days(dialect, Ticket.registered_at, case_days)) if case_days else None
+    if live is not None:
+        parts.append(_case_atoms_select(live))
+    row = (await session.execute(case_counts_over(union_all(*parts).subquery("atoms")))).mappings().one()
+    c = {k: int(v) for k, v in row.items()}
+    # open past the deadline depends on `now`: always from tickets (open cases are few)
+    open_late = CASE_FIGURES["overdue_open"](Atoms(atom_exprs(s)))
+    c["overdue_open"] = int(
+        (await session.execute(select(func.count()).select_from(Ticket).where(_case_scope(s), open_late))).scalar_one()
+    )
+    c["overdue"] = c["overdue_open"] + c["overdue_late"]
+
+    # breakdowns
+    G = ReportCaseGroupDay
+    gclean = and_(G.day >= d0, G.day <= d1, G.day.not_in(case_days))
+    gparts = [select(G.dim, G.key_id, G.key_text, func.sum(G.n).label("n")).where(gclean).group_by(G.dim, G.key_id, G.key_text)]
+    if live is not None:
+        gparts += _group_selects(live)
+    raw: dict[tuple[str, Any, Any], int] = {}
+    for dim, kid, ktext, n in (await session.execute(union_all(*gparts))).all():
+        raw[(dim, kid, ktext)] = raw.get((dim, kid, ktext), 0) + int(n)
+    names = {
+        Category: dict((await session.execute(select(Category.id, Category.name))).all()),
+        Department: dict((await session.execute(select(Department.id, Department.name))).all()),
+    }
+    groups: dict[str, dict[str, int]] = {dim: {} for dim in GROUPS}
+    for (dim, kid, ktext), n in raw.items():
+        g = GROUPS[dim]
+        key = names[g.named].get(kid) if g.id_col is not None else ktext
+        if key is not None and n:
+            groups[dim][key] = groups[dim].get(key, 0) + n
+
+    # calls
+    K = ReportCallDay
+    kclean = and_(K.day >= d0, K.day <= d1, K.day.not_in(call_days))
+    atoms = [getattr(K, k).label(k) for k in CALL_ATOMS]
+    kparts = [
+        select(*atoms, func.sum(K.n).label("n"), func.sum(K.wait).label("wait"), func.sum(K.talk).label("talk"),
+               func.max(K.line).label("line"))
+        .where(kclean)
+        .group_by(*(getattr(K, k) for k in CALL_ATOMS))
+    ]
+    if call_days:
+        kparts.append(call_atoms_query(and_(_call_scope(s), _in_days(dialect, Call.offered_at, call_days))))
+    calls = dict((await session.execute(call_counts_over(union_all(*kparts).subquery("call_atoms")))).mappings().one())
+    return c, groups, calls
