@@ -67,7 +67,7 @@ def setup_db() -> str:
 
 def truncate(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as c:
-        c.execute("TRUNCATE ticket_events, callbacks, tickets, ticket_counters RESTART IDENTITY")
+        c.execute("TRUNCATE ticket_events, callbacks, tickets, ticket_counters RESTART IDENTITY CASCADE")
         c.execute("VACUUM ANALYZE")
 
 
