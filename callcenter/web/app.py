@@ -1,20 +1,22 @@
-"""The web application factory (JSON API now; the console joins it)."""
+"""The web application factory: the JSON API (/api/v1) and the web console."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from ..agents import AgentBoard, WallFigures
 from ..auth import TokenCache
 from ..bus import InProcessBus
 from ..db import Database
 from ..errors import DomainError, Invalid
 from ..settings import Settings, get_settings
-from . import api
+from . import api, console
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -28,7 +30,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
         # build jieba's dictionary before the first request needs it
         await asyncio.to_thread(routing.warm_up)
+        board_task = await console.start_board(app)
         yield
+        board_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await board_task
         if own_db:
             await database.dispose()
 
@@ -42,15 +48,21 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = database
     app.state.bus = InProcessBus()
     app.state.tokens = TokenCache()
+    app.state.board = AgentBoard(lines_limit=settings.lines)
+    app.state.wall_figures = WallFigures()
 
     @app.exception_handler(Invalid)
-    async def _invalid(request: Request, exc: Invalid) -> JSONResponse:
+    async def _invalid(request: Request, exc: Invalid) -> Response:
+        if not _is_api(request):
+            return await console.domain_error_page(request, exc)
         # the same shape as FastAPI's own validation errors, so clients parse one format
         loc = ["body", exc.field] if exc.field else ["body"]
         return JSONResponse({"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}, status_code=422)
 
     @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        if not _is_api(request):
+            return await console.domain_error_page(request, exc)
         return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status_code)
 
     @app.get("/healthz", tags=["ops"])
@@ -58,4 +70,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return {"status": "ok"}
 
     app.include_router(api.router)
+    console.install(app)  # the web console: sessions, CSRF, pages, /static
     return app
+
+
+def _is_api(request: Request) -> bool:
+    # the JSON API keeps its JSON errors; console pages get an error page
+    return request.url.path.startswith(("/api/", "/healthz", "/docs", "/openapi"))

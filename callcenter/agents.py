@@ -1,0 +1,267 @@
+"""The floor as the console sees it: operators' seats, lines, callers waiting, the wall's
+figures, and the few use cases of the console that are not a single workflow action.
+
+The live state (`AgentBoard`) is built from bus events (call.*, lines.changed, agent.*) in
+this process; it is seeded from the calls still in progress at start. A pause is never sent
+to the PBX from here: it is published as `agent.pause` ({seat, paused, reason, operator}) and
+the telephony process (the only holder of AMI) carries it out (ARCHITECTURE.md, Runtime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from . import services
+from .bus import NullBus, Publisher
+from .db import Database
+from .errors import Conflict, Forbidden, Invalid
+from .models import Call, Callback, CallbackTaskStatus, CallDirection, CallOutcome, Role, Ticket, User, utcnow
+from .workflow import Action, Actor
+
+log = logging.getLogger(__name__)
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass
+class AgentBoard:
+    """Lines, callers waiting and each seat's state, from the bus. One per web process."""
+
+    lines_in_use: int = 0
+    lines_limit: int = 10
+    waiting: dict[str, dict[str, Any]] = field(default_factory=dict)  # linkedid → call payload
+    on_call: dict[str, str] = field(default_factory=dict)  # seat → linkedid
+    paused: dict[str, bool] = field(default_factory=dict)  # seat → paused (from the console)
+    online: Counter[str] = field(default_factory=Counter)  # seat → open operator pages
+    version: int = 0
+    ticket_seq: int = 0  # bumps on every ticket.changed: lists of cases are stale
+
+    def apply(self, topic: str, p: dict[str, Any]) -> bool:
+        """Take one bus event in; return whether the board changed."""
+        before = self.version
+        if topic == "lines.changed":
+            self.lines_in_use = int(p.get("in_use") or 0)
+            self.lines_limit = int(p.get("limit") or self.lines_limit)
+            self.version += 1
+        elif topic.startswith("call."):
+            lid = str(p.get("linkedid") or "")
+            inbound = p.get("direction", "in") == "in"
+            if topic == "call.offered" and inbound and p.get("outcome") == "in_progress" and not p.get("answered_at"):
+                self.waiting[lid] = p
+            elif topic == "call.answered":
+                self.waiting.pop(lid, None)
+                if p.get("seat"):
+                    self.on_call[str(p["seat"])] = lid
+            elif topic == "call.ended":
+                self.waiting.pop(lid, None)
+                for seat, on in list(self.on_call.items()):
+                    if on == lid:
+                        del self.on_call[seat]
+            self.version += 1
+        elif topic == "agent.pause":
+            self.paused[str(p["seat"])] = bool(p.get("paused"))
+            self.version += 1
+        elif topic == "agent.online":
+            self.version += 1
+        elif topic.startswith("ticket."):
+            self.ticket_seq += 1
+            self.version += 1
+        return self.version != before
+
+    def seat_state(self, seat: str | None) -> str:
+        """busy 通话中 / paused 示忙 / ready 空闲 / offline 未登录 (no operator page open)."""
+        if not seat:
+            return "offline"
+        if seat in self.on_call:
+            return "busy"
+        if self.online.get(seat, 0) <= 0:
+            return "offline"
+        return "paused" if self.paused.get(seat, False) else "ready"
+
+    def snapshot(self, operators: list[dict[str, Any]]) -> dict[str, Any]:
+        seats = [{**o, "state": self.seat_state(o.get("seat"))} for o in operators]
+        counts = Counter(s["state"] for s in seats)
+        return {
+            "lines_in_use": self.lines_in_use,
+            "lines_limit": self.lines_limit,
+            "waiting": len(self.waiting),
+            "ready": counts["ready"],
+            "busy": counts["busy"],
+            "paused": counts["paused"],
+            "offline": counts["offline"],
+            "seats": seats,
+            "ticket_seq": self.ticket_seq,
+        }
+
+    async def load(self, db: Database) -> None:
+        """Seed from the calls the store has in progress (those begun before this process)."""
+        since = utcnow() - timedelta(hours=2)
+        async with db.session() as s:
+            rows = (
+                await s.scalars(select(Call).where(Call.outcome == CallOutcome.in_progress, Call.offered_at >= since))
+            ).all()
+        for c in rows:
+            if c.answered_at and c.seat:
+                self.on_call[c.seat] = c.linkedid
+            elif c.direction is CallDirection.inbound:
+                self.waiting[c.linkedid] = {"linkedid": c.linkedid, "caller_number": c.caller_number}
+        self.lines_in_use = sum(1 for c in rows if c.line is not None)
+
+    async def follow(self, bus: Any, on_change: Any = None) -> None:
+        async with bus.subscribe("call.", "lines.", "agent.", "ticket.") as q:
+            while True:
+                topic, payload = await q.get()
+                try:
+                    changed = self.apply(topic, payload)
+                    if on_change is not None and changed:
+                        on_change(topic)
+                except Exception:  # noqa: BLE001 - one odd payload never stops the board
+                    log.exception("board: cannot apply %s %r", topic, payload)
+
+
+async def set_paused(bus: Publisher | None, board: AgentBoard, actor: Actor, seat: str | None, paused: bool,
+                     reason: str | None = None) -> None:
+    """Ask the PBX to pause / unpause the operator's seat (QueuePause through telephony/)."""
+    if actor.role is not Role.operator and actor.role is not Role.supervisor:
+        raise Invalid("only operators have a seat in the queue", field="seat")
+    if not seat:
+        raise Invalid("this user has no seat (坐席) set: ask the admin", field="seat")
+    payload = {"seat": seat, "paused": paused, "reason": reason or ("示忙" if paused else None),
+               "operator": actor.name, "operator_id": actor.id, "at": utcnow().isoformat()}
+    board.apply("agent.pause", payload)
+    await (bus or NullBus()).publish("agent.pause", payload)
+
+
+async def operators(db: Database) -> list[dict[str, Any]]:
+    async with db.session() as s:
+        rows = (
+            await s.scalars(
+                select(User).where(User.role == Role.operator, User.active.is_(True)).order_by(User.seat, User.id)
+            )
+        ).all()
+    return [{"name": u.display_name, "username": u.username, "seat": u.seat} for u in rows]
+
+
+async def call_by_linkedid(db: Database, linkedid: str) -> Call | None:
+    async with db.session() as s:
+        return (await s.scalars(select(Call).where(Call.linkedid == linkedid).order_by(Call.id.desc()))).first()
+
+
+async def intake(
+    db: Database,
+    actor: Actor,
+    data: services.NewTicket,
+    then: str,
+    params: dict[str, Any],
+    bus: Publisher | None = None,
+    linkedid: str | None = None,
+) -> tuple[Any, str | None]:
+    """登记 and then, on the same screen, 直接答复 / 派单 / 并单 (or nothing: 仅登记).
+
+    The case is registered first (its own transaction); the follow-up action runs on the
+    registered case. If the follow-up is refused the case stays registered and the refusal
+    is returned as a message for the operator, who finishes it on the case page.
+    """
+    if linkedid and data.call_id is None:
+        call = await call_by_linkedid(db, linkedid)
+        data.call_id = call.id if call else None
+    t = await services.register(db, actor, data, bus=bus)
+    action = {"answer": Action.answer, "dispatch": Action.dispatch, "merge": Action.merge}.get(then)
+    if action is None:
+        return t, None
+    try:
+        t = await services.act(db, actor, t.number, action, t.version, params, bus=bus)
+    except (Invalid, Conflict, Forbidden) as e:
+        return t, f"已登记 {t.number}，但{_THEN_LABEL[then]}未完成：{e.message}"
+    return t, None
+
+
+_THEN_LABEL = {"answer": "直接答复", "dispatch": "派单", "merge": "并单"}
+
+
+async def callbacks_due(db: Database, now: datetime | None = None, within: timedelta = timedelta(hours=4),
+                        limit: int = 30) -> list[dict[str, Any]]:
+    """Pending callback tasks due before now + `within` (回访 and 回拨), earliest first."""
+    now = now or utcnow()
+    async with db.session() as s:
+        rows = (
+            await s.execute(
+                select(Callback, Ticket.number)
+                .outerjoin(Ticket, Ticket.id == Callback.ticket_id)
+                .where(Callback.status == CallbackTaskStatus.pending, Callback.due_at < now + within)
+                .order_by(Callback.due_at)
+                .limit(limit)
+            )
+        ).all()
+    return [
+        {"id": cb.id, "kind": cb.kind.value, "kind_label": "回访" if cb.kind.value == "case" else "回拨",
+         "number": number, "phone": cb.phone, "due_at": cb.due_at, "attempts": cb.attempts,
+         "overdue": cb.due_at < now}
+        for cb, number in rows
+    ]
+
+
+async def extension_requests(db: Database, limit: int = 50) -> list[Ticket]:
+    """Cases with an extension (延期) request waiting for a supervisor's decision."""
+    async with db.session() as s:
+        return list(
+            (
+                await s.scalars(
+                    select(Ticket)
+                    .where(Ticket.extension_requested_until.is_not(None))
+                    .order_by(Ticket.due_at)
+                    .limit(limit)
+                )
+            ).all()
+        )
+
+
+def local_today(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(TZ).date()
+
+
+class WallFigures:
+    """The wall's figures from reports.metrics (the one code path), shared by every wall of
+    the process: today at most once per `today_ttl` (sooner when marked dirty by an event),
+    the month and the year less often — a year is the expensive query."""
+
+    def __init__(self, today_ttl: float = 1.0, month_ttl: float = 15.0, year_ttl: float = 60.0) -> None:
+        self.ttl = {"today": today_ttl, "month": month_ttl, "year": year_ttl}
+        self._cache: dict[str, tuple[float, date, dict[str, Any]]] = {}
+        self._lock = asyncio.Lock()
+        self.dirty = True
+
+    def mark_dirty(self, _topic: str | None = None) -> None:
+        self.dirty = True
+
+    async def get(self, db: Database, now: datetime | None = None) -> dict[str, Any]:
+        from reports.metrics import metrics
+
+        now = now or datetime.now(UTC)
+        today = local_today(now)
+        periods = {
+            "today": (today, today),
+            "month": (today.replace(day=1), today),
+            "year": (today.replace(month=1, day=1), today),
+        }
+        async with self._lock:
+            mono = time.monotonic()
+            dirty, self.dirty = self.dirty, False
+            out: dict[str, Any] = {}
+            for name, (lo, hi) in periods.items():
+                hit = self._cache.get(name)
+                fresh = hit is not None and hit[1] == today and mono - hit[0] < self.ttl[name]
+                if name == "today" and dirty and hit is not None and mono - hit[0] > 0.3:
+                    fresh = False
+                if not fresh:
+                    self._cache[name] = (mono, today, await metrics(db, lo, hi, now=now))
+                out[name] = self._cache[name][2]
+        return out

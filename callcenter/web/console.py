@@ -1,0 +1,671 @@
+"""The web console (issue 4): server-rendered pages in zh-CN for operators (话务员), clerks
+(承办人), supervisors (班长) and the admin. Handlers are thin: parse → one service call →
+render or redirect. Live parts use SSE (fastapi.sse) and a little plain JS.
+
+Every route and the roles it admits are listed in ROUTE_ROLES (the authorisation matrix the
+tests walk). Every POST carries the session's CSRF token (auth_web.check_csrf).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.templating import Jinja2Templates
+
+from .. import admin, agents, phones, routing, services
+from ..auth import check_login
+from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from ..models import KIND_LABELS, SATISFACTION_LABELS, STATUS_LABELS, Kind, Role, Status, Ticket
+from ..views import ticket_dict
+from ..workflow import ACTION_LABELS, RULES, Action
+from . import auth_web
+from .auth_web import ConsoleUser, CsrfRefused, LoginRequired, require
+
+HERE = Path(__file__).parent
+TZ = agents.TZ
+templates = Jinja2Templates(directory=HERE / "templates")
+
+OP = (Role.operator, Role.supervisor)
+CASE = (Role.operator, Role.clerk, Role.supervisor)
+SUP = (Role.supervisor,)
+CLERK = (Role.clerk,)
+ADMIN = (Role.admin,)
+ANY = tuple(Role)
+
+router = APIRouter(dependencies=[Depends(auth_web.check_csrf)], include_in_schema=False)
+
+# (method, path) → roles admitted; the matrix test walks every console route against this
+ROUTE_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {}
+
+
+def _route(method: str, path: str, roles: tuple[Role, ...], **kw: Any) -> Any:
+    ROUTE_ROLES[(method, path)] = roles
+    return router.api_route(path, methods=[method], **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering helpers
+# ---------------------------------------------------------------------------------------------
+def local(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return dt.astimezone(TZ).strftime(fmt) if dt else ""
+
+
+def remaining(due: datetime | None, now: datetime | None = None) -> str:
+    """'剩余 2天3小时' / '超期 5小时' — shown beside deadlines (JS refreshes it every 30 s)."""
+    if due is None:
+        return ""
+    now = now or datetime.now(UTC)
+    secs = int((due - now).total_seconds())
+    over = secs < 0
+    secs = abs(secs)
+    d, h, m = secs // 86400, secs % 86400 // 3600, secs % 3600 // 60
+    text = f"{d}天{h}小时" if d else (f"{h}小时{m}分" if h else f"{m}分")
+    return ("超期 " if over else "剩余 ") + text
+
+
+def pct(v: float | None) -> str:
+    return "—" if v is None else f"{v * 100:.1f}%"
+
+
+templates.env.filters["local"] = local
+templates.env.filters["remaining"] = remaining
+templates.env.filters["pct"] = pct
+templates.env.filters["mask"] = phones.mask
+templates.env.globals.update(
+    STATUS_LABELS={s.value: v for s, v in STATUS_LABELS.items()},
+    KIND_LABELS={k.value: v for k, v in KIND_LABELS.items()},
+    ACTION_LABELS={a.value: v for a, v in ACTION_LABELS.items()},
+    SATISFACTION_LABELS={s.value: v for s, v in SATISFACTION_LABELS.items()},
+    ROLE_LABELS={"operator": "话务员", "clerk": "承办人", "supervisor": "班长", "admin": "管理员"},
+)
+
+
+def vendor_ok(name: str) -> bool:
+    return (HERE / "static" / "vendor" / name).is_file()
+
+
+def page(request: Request, name: str, ctx: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+    user = getattr(request.state, "user", None)
+    base = {
+        "user": user,
+        "csrf": auth_web.csrf_token(request),
+        "flash": auth_web.pop_flash(request),
+        "has_htmx": vendor_ok("htmx.min.js"),
+        "has_echarts": vendor_ok("echarts.min.js"),
+        "now": datetime.now(UTC),
+    }
+    return templates.TemplateResponse(request, name, base | (ctx or {}), status_code=status_code)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(url: str | None, default: str) -> str:
+    # only a local path: an open redirect would let a link send a signed-in user anywhere
+    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
+        return url
+    return default
+
+
+def home_of(role: Role) -> str:
+    return {Role.operator: "/operator", Role.clerk: "/clerk", Role.supervisor: "/wall", Role.admin: "/admin"}[role]
+
+
+async def ref(request: Request) -> Any:
+    return await request.app.state.db.ref()
+
+
+def db_of(request: Request) -> Any:
+    return request.app.state.db
+
+
+# ---------------------------------------------------------------------------------------------
+# errors as pages (installed by install())
+# ---------------------------------------------------------------------------------------------
+ERROR_TITLES = {401: "请先登录", 403: "无权访问", 404: "未找到", 409: "操作冲突", 422: "填写有误"}
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    return page(request, "error.html", {"status": status, "title": ERROR_TITLES.get(status, "出错了"),
+                                        "message": message}, status_code=status)
+
+
+async def domain_error_page(request: Request, exc: DomainError) -> Response:
+    return error_page(request, exc.status_code, exc.message)
+
+
+def install(app: Any) -> None:
+    from fastapi.staticfiles import StaticFiles
+
+    auth_web.install(app, app.state.settings)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if request.method == "GET" and "text/event-stream" not in request.headers.get("accept", ""):
+            return redirect(f"/login?next={quote(str(request.url.path))}")
+        return error_page(request, 401, "会话已失效，请重新登录")
+
+    @app.exception_handler(CsrfRefused)
+    async def _csrf(request: Request, exc: CsrfRefused) -> Response:
+        return error_page(request, 403, "表单已失效（缺少或错误的安全令牌），请刷新页面后重试")
+
+
+async def start_board(app: Any) -> asyncio.Task[None]:
+    """The AgentBoard follows the bus for the life of the app (called from the lifespan)."""
+    board: agents.AgentBoard = app.state.board
+    try:
+        await board.load(app.state.db)
+    except Exception:  # noqa: BLE001 - an empty board is better than no console
+        pass
+    return asyncio.create_task(board.follow(app.state.bus, app.state.wall_figures.mark_dirty), name="agent-board")
+
+
+# ---------------------------------------------------------------------------------------------
+# login / logout
+# ---------------------------------------------------------------------------------------------
+@_route("GET", "/", ANY)
+async def index(user: auth_web.UserDep) -> Response:
+    return redirect(home_of(user.role))
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str | None = None) -> Response:
+    return page(request, "login.html", {"next": safe_next(next, "")})
+
+
+@router.post("/login")
+async def login_submit(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    db = db_of(request)
+    actor = await check_login(db, username.strip(), password)
+    if actor is None:
+        locked = await admin.locked_until(db, username.strip())
+        msg = (f"登录失败次数过多，账户已锁定至 {local(locked, '%H:%M')}，请稍后再试或联系管理员" if locked
+               else "用户名或密码错误（连续失败 5 次将锁定 15 分钟）")
+        return page(request, "login.html", {"error": msg, "next": safe_next(next, ""), "username": username},
+                    status_code=401)
+    auth_web.login(request, actor.id)  # type: ignore[arg-type]
+    return redirect(safe_next(next, home_of(actor.role)))
+
+
+@_route("POST", "/logout", ANY)
+async def logout(request: Request, user: auth_web.UserDep) -> Response:
+    auth_web.logout(request)
+    return redirect("/login")
+
+
+# ---------------------------------------------------------------------------------------------
+# operator: the workspace, the screen pop, registration
+# ---------------------------------------------------------------------------------------------
+def _categories(r: Any) -> list[Any]:
+    return [c for c in r.categories.values() if c.active]
+
+
+def _departments(r: Any) -> list[Any]:
+    return [d for d in r.departments.values() if d.active]
+
+
+@_route("GET", "/operator", OP)
+async def operator_page(request: Request, user: Annotated[ConsoleUser, require(*OP)]) -> Response:
+    r = await ref(request)
+    board: agents.AgentBoard = request.app.state.board
+    due = await agents.callbacks_due(db_of(request))
+    return page(request, "operator.html", {
+        "categories": _categories(r), "departments": _departments(r), "kinds": list(Kind),
+        "paused": board.paused.get(user.seat or "", False), "callbacks": due,
+    })
+
+
+@_route("POST", "/operator/status", OP)
+async def operator_status(
+    request: Request, user: Annotated[ConsoleUser, require(*OP)],
+    paused: Annotated[str, Form(pattern="^(0|1)$")],
+) -> Response:
+    await agents.set_paused(request.app.state.bus, request.app.state.board, user.actor, user.seat, paused == "1")
+    auth_web.flash(request, "已示忙（暂停接听）" if paused == "1" else "已置闲，等待来电")
+    return redirect("/operator")
+
+
+@_route("GET", "/operator/stream", OP, response_class=EventSourceResponse)
+async def operator_stream(request: Request, user: Annotated[ConsoleUser, require(*OP)]) -> AsyncIterator[ServerSentEvent]:
+    """The screen pop: call.answered for this operator's seat, within a blink."""
+    app = request.app
+    board: agents.AgentBoard = app.state.board
+    seat = user.seat
+    async with app.state.bus.subscribe("call.answered", "call.ended") as q:
+        if seat:
+            board.online[seat] += 1
+            await app.state.bus.publish("agent.online", {"seat": seat, "online": True})
+        try:
+            yield ServerSentEvent(event="hello", data={"seat": seat}, retry=2000)
+            while True:
+                topic, p = await q.get()
+                if not seat or str(p.get("seat") or "") != seat:
+                    continue
+                if topic == "call.answered":
+                    answered = p.get("answered_at") or p.get("offered_at")
+                    at = datetime.fromisoformat(answered) if answered else datetime.now(UTC)
+                    yield ServerSentEvent(event="call", data={
+                        "linkedid": p.get("linkedid"), "number": p.get("caller_number") or "",
+                        "time": local(at, "%Y-%m-%d %H:%M:%S"), "line": p.get("line"),
+                        "queue": p.get("queue"), "direction": p.get("direction"),
+                        "wait_s": p.get("wait_s"), "ticket_ref": p.get("ticket_ref"),
+                    })
+                else:
+                    yield ServerSentEvent(event="ended", data={"linkedid": p.get("linkedid")})
+        finally:
+            if seat:
+                board.online[seat] -= 1
+                await app.state.bus.publish("agent.online", {"seat": seat, "online": False})
+
+
+@_route("GET", "/operator/history", OP)
+async def operator_history(request: Request, user: Annotated[ConsoleUser, require(*OP)],
+                           phone: Annotated[str, Query(max_length=40)] = "") -> Response:
+    hist = await services.caller_history(db_of(request), phone)
+    r = await ref(request)
+    tickets = [ticket_dict(t, r, user.actor) for t in hist["tickets"]]
+    return page(request, "_history.html", {"phone": phone, "calls": hist["calls"], "tickets": tickets})
+
+
+@_route("GET", "/operator/suggest", OP)
+async def operator_suggest(request: Request, user: Annotated[ConsoleUser, require(*OP)],
+                           category: Annotated[str, Query(max_length=100)] = "",
+                           content: Annotated[str, Query(max_length=5000)] = "") -> JSONResponse:
+    r = await ref(request)
+    cat = r.categories_by_name.get(category)
+    dep_id = routing.suggest(r.rules, cat.id, cat.default_department_id, content) if cat else None
+    dep = r.departments.get(dep_id) if dep_id else None
+    return JSONResponse({"department_code": dep.code if dep else None, "department": dep.name if dep else None})
+
+
+def _bool(v: str | None) -> bool:
+    return v in ("1", "on", "true", "yes")
+
+
+@_route("POST", "/operator/register", OP)
+async def operator_register(
+    request: Request,
+    user: Annotated[ConsoleUser, require(*OP)],
+    kind: Annotated[Kind, Form()],
+    category: Annotated[str, Form(max_length=100)],
+    content: Annotated[str, Form(max_length=5000)],
+    then: Annotated[str, Form(pattern="^(save|answer|dispatch|merge)$")] = "save",
+    caller_phone: Annotated[str, Form(max_length=40)] = "",
+    caller_name: Annotated[str, Form(max_length=100)] = "",
+    address: Annotated[str, Form(max_length=300)] = "",
+    urgent: Annotated[str | None, Form()] = None,
+    confidential: Annotated[str | None, Form()] = None,
+    no_callback: Annotated[str | None, Form()] = None,
+    linkedid: Annotated[str, Form(max_length=64)] = "",
+    answer: Annotated[str, Form(max_length=5000)] = "",
+    department: Annotated[str, Form(max_length=100)] = "",
+    into: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    data = services.NewTicket(
+        kind=kind, category=category, content=content, caller_phone=caller_phone or None,
+        caller_name=caller_name or None, address=address or None, urgent=_bool(urgent),
+        confidential=_bool(confidential), no_callback=_bool(no_callback), source="phone",
+    )
+    params = {"answer": answer} if then == "answer" else {"department": department} if then == "dispatch" else {
+        "into": into.strip()}
+    try:
+        t, problem = await agents.intake(db_of(request), user.actor, data, then, params,
+                                         bus=request.app.state.bus, linkedid=linkedid or None)
+    except (Invalid, Conflict) as e:
+        auth_web.flash(request, f"未登记：{e.message}", "error")
+        return redirect("/operator")
+    if problem:
+        auth_web.flash(request, problem, "error")
+        return redirect(f"/cases/{t.number}")
+    r = await ref(request)
+    dep = r.departments.get(t.department_id) if t.department_id else None
+    done = {"save": "已登记", "answer": "已登记并直接答复", "merge": f"已登记并并入 {into}",
+            "dispatch": f"已登记并派单至 {dep.name if dep else ''}"}[then]
+    auth_web.flash(request, f"{done}：工单 {t.number}", "ok")
+    return redirect("/operator")
+
+
+# ---------------------------------------------------------------------------------------------
+# cases: search, one case, its actions, print
+# ---------------------------------------------------------------------------------------------
+@_route("GET", "/cases", CASE)
+async def cases_search(request: Request, user: Annotated[ConsoleUser, require(*CASE)],
+                       q: Annotated[str, Query(max_length=200)] = "",
+                       page_no: Annotated[int, Query(alias="page", ge=1, le=10000)] = 1) -> Response:
+    f = services.TicketFilter(q=q.strip() or None, limit=50, offset=(page_no - 1) * 50)
+    rows, total = await services.search(db_of(request), user.actor, f)
+    r = await ref(request)
+    items = [ticket_dict(t, r, user.actor, masked=True) for t in rows]
+    name = "_case_rows.html" if request.headers.get("hx-request") else "cases.html"
+    return page(request, name, {"q": q, "items": items, "total": total, "page_no": page_no})
+
+
+def _actions_for(t: Ticket, user: ConsoleUser) -> list[str]:
+    out = []
+    for a, rule in RULES.items():
+        if user.role in rule.roles and t.status in rule.from_states:
+            if a is Action.request_extension and t.extension_requested_until is not None:
+                continue
+            if a is Action.decide_extension and t.extension_requested_until is None:
+                continue
+            out.append(a.value)
+    return out
+
+
+@_route("GET", "/cases/{number}", CASE)
+async def case_page(request: Request, number: str, user: Annotated[ConsoleUser, require(*CASE)]) -> Response:
+    db = db_of(request)
+    t = await services.get(db, user.actor, number)
+    evs = await services.events(db, user.actor, number)
+    r = await ref(request)
+    return page(request, "case.html", {
+        "t": ticket_dict(t, r, user.actor), "events": evs, "actions": _actions_for(t, user),
+        "departments": _departments(r), "due_raw": t.due_at, "accept_due_raw": t.accept_due_at,
+        "ext_raw": t.extension_requested_until,
+    })
+
+
+def _until(v: str) -> datetime | None:
+    if not v:
+        return None
+    try:
+        d = date.fromisoformat(v)
+    except ValueError:
+        raise Invalid("请填写日期 YYYY-MM-DD", field="until") from None
+    # the end of that working day, Asia/Shanghai (DOMAIN.md: working hours end 17:30)
+    return datetime.combine(d, time(17, 30), tzinfo=TZ)
+
+
+@_route("POST", "/cases/{number}/act", CASE)
+async def case_act(
+    request: Request,
+    number: str,
+    user: Annotated[ConsoleUser, require(*CASE)],
+    action: Annotated[str, Form(max_length=32)],
+    version: Annotated[int | None, Form()] = None,
+    answer: Annotated[str, Form(max_length=5000)] = "",
+    department: Annotated[str, Form(max_length=100)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    until: Annotated[str, Form(max_length=10)] = "",
+    resolution: Annotated[str, Form(max_length=5000)] = "",
+    outcome: Annotated[str, Form(max_length=20)] = "",
+    words: Annotated[str, Form(max_length=2000)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    approve: Annotated[str, Form(max_length=1)] = "",
+    into: Annotated[str, Form(max_length=32)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    params: dict[str, Any] = {k: v for k, v in {
+        "answer": answer, "department": department or None, "reason": reason, "resolution": resolution,
+        "outcome": outcome, "words": words or None, "note": note or None, "into": into.strip(),
+    }.items() if v}
+    back = safe_next(next, f"/cases/{number}")
+    try:
+        if until:
+            params["until"] = _until(until)
+        if approve in ("1", "0"):
+            params["approve"] = approve == "1"
+        t = await services.act(db_of(request), user.actor, number, action, version, params, bus=request.app.state.bus)
+    except (Conflict, Invalid) as e:
+        auth_web.flash(request, f"{ACTION_LABELS.get(_action_or_none(action), action)}未完成：{e.message}", "error")
+        return redirect(f"/cases/{number}" if isinstance(e, Invalid) else back)
+    label = ACTION_LABELS.get(_action_or_none(action), action)
+    auth_web.flash(request, f"工单 {t.number}：{label}完成（{STATUS_LABELS[t.status]}）", "ok")
+    return redirect(back)
+
+
+def _action_or_none(a: str) -> Any:
+    try:
+        return Action(a)
+    except ValueError:
+        return None
+
+
+@_route("GET", "/cases/{number}/print", CASE)
+async def case_print(request: Request, number: str, user: Annotated[ConsoleUser, require(*CASE)]) -> Response:
+    db = db_of(request)
+    t = await services.get(db, user.actor, number)
+    evs = await services.events(db, user.actor, number)
+    r = await ref(request)
+    return page(request, "print_case.html", {"t": ticket_dict(t, r, user.actor), "events": evs})
+
+
+@_route("GET", "/print/day", OP)
+async def print_day(request: Request, user: Annotated[ConsoleUser, require(*OP)],
+                    day: Annotated[date | None, Query(alias="date")] = None) -> Response:
+    d = day or agents.local_today()
+    lo = datetime.combine(d, time(0), tzinfo=TZ)
+    f = services.TicketFilter(registered_from=lo, registered_to=lo + timedelta(days=1), limit=2000)
+    rows, total = await services.search(db_of(request), user.actor, f)
+    r = await ref(request)
+    items = [ticket_dict(t, r, user.actor) for t in reversed(rows)]
+    return page(request, "print_day.html", {"day": d, "items": items, "total": total})
+
+
+# ---------------------------------------------------------------------------------------------
+# clerk: the department's inbox
+# ---------------------------------------------------------------------------------------------
+INBOX = [Status.dispatched, Status.accepted, Status.reopened]
+
+
+@_route("GET", "/clerk", CLERK)
+async def clerk_inbox(request: Request, user: Annotated[ConsoleUser, require(*CLERK)]) -> Response:
+    db = db_of(request)
+    r = await ref(request)
+    rows, total = await services.search(db, user.actor, services.TicketFilter(status=INBOX, limit=200))
+    done, _ = await services.search(db, user.actor, services.TicketFilter(
+        status=[Status.resolved, Status.closed, Status.returned], limit=20))
+    rows.sort(key=lambda t: (t.accept_due_at if t.status is Status.dispatched and t.accept_due_at else t.due_at)
+              or datetime.max.replace(tzinfo=UTC))
+    now = datetime.now(UTC)
+    items = []
+    for t in rows:
+        d = ticket_dict(t, r, user.actor, masked=True)
+        deadline = t.accept_due_at if t.status is Status.dispatched and t.accept_due_at else t.due_at
+        d.update(deadline=deadline, deadline_kind="签收期限" if deadline is t.accept_due_at else "办结期限",
+                 overdue=bool(deadline and deadline < now),
+                 soon=bool(deadline and now <= deadline < now + timedelta(days=1)))
+        items.append(d)
+    return page(request, "clerk.html", {"items": items, "total": total,
+                                        "done": [ticket_dict(t, r, user.actor, masked=True) for t in done]})
+
+
+# ---------------------------------------------------------------------------------------------
+# supervisor: the wall
+# ---------------------------------------------------------------------------------------------
+def _period(m: dict[str, Any]) -> dict[str, Any]:
+    c = m["cases"]
+    keys = ("registered", "resolved", "completion_rate", "on_time_rate", "callback_rate", "satisfaction_rate",
+            "overdue", "answered_directly", "dispatched", "open", "by_department", "by_category")
+    return {k: c[k] for k in keys}
+
+
+async def wall_payload(app: Any) -> dict[str, Any]:
+    db = app.state.db
+    figs = await app.state.wall_figures.get(db)
+    board = app.state.board.snapshot(await agents.operators(db))
+    calls = figs["today"]["calls"] or {}
+    return {
+        "board": board,
+        "calls": {k: calls.get(k) for k in ("offered", "answered", "abandoned", "refused", "answer_rate",
+                                            "answered_within_15s_rate", "avg_wait_s", "peak_lines")},
+        "periods": {name: _period(m) for name, m in figs.items()},
+        "as_of": local(datetime.now(UTC), "%H:%M:%S"),
+    }
+
+
+@_route("GET", "/wall", SUP)
+async def wall(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) -> Response:
+    data = await wall_payload(request.app)
+    return page(request, "wall.html", {"data": data, "data_json": json.dumps(data, ensure_ascii=False)})
+
+
+@_route("GET", "/wall/data", SUP)
+async def wall_data(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) -> JSONResponse:
+    return JSONResponse(await wall_payload(request.app))
+
+
+@_route("GET", "/wall/due", SUP)
+async def wall_due(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) -> Response:
+    db = db_of(request)
+    now = datetime.now(UTC)
+    r = await ref(request)
+    overdue, n_over = await services.search(db, user.actor, services.TicketFilter(overdue_at=now, limit=50))
+    soon, _ = await services.search(db, user.actor, services.TicketFilter(overdue_at=now + timedelta(days=1), limit=80))
+    over_ids = {t.id for t in overdue}
+    soon = [t for t in soon if t.id not in over_ids][:30]
+    ext = await agents.extension_requests(db)
+
+    def d(t: Ticket) -> dict[str, Any]:
+        return ticket_dict(t, r, user.actor, masked=True) | {"due_raw": t.due_at, "ext_raw": t.extension_requested_until}
+
+    return page(request, "_due.html", {"overdue": [d(t) for t in overdue], "n_overdue": n_over,
+                                       "soon": [d(t) for t in soon], "extensions": [d(t) for t in ext]})
+
+
+@_route("GET", "/wall/stream", SUP, response_class=EventSourceResponse)
+async def wall_stream(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) -> AsyncIterator[ServerSentEvent]:
+    """The wall's figures on every change (gathered for 0.4 s) and every 5 s: call rows reach
+    the store a moment after their bus event, so a quiet period still settles the figures."""
+    app = request.app
+    async with app.state.bus.subscribe("call.", "lines.", "agent.", "ticket.") as q:
+        yield ServerSentEvent(event="wall", data=await wall_payload(app), retry=2000)
+        while True:
+            try:
+                await asyncio.wait_for(q.get(), timeout=5)
+                await asyncio.sleep(0.4)
+                while not q.empty():
+                    q.get_nowait()
+            except TimeoutError:
+                pass
+            yield ServerSentEvent(event="wall", data=await wall_payload(app))
+
+
+# ---------------------------------------------------------------------------------------------
+# admin: reference data and people
+# ---------------------------------------------------------------------------------------------
+@_route("GET", "/admin", ADMIN)
+async def admin_page(request: Request, user: Annotated[ConsoleUser, require(*ADMIN)]) -> Response:
+    data = await admin.overview(db_of(request))
+    return page(request, "admin.html", data | {"roles": list(Role)})
+
+
+def _int_or_none(v: str) -> int | None:
+    v = (v or "").strip()
+    if not v:
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        raise Invalid(f"{v!r} is not a number") from None
+
+
+async def _admin_do(request: Request, coro: Any, ok: str) -> Response:
+    try:
+        await coro
+    except (Invalid, Conflict, NotFound) as e:
+        auth_web.flash(request, f"未保存：{e.message}", "error")
+    else:
+        auth_web.flash(request, ok, "ok")
+    return redirect("/admin")
+
+
+@_route("POST", "/admin/departments", ADMIN)
+async def admin_add_department(request: Request, user: Annotated[ConsoleUser, require(*ADMIN)],
+                               code: Annotated[str, Form(max_length=32)], name: Annotated[str, Form(max_length=100)],
+                               phone: Annotated[str, Form(max_length=40)] = "") -> Response:
+    return await _admin_do(request, admin.add_department(db_of(request), user.actor, code, name, phone),
+                           f"已添加承办单位 {name}")
+
+
+@_route("POST", "/admin/departments/{dep_id}/active", ADMIN)
+async def admin_department_active(request: Request, dep_id: int, user: Annotated[ConsoleUser, require(*ADMIN)],
+                                  active: Annotated[str, Form(pattern="^(0|1)$")]) -> Response:
+    return await _admin_do(request, admin.set_department_active(db_of(request), user.actor, dep_id, active == "1"),
+                           "已保存")
+
+
+@_route("POST", "/admin/categories", ADMIN)
+async def admin_save_category(
+    request: Request, user: Annotated[ConsoleUser, require(*ADMIN)],
+    name: Annotated[str, Form(max_length=100)],
+    cat_id: Annotated[str, Form(max_length=12)] = "",
+    default_department_id: Annotated[str, Form(max_length=12)] = "",
+    resolve_working_days: Annotated[str, Form(max_length=4)] = "",
+    callback_required: Annotated[str | None, Form()] = None,
+    active: Annotated[str | None, Form()] = None,
+) -> Response:
+    try:
+        args = (_int_or_none(cat_id), name, _int_or_none(default_department_id), _int_or_none(resolve_working_days))
+    except Invalid as e:
+        auth_web.flash(request, f"未保存：{e.message}", "error")
+        return redirect("/admin")
+    new = args[0] is None
+    return await _admin_do(request, admin.save_category(db_of(request), user.actor, *args,
+                                                        callback_required=_bool(callback_required),
+                                                        active=True if new else _bool(active)),
+                           f"已保存问题分类 {name}")
+
+
+@_route("POST", "/admin/rules", ADMIN)
+async def admin_add_rule(request: Request, user: Annotated[ConsoleUser, require(*ADMIN)],
+                         department_id: Annotated[int, Form()], keywords: Annotated[str, Form(max_length=500)] = "",
+                         category_id: Annotated[str, Form(max_length=12)] = "",
+                         priority: Annotated[int, Form(ge=-100, le=100)] = 0) -> Response:
+    return await _admin_do(request, admin.add_rule(db_of(request), user.actor, department_id,
+                                                   _int_or_none(category_id), keywords, priority), "已添加派单规则")
+
+
+@_route("POST", "/admin/rules/{rule_id}/active", ADMIN)
+async def admin_rule_active(request: Request, rule_id: int, user: Annotated[ConsoleUser, require(*ADMIN)],
+                            active: Annotated[str, Form(pattern="^(0|1)$")]) -> Response:
+    return await _admin_do(request, admin.set_rule_active(db_of(request), user.actor, rule_id, active == "1"), "已保存")
+
+
+@_route("POST", "/admin/users", ADMIN)
+async def admin_add_user(
+    request: Request, user: Annotated[ConsoleUser, require(*ADMIN)],
+    username: Annotated[str, Form(max_length=64)], role: Annotated[Role, Form()],
+    password: Annotated[str, Form(max_length=200)], display_name: Annotated[str, Form(max_length=100)] = "",
+    department: Annotated[str, Form(max_length=32)] = "", seat: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    return await _admin_do(request, admin.add_user(db_of(request), user.actor, username, display_name, role,
+                                                   department or None, seat or None, password),
+                           f"已添加用户 {username}")
+
+
+@_route("POST", "/admin/users/{user_id}", ADMIN)
+async def admin_update_user(
+    request: Request, user_id: int, user: Annotated[ConsoleUser, require(*ADMIN)],
+    role: Annotated[Role, Form()], department_id: Annotated[str, Form(max_length=12)] = "",
+    seat: Annotated[str, Form(max_length=32)] = "", active: Annotated[str | None, Form()] = None,
+    password: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    try:
+        dep = _int_or_none(department_id)
+    except Invalid as e:
+        auth_web.flash(request, f"未保存：{e.message}", "error")
+        return redirect("/admin")
+    return await _admin_do(request, admin.update_user(db_of(request), user.actor, user_id, role=role,
+                                                      department_id=dep, seat=seat, active=_bool(active),
+                                                      password=password or None), "已保存用户")
+
+
+__all__ = ["router", "install", "domain_error_page", "ROUTE_ROLES", "start_board", "Forbidden"]

@@ -1,0 +1,71 @@
+// The supervisor's wall: figures pushed over SSE (/wall/stream), charts with the vendored
+// ECharts when present (hidden with a notice otherwise), the due list refreshed via htmx.
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("wall-data").textContent);
+  var conn = document.getElementById("conn");
+  var STATE = { ready: "空闲", busy: "通话中", paused: "示忙", offline: "未登录" };
+  var charts = {}, lastTickets = null;
+
+  function get(obj, path) { return path.split(".").reduce(function (o, k) { return o == null ? o : o[k]; }, obj); }
+  function pct(v) { return v == null ? "—" : (v * 100).toFixed(1) + "%"; }
+  function esc(s) { return String(s).replace(/[&<>"]/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]; }); }
+
+  function table(id, key) {
+    var p = data.periods, names = {};
+    ["today", "month", "year"].forEach(function (n) { Object.keys(p[n][key] || {}).forEach(function (k) { names[k] = 1; }); });
+    var rows = Object.keys(names).sort(function (a, b) { return (p.year[key][b] || 0) - (p.year[key][a] || 0); });
+    document.querySelector("#" + id + " tbody").innerHTML = rows.map(function (k) {
+      return "<tr><td>" + esc(k) + "</td><td>" + (p.today[key][k] || 0) + "</td><td>" + (p.month[key][k] || 0) +
+             "</td><td>" + (p.year[key][k] || 0) + "</td></tr>";
+    }).join("") || '<tr><td colspan="4" class="muted">暂无数据</td></tr>';
+  }
+
+  function chart(id, title, obj) {
+    if (!window.echarts) return;
+    var el = document.getElementById(id);
+    if (!el) return;
+    charts[id] = charts[id] || window.echarts.init(el);
+    var keys = Object.keys(obj).sort(function (a, b) { return obj[b] - obj[a]; }).slice(0, 15);
+    charts[id].setOption({
+      title: { text: title, textStyle: { fontSize: 14 } }, grid: { left: 110, right: 20, top: 35, bottom: 20 },
+      tooltip: {}, xAxis: { type: "value", minInterval: 1 }, yAxis: { type: "category", data: keys.slice().reverse() },
+      series: [{ type: "bar", data: keys.map(function (k) { return obj[k]; }).reverse(), itemStyle: { color: "#1f6feb" } }],
+      animation: false,
+    });
+  }
+
+  function render() {
+    document.querySelectorAll("[data-k]").forEach(function (el) {
+      var v = get(data, el.dataset.k);
+      el.textContent = el.dataset.f === "pct" ? pct(v) : (v == null ? "—" : v);
+    });
+    var seats = data.board.seats || [];
+    document.getElementById("seats").innerHTML = seats.map(function (s) {
+      return '<li class="seat ' + s.state + '"><b>' + esc(s.seat || "") + "</b> " + esc(s.name) + " <span>" + STATE[s.state] + "</span></li>";
+    }).join("");
+    table("tbl-department", "by_department");
+    table("tbl-category", "by_category");
+    var period = document.getElementById("chart-period").value;
+    var label = { today: "今日", month: "本月", year: "本年" }[period];
+    chart("chart-category", label + "各问题分类受理量", data.periods[period].by_category);
+    chart("chart-department", label + "各承办单位受理量", data.periods[period].by_department);
+    if (lastTickets !== null && lastTickets !== data.board.ticket_seq) refreshDue();
+    lastTickets = data.board.ticket_seq;
+  }
+
+  function refreshDue() {
+    if (window.htmx) { document.body.dispatchEvent(new Event("refresh")); return; }
+    fetch("/wall/due", { credentials: "same-origin" }).then(function (r) { return r.text(); })
+      .then(function (html) { document.getElementById("due").innerHTML = html; });
+  }
+
+  document.getElementById("chart-period").addEventListener("change", render);
+  window.addEventListener("resize", function () { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); });
+  window.addEventListener("load", function () { render(); if (!window.htmx) refreshDue(); });
+
+  var es = new EventSource("/wall/stream");
+  es.addEventListener("wall", function (e) { data = JSON.parse(e.data); conn.classList.add("on"); render(); });
+  es.onerror = function () { conn.classList.remove("on"); };
+  window.hotlineWall = { data: function () { return data; } };
+})();
