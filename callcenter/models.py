@@ -519,3 +519,79 @@ class ReportRollupState(Base):
 # the rollup refresh finds the days changed since its watermark through these (migration c3d4e5f6a7b8)
 Index("ix_tickets_updated_at", Ticket.updated_at)
 Index("ix_calls_updated_at", Call.updated_at)
+
+# ---- callbacks/ (issue 5): click-to-call requests, notices, the scheduler's leader lease ----
+
+
+class CallbackRequest(Base):
+    """An operator's click-to-call (回访/回拨) waiting for the telephony process to place it.
+
+    The web writes the row (it never opens AMI); the telephony process claims it, sends the
+    Originate with `key` as the channel variable HOTLINE_CALLBACK_KEY, and the scheduler reads
+    the outcome back from the Call row whose data.callback_key is `key`.
+    status: requested → placing (claimed) → placed → done (outcome known) | failed | expired.
+    """
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (Index("ix_callback_requests_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    callback_id: Mapped[int] = mapped_column(ForeignKey("callbacks.id"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    seat: Mapped[str] = mapped_column(String(32))
+    phone: Mapped[str] = mapped_column(String(40))
+    ticket_ref: Mapped[str | None] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    placed_at: Mapped[datetime | None]
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    outcome: Mapped[str | None] = mapped_column(String(24))  # the Call's callback_* outcome
+    error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Notification(Base):
+    """A deadline notice for the console (提醒, 超期, 督办, 回访超期, 延期待批, daily summary).
+
+    `key` = kind:subject:due time, unique: a restart or a second scheduler never doubles a
+    notice; a moved deadline gives new keys and the old open notices are dropped.
+    status: open (shown) | dropped (deadline moved) | closed (the case left the state).
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_status_department", "status", "department_id"),
+        Index("ix_notifications_ticket", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    audience: Mapped[str] = mapped_column(String(16))  # department | supervisor | operator
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    callback_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    due_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(64))  # the scheduler worker
+    closed_at: Mapped[datetime | None]
+
+
+class SchedulerLease(Base):
+    """The scheduler's leader lease on SQLite (PostgreSQL uses an advisory lock and records the
+    holder here for the console only)."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None]
+    renewed_at: Mapped[datetime | None]
+

@@ -275,6 +275,9 @@ async def act(
                     data=change.data or None,
                 )
             )
+            # issue 5: the case's callback row changes in the same transaction (callbacks/service.py)
+            from callbacks.service import on_case_change
+            await on_case_change(s, t, change.action, now, ref)
             await s.flush()
     except StaleDataError:
         raise Conflict("the case was changed by someone else meanwhile; reload it") from None

@@ -1,0 +1,94 @@
+"""`hotline scheduler …`: the callback and deadline scheduler as its own process.
+
+callcenter.cli mounts `app` (e.g. `app.add_typer(callbacks.cli.app, name="scheduler")`);
+`run` is the process, `summary` writes a day's department summary now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from datetime import date
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="回访与督办 callbacks and deadline supervision (the scheduler)", no_args_is_help=True)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+@app.command()
+def run(
+    worker_id: Annotated[str | None, typer.Option(help="this process's name in claims and notices")] = None,
+    callbacks_every: Annotated[float, typer.Option(min=0.05)] = 15.0,
+    missed_every: Annotated[float, typer.Option(min=0.05)] = 15.0,
+    deadlines_every: Annotated[float, typer.Option(min=0.05)] = 60.0,
+    leader_every: Annotated[float, typer.Option(min=0.05, help="stand-by retry / heartbeat, seconds")] = 10.0,
+    lease: Annotated[float, typer.Option(min=0.1, help="SQLite leader lease, seconds")] = 30.0,
+    database_url: Annotated[str | None, typer.Option(help="default: HOTLINE_DATABASE_URL")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the scheduler (one leader acts, the others stand by); SIGTERM stops it."""
+    from callcenter.db import Database
+    from callcenter.settings import get_settings
+
+    from .scheduler import SchedulerConfig, default_worker_id, run_scheduler
+
+    _logging(verbose)
+    s = get_settings()
+    config = SchedulerConfig(worker_id=worker_id or default_worker_id(), callbacks_every=callbacks_every,
+                             missed_every=missed_every, deadlines_every=deadlines_every, leader_every=leader_every,
+                             lease_s=lease, data_dir=s.data_dir)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        db = Database(database_url or s.effective_database_url, pool_size=3)
+        try:
+            await run_scheduler(db, config, stop)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
+@app.command()
+def summary(
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (Asia/Shanghai); default yesterday")] = None,
+) -> None:
+    """Write a day's department summary (notices + HOTLINE_DATA_DIR/reports/deadline-summary-DAY.json/.md)."""
+    from datetime import timedelta
+
+    from callcenter.db import Database
+    from callcenter.models import utcnow
+    from callcenter.settings import get_settings
+    from callcenter.workdays import TZ
+
+    from .deadlines import daily_summary, department_summary, summary_text
+
+    s = get_settings()
+    now = utcnow()
+    d = date.fromisoformat(day) if day else now.astimezone(TZ).date() - timedelta(days=1)
+
+    async def main() -> None:
+        db = Database(s.effective_database_url, pool_size=2)
+        try:
+            await daily_summary(db, d, now, s.data_dir, "cli")
+            typer.echo(summary_text(await department_summary(db, d, now)), nl=False)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,504 @@
+"""Callback use cases (回访 / 回拨): the rows the scheduler and the operators work on.
+
+- `on_case_change` runs inside callcenter.services.act's transaction: a case resolved or
+  answered gets its callback row in the same commit as the case change (so a crash can never
+  leave a resolved case without one); a reopened / merged / closed case's pending one is
+  cancelled; a `callback` action completes it.
+- `sync_missed_calls` turns abandoned and refused calls with a known number into one pending
+  回拨 task per number; a later answered call from the number closes it.
+- `record_attempt` is the operator's outcome: reached with satisfaction applies the workflow's
+  `callback` action (不满意 reopens the case), not reached schedules the next attempt and after
+  the last one records the case as unreachable.
+- `request_call` writes a click-to-call request row for the telephony process (the web never
+  opens AMI); `collect_outcomes` reads the placed call's result back from its Call row and
+  records an unanswered one as a not-reached attempt.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter import services
+from callcenter.db import Database
+from callcenter.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.models import (
+    Call,
+    Callback,
+    CallbackKind,
+    CallbackRequest,
+    CallbackResult,
+    CallbackTaskStatus,
+    CallDirection,
+    CallOutcome,
+    Role,
+    Ticket,
+    TicketEvent,
+    User,
+    utcnow,
+)
+from callcenter.refdata import RefData
+from callcenter.workflow import SYSTEM, Action, Actor
+
+from .claims import claim
+from .due import (
+    DEFAULT_RULES,
+    CallbackRules,
+    case_callback_due,
+    first_attempt_at,
+    missed_call_due,
+    next_attempt_at,
+)
+
+SATISFACTIONS = ("satisfied", "basically", "dissatisfied")
+OUTCOMES = (*SATISFACTIONS, "reached", "not_reached")
+_CALLERS = (Role.operator, Role.supervisor)
+OPEN_REQUEST = ("requested", "placing", "placed")
+FINAL_CALLBACK_OUTCOMES = (CallOutcome.callback_answered, CallOutcome.callback_unanswered, CallOutcome.callback_failed)
+
+
+def _insert(s: AsyncSession) -> Any:
+    return sqlite.insert if s.bind.dialect.name == "sqlite" else postgresql.insert
+
+
+# ---- the hook in callcenter.services.act -------------------------------------------------------
+
+
+async def on_case_change(
+    session: AsyncSession, ticket: Ticket, change_action: Any, now: datetime, ref: RefData,
+    rules: CallbackRules = DEFAULT_RULES,
+) -> None:
+    """Keep the case's callback row in step with the change just applied (same transaction).
+
+    `change_action` is the workflow Action (or the Change carrying it). Called after the change
+    is applied to `ticket` and its TicketEvent added to the session.
+    """
+    action = Action(getattr(change_action, "action", change_action))
+    if action in (Action.resolve, Action.answer):
+        if ticket.callback_result is CallbackResult.pending:
+            await _open_case_callback(session, ticket, now, ref)
+    elif action is Action.callback:
+        await _complete_case_callback(session, ticket, now)
+    elif action in (Action.reopen, Action.merge, Action.invalidate, Action.close):
+        await session.execute(
+            update(Callback)
+            .where(Callback.ticket_id == ticket.id, Callback.kind == CallbackKind.case,
+                   Callback.status == CallbackTaskStatus.pending)
+            .values(status=CallbackTaskStatus.cancelled, completed_at=now, claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _open_case_callback(s: AsyncSession, t: Ticket, now: datetime, ref: RefData) -> None:
+    cal = ref.calendar
+    # one callback per resolution round: reopen_count grows with every reopening
+    key = f"case:{t.id}:{t.reopen_count or 0}"
+    if (await s.execute(select(Callback.id).where(Callback.idempotency_key == key))).first() is not None:
+        key = f"{key}:{int(now.timestamp())}"
+    s.add(
+        Callback(
+            kind=CallbackKind.case,
+            ticket_id=t.id,
+            call_id=t.call_id,
+            phone=t.caller_phone,
+            phone_norm=t.caller_norm,
+            status=CallbackTaskStatus.pending,
+            due_at=case_callback_due(cal, ref.sla_for(t.kind), now),
+            attempts=0,
+            next_attempt_at=first_attempt_at(cal, now),
+            idempotency_key=key,
+            created_at=now,
+        )
+    )
+
+
+def _pending_event(s: AsyncSession, t: Ticket) -> TicketEvent | None:
+    """The TicketEvent act() added for this change (the citizen's words are its note)."""
+    return next((o for o in s.new if isinstance(o, TicketEvent) and o.ticket_id == t.id), None)
+
+
+async def _complete_case_callback(s: AsyncSession, t: Ticket, now: datetime) -> None:
+    ev = _pending_event(s, t)
+    reached = t.callback_result is CallbackResult.reached
+    values: dict[str, Any] = dict(
+        status=CallbackTaskStatus.done if reached else CallbackTaskStatus.unreachable,
+        satisfaction=t.satisfaction if reached else None,
+        solved=t.solved if reached else None,
+        completed_at=now,
+        last_attempt_at=now,
+        next_attempt_at=None,
+        claimed_by=None,
+        claimed_until=None,
+    )
+    if ev is not None:
+        values.update(words=ev.note, operator_id=ev.actor_id)
+    rows = (
+        await s.scalars(
+            select(Callback).where(Callback.ticket_id == t.id, Callback.kind == CallbackKind.case,
+                                   Callback.status == CallbackTaskStatus.pending)
+        )
+    ).all()
+    if not rows:
+        # a callback recorded on the case directly (no task was open): keep it as a row too,
+        # so the callback rows tell the same story as the case
+        s.add(Callback(kind=CallbackKind.case, ticket_id=t.id, call_id=t.call_id, phone=t.caller_phone,
+                       phone_norm=t.caller_norm, due_at=now, attempts=1, created_at=now,
+                       idempotency_key=f"case:{t.id}:{t.reopen_count or 0}:direct:{int(now.timestamp())}",
+                       **values))
+        return
+    for cb in rows:
+        for k, v in values.items():
+            setattr(cb, k, v)
+        cb.attempts = (cb.attempts or 0) + 1
+
+
+# ---- missed calls (回拨) -------------------------------------------------------------------------
+
+
+@dataclass
+class _Miss:
+    id: int
+    number: str | None
+    offered_at: datetime
+
+
+async def sync_missed_calls(
+    db: Database, now: datetime, *, rules: CallbackRules = DEFAULT_RULES, window: timedelta = timedelta(days=3)
+) -> bool:
+    """One pending 回拨 task per number for abandoned / refused inbound calls offered since
+    `now - window` (a restarted scheduler catches up over the window). Returns whether it
+    created or closed a task."""
+    since = now - window
+    ref = await db.ref()
+    found = False
+    async with db.transaction() as s:
+        misses: dict[str, list[_Miss]] = {}
+        rows = await s.execute(
+            select(Call.id, Call.caller_norm, Call.caller_number, Call.offered_at)
+            .where(Call.direction == CallDirection.inbound,
+                   Call.outcome.in_([CallOutcome.abandoned, CallOutcome.refused]),
+                   Call.caller_norm.is_not(None), Call.offered_at >= since, Call.offered_at <= now)
+            .order_by(Call.offered_at, Call.id)
+        )
+        for cid, norm, number, at in rows.all():
+            misses.setdefault(norm, []).append(_Miss(cid, number, at))
+        if not misses:
+            return False
+        numbers = list(misses)
+        answered: dict[str, datetime] = {}
+        tasks: dict[str, tuple[Callback, datetime | None]] = {}
+        for i in range(0, len(numbers), 500):
+            chunk = numbers[i:i + 500]
+            answered.update(
+                (n, at) for n, at in (await s.execute(
+                    select(Call.caller_norm, func.max(Call.offered_at))
+                    .where(Call.direction == CallDirection.inbound, Call.outcome == CallOutcome.answered,
+                           Call.caller_norm.in_(chunk), Call.offered_at >= since)
+                    .group_by(Call.caller_norm)
+                )).all()
+            )
+            for cb, source_at in (await s.execute(
+                select(Callback, Call.offered_at).outerjoin(Call, Call.id == Callback.call_id)
+                .where(Callback.kind == CallbackKind.missed, Callback.phone_norm.in_(chunk))
+                .order_by(Callback.id)
+            )).all():
+                tasks[cb.phone_norm] = (cb, source_at)  # the latest task of the number wins
+        new_rows = []
+        for norm, ms in misses.items():
+            last = ms[-1]
+            got_through = norm in answered and answered[norm] > last.offered_at
+            task, source_at = tasks.get(norm, (None, None))
+            if task is not None and task.status is CallbackTaskStatus.pending:
+                if got_through:
+                    # compare-and-set: an operator may be recording this task right now
+                    r = await s.execute(
+                        update(Callback).where(Callback.id == task.id, Callback.status == CallbackTaskStatus.pending)
+                        .values(status=CallbackTaskStatus.done, completed_at=now, words="市民再次来电已接通",
+                                next_attempt_at=None, claimed_by=None, claimed_until=None)
+                        .execution_options(synchronize_session=False)
+                    )
+                    found = found or r.rowcount > 0
+                continue
+            if got_through:
+                continue
+            covered = None
+            if task is not None:
+                covered = max(x for x in (source_at, task.completed_at, task.created_at) if x is not None)
+            fresh = [m for m in ms if covered is None or m.offered_at > covered]
+            if not fresh:
+                continue
+            first = fresh[0]
+            new_rows.append(dict(
+                kind=CallbackKind.missed.value, call_id=first.id, phone=first.number, phone_norm=norm,
+                status=CallbackTaskStatus.pending.value, due_at=missed_call_due(ref.calendar, first.offered_at, rules),
+                attempts=0, next_attempt_at=first.offered_at, idempotency_key=f"missed:{first.id}", created_at=now,
+            ))
+        if new_rows:
+            # the key is the first missed call's id: a second scheduler computing the same task
+            # at the same moment inserts nothing
+            stmt = _insert(s)(Callback.__table__).values(new_rows).on_conflict_do_nothing(
+                index_elements=["idempotency_key"])
+            r = await s.execute(stmt)
+            found = found or (r.rowcount or 0) > 0
+    return found
+
+
+# ---- the operator's outcome -----------------------------------------------------------------------
+
+
+def _normalize_outcome(outcome: str) -> str:
+    if outcome == "unreachable":
+        return "not_reached"
+    if outcome not in OUTCOMES:
+        raise Invalid(f"outcome must be one of {', '.join(OUTCOMES)}", field="outcome")
+    return outcome
+
+
+async def _load(db: Database, callback_id: int) -> tuple[Callback, str | None]:
+    async with db.session() as s:
+        row = (await s.execute(
+            select(Callback, Ticket.number).outerjoin(Ticket, Ticket.id == Callback.ticket_id)
+            .where(Callback.id == callback_id)
+        )).first()
+    if row is None:
+        raise NotFound(f"no callback {callback_id}")
+    return row[0], row[1]
+
+
+async def record_attempt(
+    db: Database,
+    actor: Actor,
+    callback_id: int,
+    outcome: str,
+    words: str | None = None,
+    solved: bool | None = None,
+    now: datetime | None = None,
+    *,
+    rules: CallbackRules = DEFAULT_RULES,
+    done_by: str | None = None,
+    _request_id: int | None = None,
+) -> Callback:
+    """Record one callback attempt. `outcome`: satisfied | basically | dissatisfied (a case's
+    citizen reached), reached (a missed call's citizen reached), not_reached. Returns the row."""
+    if actor.role not in _CALLERS:
+        raise Forbidden(f"role {actor.role.value} may not record callbacks")
+    outcome = _normalize_outcome(outcome)
+    now = now or utcnow()
+    cb, number = await _load(db, callback_id)
+    if cb.status is not CallbackTaskStatus.pending:
+        raise Conflict(f"callback {callback_id} is {cb.status.value}")
+    final = outcome == "not_reached" and (cb.attempts or 0) + 1 >= rules.max_attempts
+    done_by = done_by or (f"user:{actor.id}" if actor.id is not None else "system")
+    if cb.kind is CallbackKind.case:
+        if outcome == "reached":
+            raise Invalid("a case's callback needs the citizen's satisfaction", field="outcome")
+        if number is None:
+            raise Conflict(f"callback {callback_id} has no case")
+        if outcome in SATISFACTIONS or final:
+            # the case's transaction completes the row too (on_case_change)
+            params: dict[str, Any] = {"outcome": outcome if outcome in SATISFACTIONS else "unreachable", "words": words}
+            if solved is not None:
+                params["solved"] = solved
+            await services.act(db, actor, number, Action.callback, None, params, now)
+            await _close_requests(db, callback_id, now, done_by, _request_id)
+            return (await _load(db, callback_id))[0]
+    elif outcome in SATISFACTIONS:
+        raise Invalid("a missed call's callback is reached or not_reached", field="outcome")
+    async with db.transaction() as s:
+        if _request_id is not None:
+            # the automatic outcome: only if no operator recorded this call meanwhile
+            r = await s.execute(
+                update(CallbackRequest).where(CallbackRequest.id == _request_id, CallbackRequest.status == "placed")
+                .values(status="done", done_at=now, done_by=done_by)
+                .execution_options(synchronize_session=False)
+            )
+            if r.rowcount == 0:
+                raise Conflict("the call's outcome was recorded already")
+        values: dict[str, Any] = dict(attempts=Callback.attempts + 1, last_attempt_at=now, claimed_by=None,
+                                      claimed_until=None)
+        if actor.id is not None:
+            values["operator_id"] = actor.id
+        if words:
+            values["words"] = words
+        if outcome == "reached":
+            values.update(status=CallbackTaskStatus.done, completed_at=now, next_attempt_at=None)
+        elif final:
+            values.update(status=CallbackTaskStatus.unreachable, completed_at=now, next_attempt_at=None)
+        else:
+            values["next_attempt_at"] = next_attempt_at((await db.ref()).calendar, now, rules)
+        # compare-and-set on the attempts seen: two operators (or an operator and the automatic
+        # outcome of the call) recording the same attempt at once count it once
+        r = await s.execute(
+            update(Callback).where(Callback.id == callback_id, Callback.status == CallbackTaskStatus.pending,
+                                   Callback.attempts == cb.attempts)
+            .values(**values).execution_options(synchronize_session=False)
+        )
+        if r.rowcount == 0:
+            raise Conflict(f"callback {callback_id} was changed meanwhile; reload it")
+    if _request_id is None:
+        await _close_requests(db, callback_id, now, done_by, None)
+    return (await _load(db, callback_id))[0]
+
+
+async def _close_requests(db: Database, callback_id: int, now: datetime, done_by: str, request_id: int | None) -> None:
+    """The outcome is recorded: open click-to-call requests of the callback are done (the
+    automatic outcome reader then leaves them alone)."""
+    async with db.transaction() as s:
+        await s.execute(
+            update(CallbackRequest)
+            .where(CallbackRequest.callback_id == callback_id, CallbackRequest.status.in_(OPEN_REQUEST))
+            .values(status="done", done_at=now, done_by=done_by)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# ---- click-to-call --------------------------------------------------------------------------------
+
+
+def dial_string(phone: str) -> str:
+    """What the trunk dials: the digits of the number as the citizen gave it (138…, 0731…)."""
+    digits = "".join(c for c in phone if c.isdigit())
+    if phone.strip().startswith("+86"):
+        digits = digits[2:]
+        if not digits.startswith("1"):
+            digits = "0" + digits
+    return digits
+
+
+async def request_call(
+    db: Database, actor: Actor, callback_id: int, now: datetime | None = None, *,
+    lease: timedelta = timedelta(minutes=10),
+) -> CallbackRequest:
+    """Ask the telephony process to call the citizen from the actor's seat (operator first).
+
+    Takes the task for the actor for `lease` (another operator's click is refused meanwhile) and
+    writes a request row; a second click while one is open returns the open request.
+    """
+    if actor.role not in _CALLERS:
+        raise Forbidden(f"role {actor.role.value} may not call citizens back")
+    now = now or utcnow()
+    me = f"user:{actor.id}"
+    async with db.transaction() as s:
+        seat = (await s.execute(select(User.seat).where(User.id == actor.id))).scalar_one_or_none()
+        if not seat:
+            raise Invalid("you have no seat (extension) to call from", field="seat")
+        row = (await s.execute(
+            select(Callback, Ticket.number).outerjoin(Ticket, Ticket.id == Callback.ticket_id)
+            .where(Callback.id == callback_id)
+        )).first()
+        if row is None:
+            raise NotFound(f"no callback {callback_id}")
+        cb, number = row
+        if cb.status is not CallbackTaskStatus.pending:
+            raise Conflict(f"callback {callback_id} is {cb.status.value}")
+        if not cb.phone:
+            raise Conflict("the citizen left no number")
+        # compare-and-set: two operators clicking the same task at once — one gets it
+        r = await s.execute(
+            update(Callback).where(
+                Callback.id == callback_id, Callback.status == CallbackTaskStatus.pending,
+                (Callback.claimed_until.is_(None)) | (Callback.claimed_until < now) | (Callback.claimed_by == me),
+            ).values(claimed_by=me, claimed_until=now + lease).execution_options(synchronize_session=False)
+        )
+        if r.rowcount == 0:
+            raise Conflict("another operator is calling this citizen")
+        open_req = (await s.scalars(
+            select(CallbackRequest).where(CallbackRequest.callback_id == callback_id,
+                                          CallbackRequest.status.in_(OPEN_REQUEST),
+                                          CallbackRequest.requested_at > now - lease)
+        )).first()
+        if open_req is not None:
+            return open_req
+        req = CallbackRequest(callback_id=callback_id, operator_id=actor.id, seat=seat, phone=dial_string(cb.phone),
+                              ticket_ref=number, key=f"cb{callback_id}-{uuid.uuid4().hex[:12]}", status="requested",
+                              requested_at=now)
+        s.add(req)
+        await s.flush()
+    return req
+
+
+async def due_callbacks(db: Database, now: datetime, limit: int = 100) -> list[Callback]:
+    """The operators' work list: pending callbacks whose next attempt is due, most urgent first."""
+    async with db.session() as s:
+        return list((await s.scalars(
+            select(Callback).where(Callback.status == CallbackTaskStatus.pending,
+                                   func.coalesce(Callback.next_attempt_at, Callback.due_at) <= now)
+            .order_by(Callback.due_at, Callback.id).limit(limit)
+        )).all())
+
+
+# ---- outcomes of placed calls (the scheduler's step) ----------------------------------------------
+
+
+def _call_for(req: Any) -> Any:
+    return and_(Call.direction == CallDirection.outbound, Call.data["callback_key"].as_string() == req.key)
+
+
+async def collect_outcomes(
+    db: Database, worker: str, now: datetime, *, rules: CallbackRules = DEFAULT_RULES,
+    lease: timedelta = timedelta(minutes=2), expire_after: timedelta = timedelta(minutes=15),
+) -> bool:
+    """Read the result of placed callbacks from their Call rows (operator first: the tracker
+    takes the citizen's result from the DialEnd on the operator's channel). Not answered →
+    a not-reached attempt; answered → the operator records the satisfaction; failed (line
+    limit, the operator's phone did not answer) → no attempt on the citizen was made."""
+    found = False
+    final_call = (
+        select(Call.id).where(_call_for(CallbackRequest), Call.outcome.in_(FINAL_CALLBACK_OUTCOMES)).exists()
+    )
+    async with db.transaction() as s:
+        ids = await claim(s, CallbackRequest, and_(CallbackRequest.status == "placed", final_call), worker, now, lease)
+        # a placed call that never showed up on the PBX (the adapter lost it): give up on it
+        r = await s.execute(
+            update(CallbackRequest).where(CallbackRequest.status == "placed",
+                                          CallbackRequest.placed_at < now - expire_after, ~final_call)
+            .values(status="expired", done_at=now, done_by=worker).execution_options(synchronize_session=False)
+        )
+        found = (r.rowcount or 0) > 0
+    for rid in ids:
+        found = True
+        async with db.session() as s:
+            req = await s.get(CallbackRequest, rid)
+            call = (await s.execute(
+                select(Call).where(_call_for(req), Call.outcome.in_(FINAL_CALLBACK_OUTCOMES))
+                .order_by(Call.offered_at.desc()).limit(1)
+            )).scalar_one()
+        if req is None or req.status != "placed" or req.claimed_by != worker:
+            continue
+        if call.outcome is CallOutcome.callback_unanswered:
+            try:
+                await record_attempt(db, SYSTEM, req.callback_id, "not_reached", now=now, rules=rules,
+                                     done_by=worker, _request_id=rid)
+            except (Conflict, NotFound):
+                pass  # recorded by the operator meanwhile, or the task is no longer pending
+        async with db.transaction() as s:
+            await s.execute(
+                update(CallbackRequest).where(CallbackRequest.id == rid)
+                .values(call_id=call.id, outcome=call.outcome.value, claimed_until=None,
+                        **({"status": "done", "done_at": now, "done_by": worker} if req.status == "placed" else {}))
+                .execution_options(synchronize_session=False)
+            )
+    return found
+
+
+async def repair(db: Database, now: datetime, rules: CallbackRules = DEFAULT_RULES) -> bool:
+    """Case callbacks left pending with every attempt made (a crash between the last attempt and
+    the case's change) are recorded as unreachable now."""
+    async with db.session() as s:
+        rows = (await s.execute(
+            select(Callback.id, Ticket.number).join(Ticket, Ticket.id == Callback.ticket_id)
+            .where(Callback.kind == CallbackKind.case, Callback.status == CallbackTaskStatus.pending,
+                   Callback.attempts >= rules.max_attempts)
+        )).all()
+    for _cid, number in rows:
+        try:
+            await services.act(db, SYSTEM, number, Action.callback, None, {"outcome": "unreachable"}, now)
+        except Conflict:
+            pass
+    return bool(rows)
