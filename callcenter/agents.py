@@ -133,7 +133,7 @@ async def set_paused(bus: Publisher | None, board: AgentBoard, actor: Actor, sea
     if actor.role is not Role.operator and actor.role is not Role.supervisor:
         raise Invalid("only operators have a seat in the queue", field="seat")
     if not seat:
-        raise Invalid("this user has no seat (坐席) set: ask the admin", field="seat")
+        raise Invalid("您没有坐席（分机），请联系管理员设置", field="seat")
     payload = {"seat": seat, "paused": paused, "reason": reason or ("示忙" if paused else None),
                "operator": actor.name, "operator_id": actor.id, "at": utcnow().isoformat()}
     board.apply("agent.pause", payload)

@@ -237,7 +237,11 @@ async def operator_status(
     request: Request, user: Annotated[ConsoleUser, require(*OP)],
     paused: Annotated[str, Form(pattern="^(0|1)$")],
 ) -> Response:
-    await agents.set_paused(request.app.state.bus, request.app.state.board, user.actor, user.seat, paused == "1")
+    try:
+        await agents.set_paused(request.app.state.bus, request.app.state.board, user.actor, user.seat, paused == "1")
+    except Invalid as e:
+        auth_web.flash(request, e.message if not user.seat else f"未能切换：{e.message}", "error")
+        return redirect("/operator")
     auth_web.flash(request, "已示忙（暂停接听）" if paused == "1" else "已置闲，等待来电")
     return redirect("/operator")
 

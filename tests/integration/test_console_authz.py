@@ -1,0 +1,211 @@
+"""The console's authorisation matrix: every role × every console route → allow or deny,
+and the CSRF, login and lock-out rules around it (httpx against the ASGI app)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from callcenter import services
+from callcenter.auth import actor_of
+from callcenter.db import Database
+from callcenter.models import Category, Department, Kind, Role, RoutingRule, User
+from callcenter.settings import Settings
+from callcenter.web.app import create_app
+from callcenter.web.console import ROUTE_ROLES
+from tests.console_people import PASSWORD, ROLE_OF, Session, csrf_of, seed_console_people, sign_in
+
+PUBLIC = {("GET", "/login"), ("POST", "/login")}
+STREAMS = {"/operator/stream", "/wall/stream"}
+
+
+@pytest.fixture
+async def world(sqlite_database: Database, tmp_path: Path) -> AsyncIterator[tuple[object, Database, dict[str, object]]]:
+    db = sqlite_database
+    await seed_console_people(db)
+    from sqlalchemy import select
+
+    async with db.session() as s:
+        lina = (await s.execute(select(User).where(User.username == "lina"))).scalar_one()
+        ids = {
+            "dep_id": (await s.execute(select(Department.id).limit(1))).scalar_one(),
+            "rule_id": (await s.execute(select(RoutingRule.id).limit(1))).scalar_one(),
+            "user_id": lina.id,
+            "cat_id": (await s.execute(select(Category.id).limit(1))).scalar_one(),
+        }
+    t = await services.register(db, actor_of(lina), services.NewTicket(
+        kind=Kind.complaint, category="物业管理", content="电梯坏了", caller_phone="13800138000"))
+    t = await services.act(db, actor_of(lina), t.number, "dispatch", None, {"department": "zjj"})
+    ids["number"] = t.number
+    app = create_app(Settings(data_dir=tmp_path, database_url=db.url), db=db)
+    yield app, db, ids
+
+
+def client(app: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://console.test")  # type: ignore[arg-type]
+
+
+def fill(path: str, ids: dict[str, object]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
+
+
+# a plausible body per POST route: a denied role must be refused before the body matters
+BODIES: dict[str, dict[str, str]] = {
+    "/operator/status": {"paused": "1"},
+    "/operator/register": {"kind": "consultation", "category": "办理证照", "content": "办证要带什么", "then": "save"},
+    "/cases/{number}/act": {"action": "urge", "note": "请加快"},
+    "/admin/departments": {"code": "x1", "name": "测试单位"},
+    "/admin/departments/{dep_id}/active": {"active": "1"},
+    "/admin/categories": {"name": "测试分类"},
+    "/admin/rules": {"department_id": "1", "keywords": "测试"},
+    "/admin/rules/{rule_id}/active": {"active": "1"},
+    "/admin/users": {"username": "newbie", "role": "operator", "password": "long-enough-pw"},
+    "/admin/users/{user_id}": {"role": "operator", "seat": "8001", "active": "1"},
+}
+
+# an action each role may take on the dispatched case (the operator's is refused by the state:
+# 409 → a message and a redirect, not a 403)
+ACT_BY_ROLE = {Role.operator: "redispatch", Role.clerk: "accept", Role.supervisor: "urge", Role.admin: "urge"}
+
+
+async def request(s: Session, role: Role, method: str, path: str, ids: dict[str, object]) -> int:
+    url = fill(path, ids)
+    if method == "GET":
+        if path in STREAMS:
+            # ASGITransport buffers whole bodies: an admitted stream never completes, a refused one
+            # answers at once
+            try:
+                r = await asyncio.wait_for(s.client.get(url), 1.5)
+            except TimeoutError:
+                return 200
+            return r.status_code
+        return (await s.client.get(url)).status_code
+    body = {"csrf_token": s.csrf, **BODIES.get(path, {})}
+    if path == "/cases/{number}/act":
+        body["action"] = ACT_BY_ROLE[role]
+    return (await s.client.post(url, data=body)).status_code
+
+
+def test_every_console_route_is_in_the_matrix(world) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = world
+    routes = set()
+    flat = []
+    for r in app.routes:
+        # FastAPI ≥ 0.16x keeps an included router as one entry: walk into it
+        flat.extend(r.original_router.routes if hasattr(r, "original_router") else [r])
+    for r in flat:
+        path = getattr(r, "path", "")
+        if path.startswith(("/api/", "/static", "/docs", "/redoc", "/openapi")) or path == "/healthz":
+            continue
+        for m in getattr(r, "methods", set()) - {"HEAD"}:
+            routes.add((m, path))
+    assert routes - PUBLIC == set(ROUTE_ROLES), "a console route without its roles in ROUTE_ROLES"
+
+
+@pytest.mark.parametrize("username", list(ROLE_OF))
+async def test_each_role_reaches_exactly_its_routes(world, username: str) -> None:  # type: ignore[no-untyped-def]
+    app, _, ids = world
+    role = ROLE_OF[username]
+    async with client(app) as c:
+        s = await sign_in(c, username)
+        got = {}
+        for (method, path), roles in sorted(ROUTE_ROLES.items(), key=lambda kv: (kv[0][0] == "POST", kv[0][1])):
+            if path == "/logout":
+                continue  # would end the session the matrix runs in (checked below)
+            status = await request(s, role, method, path, ids)
+            # the route admits clerks but the case is 住建局's: 王芳 of 城管局 is refused by the data
+            allowed = role in roles and not (username == "wangfang" and path.startswith("/cases/{number}"))
+            got[(method, path)] = status
+            if allowed:
+                assert status in (200, 303), f"{username} ({role.value}) {method} {path} → {status}"
+            else:
+                assert status == 403, f"{username} ({role.value}) {method} {path} → {status}, expected 403"
+        r = await c.post("/logout", data={"csrf_token": s.csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert (await c.get("/operator")).status_code == 303  # signed out: back to the login page
+
+
+async def test_a_clerk_of_another_department_gets_403_for_the_case(world) -> None:  # type: ignore[no-untyped-def]
+    app, _, ids = world
+    async with client(app) as c:
+        s = await sign_in(c, "wangfang")
+        for path in ("/cases/{number}", "/cases/{number}/print"):
+            r = await c.get(fill(path, ids))
+            assert r.status_code == 403 and "无权访问" in r.text
+        r = await c.post(fill("/cases/{number}/act", ids), data={"csrf_token": s.csrf, "action": "accept"})
+        assert r.status_code == 403
+
+
+async def test_a_clerk_never_sees_a_whistleblowers_identity(world) -> None:  # type: ignore[no-untyped-def]
+    app, db, ids = world
+    from sqlalchemy import select
+
+    async with db.session() as ses:
+        lina = (await ses.execute(select(User).where(User.username == "lina"))).scalar_one()
+    t = await services.register(db, actor_of(lina), services.NewTicket(
+        kind=Kind.report, category="物业管理", content="某干部收受物业公司好处", caller_phone="13912345678",
+        caller_name="举报人甲"))
+    await services.act(db, actor_of(lina), t.number, "dispatch", None, {"department": "zjj"})
+    async with client(app) as c:
+        await sign_in(c, "zhangwei")
+        for path in ("/clerk", f"/cases/{t.number}", f"/cases/{t.number}/print", "/cases?q=干部"):
+            html = (await c.get(path)).text
+            assert t.number in html, path
+            assert "举报人甲" not in html and "13912345678" not in html, path
+    async with client(app) as c:
+        await sign_in(c, "lina")
+        html = (await c.get(f"/cases/{t.number}")).text
+        assert "举报人甲" in html and "13912345678" in html  # the hotline sees it
+
+
+async def test_a_form_without_its_csrf_token_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+    app, _, ids = world
+    async with client(app) as c:
+        s = await sign_in(c, "chenjing")
+        url = fill("/cases/{number}/act", ids)
+        for data in ({"action": "urge", "note": "x"}, {"action": "urge", "note": "x", "csrf_token": "forged"}):
+            r = await c.post(url, data=data)
+            assert r.status_code == 403 and "安全令牌" in r.text
+        r = await c.post(url, data={"action": "urge", "note": "请加快", "csrf_token": s.csrf})
+        assert r.status_code == 303
+        # the token travels as a header too (htmx requests)
+        r = await c.post(url, data={"action": "urge", "note": "再催"}, headers={"X-CSRF-Token": s.csrf})
+        assert r.status_code == 303
+
+
+async def test_login_itself_needs_the_token_and_the_api_does_not(world) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = world
+    async with client(app) as c:
+        r = await c.post("/login", data={"username": "lina", "password": PASSWORD})
+        assert r.status_code == 403
+        r = await c.get("/api/v1/categories")
+        assert r.status_code == 401  # bearer API: no session, no CSRF, its own 401
+
+
+async def test_it_locks_an_account_after_five_failures_and_says_so(world) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = world
+    async with client(app) as c:
+        token = csrf_of((await c.get("/login")).text)
+        for _ in range(5):
+            r = await c.post("/login", data={"username": "lina", "password": "wrong", "csrf_token": token})
+            assert r.status_code == 401
+        r = await c.post("/login", data={"username": "lina", "password": PASSWORD, "csrf_token": token})
+        assert r.status_code == 401 and "锁定" in r.text
+
+
+async def test_anonymous_pages_redirect_to_login(world) -> None:  # type: ignore[no-untyped-def]
+    app, _, ids = world
+    async with client(app) as c:
+        for (method, path) in ROUTE_ROLES:
+            if method == "GET" and path not in STREAMS:
+                r = await c.get(fill(path, ids))
+                assert r.status_code == 303 and r.headers["location"].startswith("/login"), path
+
+
+def test_roles_cover_every_role() -> None:
+    assert set(ROLE_OF.values()) == set(Role)
