@@ -520,6 +520,7 @@ class ReportRollupState(Base):
 Index("ix_tickets_updated_at", Ticket.updated_at)
 Index("ix_calls_updated_at", Call.updated_at)
 
+
 # ---- callbacks/ (issue 5): click-to-call requests, notices, the scheduler's leader lease ----
 
 
@@ -595,3 +596,98 @@ class SchedulerLease(Base):
     expires_at: Mapped[datetime | None]
     renewed_at: Mapped[datetime | None]
 
+
+# ---- knowledge base (知识库, issue 8; callcenter/kb.py, callcenter/kb_search.py) ----
+
+
+class KbStatus(str, enum.Enum):
+    draft = "draft"  # 草稿: never published yet
+    in_review = "in_review"  # 待审核
+    published = "published"  # 已发布
+    expired = "expired"  # 已失效 (withdrawn, or past valid_until)
+
+
+class KbEntry(Base):
+    """A knowledge-base entry (知识库条目). Its text columns hold the published version (what
+    search offers); a revision in progress lives in kb_entry_versions until it is published.
+
+    tok_* hold the space-joined jieba tokens of the text (kb_search.index_text); SQLite indexes
+    them in the FTS5 table kb_fts, PostgreSQL in the generated tsvector column `tsv` (GIN),
+    which the ORM does not map (the migration creates it).
+    """
+
+    __tablename__ = "kb_entries"
+    __table_args__ = (Index("ix_kb_entries_valid_until", "valid_until"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # 编号
+    title: Mapped[str] = mapped_column(String(300))
+    phrasings: Mapped[str] = mapped_column(Text, default="")  # 常见问法, joined by |
+    answer: Mapped[str] = mapped_column(Text)  # 答复内容
+    category: Mapped[str | None] = mapped_column(String(100))  # 问题分类 (a category's name)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)  # last day in force; None: open-ended
+    basis: Mapped[str | None] = mapped_column(Text)  # 依据
+    status: Mapped[KbStatus] = mapped_column(_enum(KbStatus, "kb_status"))
+    version: Mapped[int] = mapped_column(Integer, default=0)  # the published version (0: none yet)
+    draft_version: Mapped[int | None] = mapped_column(Integer)  # a revision in progress
+    tok_title: Mapped[str] = mapped_column(Text, default="")
+    tok_phrasings: Mapped[str] = mapped_column(Text, default="")
+    tok_answer: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KbEntryVersion(Base):
+    """Every version of an entry, as written (the full history). status: draft | in_review |
+    published (the live one) | superseded | rejected."""
+
+    __tablename__ = "kb_entry_versions"
+    __table_args__ = (UniqueConstraint("entry_id", "version", name="uq_kb_entry_versions_entry_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("kb_entries.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    phrasings: Mapped[str] = mapped_column(Text, default="")
+    answer: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(100))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    basis: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)  # why (a reviewer's remark, the source case)
+    source_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))  # proposed from a case
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    author_name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime | None]
+
+
+class KbSynonym(Base):
+    """A group of words searched as one (拆迁 征收; 物业 物管; dialect 么子 什么), admin-kept.
+    `words`: space-separated; a query containing any of them also searches the others."""
+
+    __tablename__ = "kb_synonyms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    words: Mapped[str] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KbUse(Base):
+    """A case answered directly (直接答复) with an entry: which entry, which version."""
+
+    __tablename__ = "kb_uses"
+    __table_args__ = (Index("ix_kb_uses_entry", "entry_id"), Index("ix_kb_uses_ticket", "ticket_id"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("kb_entries.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime]
