@@ -86,10 +86,12 @@ def simulate(
     host: Annotated[str, typer.Option(help="listen address (loopback only by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 5038,
     rate: Annotated[float, typer.Option(help="inbound calls per minute")] = 6.0,
-    abandon_pct: Annotated[float, typer.Option(help="% of callers who give up after 5-20 s in the queue")] = 10.0,
+    abandon_pct: Annotated[float, typer.Option(
+        help="% of impatient callers: they give up after 5-20 s in the queue, or while the phone rings")] = 10.0,
     lines: Annotated[int, typer.Option(help="trunk lines; more concurrent calls are refused")] = 10,
     operators: Annotated[int, typer.Option(help="queue members 8001…")] = 5,
-    duration: Annotated[float | None, typer.Option(help="stop offering calls after S seconds")] = None,
+    duration: Annotated[float | None, typer.Option(
+        help="stop offering calls after S simulated seconds; the process exits once the calls in progress end")] = None,
     speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
     seed: Annotated[int, typer.Option()] = 12345,
     username: Annotated[str, typer.Option()] = "hotline",
@@ -107,7 +109,13 @@ def simulate(
         stop = _stop_event()
         bound = await sim.start(host, port)
         log.info("PBX simulator on %s:%s: %.1f calls/min, %d lines, %d operators", host, bound, rate, lines, operators)
-        await stop.wait()
+        waiting = [asyncio.create_task(stop.wait())]
+        if duration is not None:
+            waiting.append(asyncio.create_task(sim.wait_idle()))
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        for t in waiting:
+            t.cancel()
+        await asyncio.sleep(0.2)  # let the last events reach the clients
         await sim.stop()
         log.info("simulator stopped: %s", sim.stats)
 
