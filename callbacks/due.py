@@ -98,7 +98,9 @@ def sub_working_minutes(cal: WorkCalendar, end: datetime, minutes: int) -> datet
                     continue
                 e = min(cur, wb)
                 avail = e - wa
-                if remaining <= avail:
+                # strictly less: a span that ends exactly at a period's start is the end of the
+                # period before (one working day before 17:30 is 17:30 the working day before)
+                if remaining < avail:
                     return (e - remaining).astimezone(UTC)
                 remaining -= avail
                 cur = wa
