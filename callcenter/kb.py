@@ -309,7 +309,8 @@ async def expiring_soon(db: Database, within_days: int = 30, today: date | None 
         rows = (await s.execute(
             select(KbEntry.code, KbEntry.title, KbEntry.valid_until, KbEntry.department_id, Department.name)
             .outerjoin(Department, Department.id == KbEntry.department_id)
-            .where(KbEntry.status == KbStatus.published, KbEntry.valid_until.is_not(None),
+            # (an entry withdrawn by hand ends yesterday, so it never shows here)
+            .where(KbEntry.status.in_((KbStatus.published, KbStatus.expired)), KbEntry.valid_until.is_not(None),
                    KbEntry.valid_until >= t, KbEntry.valid_until <= t + timedelta(days=within_days))
             .order_by(KbEntry.valid_until, KbEntry.code)
         )).all()
