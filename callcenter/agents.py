@@ -230,17 +230,19 @@ def local_today(now: datetime | None = None) -> date:
 
 class WallFigures:
     """The wall's figures from reports.metrics (the one code path), shared by every wall of
-    the process: today at most once per `today_ttl` (sooner when marked dirty by an event),
-    the month and the year less often — a year is the expensive query."""
+    the process. A period is recomputed when an event marked it dirty (at most once per
+    `min_interval`: the year is the expensive query) or when older than `max_age`."""
 
-    def __init__(self, today_ttl: float = 1.0, month_ttl: float = 15.0, year_ttl: float = 60.0) -> None:
-        self.ttl = {"today": today_ttl, "month": month_ttl, "year": year_ttl}
+    def __init__(self) -> None:
+        self.min_interval = {"today": 0.3, "month": 2.0, "year": 5.0}
+        self.max_age = {"today": 2.0, "month": 15.0, "year": 60.0}
         self._cache: dict[str, tuple[float, date, dict[str, Any]]] = {}
+        self._dirty = {name: True for name in self.min_interval}
         self._lock = asyncio.Lock()
-        self.dirty = True
 
     def mark_dirty(self, _topic: str | None = None) -> None:
-        self.dirty = True
+        for name in self._dirty:
+            self._dirty[name] = True
 
     async def get(self, db: Database, now: datetime | None = None) -> dict[str, Any]:
         from reports.metrics import metrics
@@ -253,15 +255,14 @@ class WallFigures:
             "year": (today.replace(month=1, day=1), today),
         }
         async with self._lock:
-            mono = time.monotonic()
-            dirty, self.dirty = self.dirty, False
             out: dict[str, Any] = {}
             for name, (lo, hi) in periods.items():
+                mono = time.monotonic()
                 hit = self._cache.get(name)
-                fresh = hit is not None and hit[1] == today and mono - hit[0] < self.ttl[name]
-                if name == "today" and dirty and hit is not None and mono - hit[0] > 0.3:
-                    fresh = False
-                if not fresh:
+                age = mono - hit[0] if hit is not None else float("inf")
+                stale = hit is None or hit[1] != today or age > self.max_age[name]
+                if stale or (self._dirty[name] and age > self.min_interval[name]):
+                    self._dirty[name] = False
                     self._cache[name] = (mono, today, await metrics(db, lo, hi, now=now))
                 out[name] = self._cache[name][2]
         return out

@@ -1,0 +1,117 @@
+"""The browser tier: Debian's Chromium through pip's playwright, a real uvicorn, the PBX
+simulator and the telephony adapter in one server thread (the bus is in-process, so the
+adapter publishes where the console's SSE streams listen), on a real SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.livesrv import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+OUT = Path(__file__).resolve().parents[2] / "test-output" / "browser"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # under CI=true nothing is skipped: the `chromium` fixture fails instead
+    if os.path.exists(CHROMIUM) or os.environ.get("CI") == "true":
+        return
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(pytest.mark.skip(
+                reason=f"!!! BROWSER TESTS SKIPPED: {CHROMIUM} is missing "
+                       "(apt-get install chromium fonts-wqy-microhei) !!!"))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {CHROMIUM} is missing: scripts/sysdeps.sh must install chromium")
+        pytest.skip(f"{CHROMIUM} is missing")
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Live:
+    base: str
+    loop: asyncio.AbstractEventLoop
+    sim: Any
+    adapter: Any
+    app: Any
+    db_url: str
+
+    def call(self, fn: Any, *args: Any) -> None:
+        """Run `fn(*args)` on the server's loop (the simulator lives there)."""
+        self.loop.call_soon_threadsafe(fn, *args)
+
+    def run(self, coro: Any, timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+@pytest.fixture
+def live(sqlite_template: Path, tmp_path: Path) -> Iterator[Live]:
+    """uvicorn + PBX simulator (one operator seat, 8001, long talks) + adapter, one loop."""
+    import uvicorn
+
+    from callcenter.calls import StoreCallSink
+    from callcenter.db import Database
+    from callcenter.settings import Settings
+    from callcenter.web.app import create_app
+    from telephony.adapter import Adapter, AdapterConfig
+    from telephony.simulator import PBXSimulator, SimConfig
+    from tests.console_people import seed_console_people
+
+    path = tmp_path / "hotline.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    port = free_port()
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        db = Database(url)
+        await seed_console_people(db)
+        app = create_app(Settings(data_dir=tmp_path, database_url=url), db=db)
+        sim = PBXSimulator(SimConfig(operators=1, ring_s=0.3, talk_min_s=900, talk_max_s=901, lines=10))
+        sim.generating = False  # calls come only when the test places one
+        ami_port = await sim.start("127.0.0.1", 0)
+        adapter = Adapter(AdapterConfig(port=ami_port, secret="hotline-secret", data_dir=tmp_path,
+                                        write_interval=0.05, reconnect_min=0.05), StoreCallSink(db),
+                          publisher=app.state.bus)
+        await adapter.start(connect_timeout=10)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                               timeout_graceful_shutdown=2))
+        box.update(loop=asyncio.get_running_loop(), sim=sim, adapter=adapter, app=app, server=server)
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        ready.set()
+        await serving
+        await adapter.stop(flush_timeout=5)
+        await sim.stop()
+        await db.dispose()
+
+    th = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    th.start()
+    assert ready.wait(30), "the live server did not start"
+    yield Live(f"http://127.0.0.1:{port}", box["loop"], box["sim"], box["adapter"], box["app"], url)
+    box["server"].should_exit = True
+    th.join(15)
