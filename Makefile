@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+VENDOR := callcenter/web/static/vendor/.built-$(shell sha1sum callcenter/web/package-lock.json | cut -c1-12)
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-fast lint setup sysdeps
@@ -16,7 +17,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
-setup: $(STAMP)
+# the console's front-end libraries (ECharts, htmx) from the npm registry, copied into
+# static/vendor/ — served locally, never from a CDN, never committed
+$(VENDOR): callcenter/web/package-lock.json callcenter/web/scripts/vendor.mjs
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix callcenter/web --no-audit --no-fund --loglevel=error && \
+	  npm run --prefix callcenter/web --silent build && \
+	  rm -f callcenter/web/static/vendor/.built-* && touch $(VENDOR); \
+	else echo "WARNING: npm not found: the console runs without its charts (install Node.js and npm)" >&2; fi
+
+setup: $(STAMP) $(VENDOR)
 
 sysdeps:
 	@bash scripts/sysdeps.sh
