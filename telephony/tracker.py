@@ -609,12 +609,12 @@ class CallTracker:
         uid = msg.get("Uniqueid")
         self._listing.setdefault(msg.get("ActionID") or "", set()).add(uid)
         c = self._call_for(msg, now)
-        if c is not None or msg.get("Linkedid") in self._finished:
-            if c is not None:
-                c.channels.add(uid)
-            return []
-        # a call that began while we were away: adopt it as it is now
-        c = self._call_for(msg, now, create=True)
+        if c is not None and c.direction is not None:
+            c.channels.add(uid)
+            return self._listed_bridged(c, msg, now)
+        # a call that began while we were away: adopt it as it is now (its citizen ;1 may have
+        # been listed first, which made the call but not its line)
+        c = c or self._call_for(msg, now, create=True)
         if c is None:
             return []
         c.channels.add(uid)
@@ -641,6 +641,23 @@ class CallTracker:
             c.answered_t = now
         c.data["adopted"] = True
         return self._emit(c, "lines.changed") if up else self._emit(c)
+
+    def _listed_bridged(self, c: _Call, msg: Mapping[str, Any], now: float) -> list[Update]:
+        """A listed channel of a known inbound call is bridged: an operator took the call while
+        we could not see it (adapter restarted, connection lost) — it is answered, not abandoned."""
+        if c.direction != "in" or not msg.get("BridgeId"):
+            return []
+        seat = self._seat_of(msg.get("Channel")) if msg.get("Uniqueid") != c.line_uid else None
+        if seat and c.seat is None:
+            c.seat = seat
+        if c.answered:
+            return self._emit(c) if seat else []
+        c.answered = True
+        c.answered_t = now
+        c.joined = True
+        c.wait_s = round(max(now - c.offered_t, 0.0), 3)
+        c.data["answered_unseen"] = True
+        return self._emit(c, "call.answered")
 
     def _on_CoreShowChannelsComplete(self, msg: Mapping[str, Any], now: float) -> list[Update]:
         listed = self._listing.pop(msg.get("ActionID") or "", set())
