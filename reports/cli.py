@@ -1,6 +1,7 @@
-"""`hotline report …`: the hotline's figures (and, later, the annual disclosure report).
+"""`hotline report …` (figures, drill-downs, the annual report, summaries) and `hotline disclosure …`.
 
-Mounted by callcenter/cli.py as `app.add_typer(reports.cli.app, name="report")`.
+Mounted by callcenter/cli.py as `app.add_typer(reports.cli.app, name="report")` and
+`app.add_typer(reports.cli.disclosure_app, name="disclosure")`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from callcenter.errors import DomainError
 from .metrics import UnknownDepartment, drill, metrics
 
 app = typer.Typer(help="报表: figures and the annual disclosure report", no_args_is_help=True)
+disclosure_app = typer.Typer(
+    help="政府信息公开年报: figures the hotline data does not hold, entered per year", no_args_is_help=True
+)
 
 
 class Format(str, Enum):
@@ -218,3 +222,188 @@ def render_table(m: dict[str, Any]) -> str:
         if rows:
             lines += [""] + _block(title, rows)
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# the annual report and the summaries
+# ---------------------------------------------------------------------------------------------
+class ReportFormat(str, Enum):
+    html = "html"
+    md = "md"
+    xlsx = "xlsx"
+    json = "json"
+
+
+class Form(str, Enum):
+    current = "2021"
+    narrative = "narrative"
+
+
+def _database() -> Any:
+    from callcenter.db import Database
+    from callcenter.settings import get_settings
+
+    return Database(get_settings().effective_database_url, pool_size=2)
+
+
+def _write(report: dict[str, Any], fmt: ReportFormat, out: str | None, allow_inconsistent: bool) -> None:
+    from pathlib import Path
+
+    from .render import render
+
+    if report["problems"] and not allow_inconsistent:
+        typer.echo("the report is not consistent (use --allow-inconsistent to issue it with the list):", err=True)
+        for p in report["problems"]:
+            typer.echo(f"  - {p}", err=True)
+        raise typer.Exit(1)
+    data = render(report, fmt.value)
+    if out in (None, "-"):
+        if fmt is ReportFormat.xlsx:
+            typer.echo("--out FILE is needed for xlsx", err=True)
+            raise typer.Exit(2)
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_bytes(data)
+    for p in report["problems"]:
+        typer.echo(f"warning: {p}", err=True)
+    if out not in (None, "-"):
+        typer.echo(f"wrote {out} ({len(data)} bytes; {len(report['problems'])} problems listed)", err=True)
+
+
+@app.command("annual")
+def annual_cmd(
+    year: Annotated[int, typer.Option("--year", help="the report's year, e.g. 2025")],
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="html, md, xlsx or json")] = ReportFormat.html,
+    out: Annotated[str | None, typer.Option("--out", help="the file to write (default: stdout)")] = None,
+    form: Annotated[Form, typer.Option("--form", help="2021 (current format) or narrative (2013 six parts)")] = Form.current,
+    allow_inconsistent: Annotated[
+        bool, typer.Option("--allow-inconsistent", help="issue it anyway, carrying the list of problems")
+    ] = False,
+) -> None:
+    """The 政府信息公开工作年度报告 of a year; exits 1 listing the problems if its figures disagree."""
+    from .annual import annual_report
+
+    async def run() -> dict[str, Any]:
+        db = _database()
+        try:
+            return await annual_report(db, year, form=form.value)
+        finally:
+            await db.dispose()
+
+    _write(_run(run), fmt, out, allow_inconsistent)
+
+
+@app.command("summary")
+def summary_cmd(
+    month: Annotated[str | None, typer.Option("--month", help="YYYY-MM")] = None,
+    quarter: Annotated[str | None, typer.Option("--quarter", help="YYYYQn, e.g. 2026Q4")] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="html, md, xlsx or json")] = ReportFormat.html,
+    out: Annotated[str | None, typer.Option("--out", help="the file to write (default: stdout)")] = None,
+    department: Annotated[str | None, typer.Option("--department", help="a department code")] = None,
+    allow_inconsistent: Annotated[bool, typer.Option("--allow-inconsistent")] = False,
+) -> None:
+    """The supervisor's monthly or quarterly summary (same formats as the annual report)."""
+    from .annual import month_bounds, quarter_bounds, summary
+
+    if (month is None) == (quarter is None):
+        typer.echo("give exactly one of --month YYYY-MM or --quarter YYYYQn", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> dict[str, Any]:
+        d0, d1, label = month_bounds(month) if month else quarter_bounds(quarter or "")
+        db = _database()
+        try:
+            return await _known_department(db, summary(db, d0, d1, label=label, department_code=department))
+        finally:
+            await db.dispose()
+
+    _write(_run(run), fmt, out, allow_inconsistent)
+
+
+# ---------------------------------------------------------------------------------------------
+# hotline disclosure …
+# ---------------------------------------------------------------------------------------------
+@disclosure_app.command("set")
+def disclosure_set(
+    year: Annotated[int, typer.Option("--year")],
+    table: Annotated[str, typer.Option("--table", help="2, 3, 4; n (narrative items), 6 (fees), text")],
+    row: Annotated[str, typer.Option("--row", help="a row key or label (hotline disclosure keys)")],
+    value: Annotated[str, typer.Option("--value", help="a number ≥ 0 (text for --table text)")],
+    column: Annotated[str | None, typer.Option("--column", help="a column key or label")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="where the figure comes from")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="who enters it (default: $USER)")] = None,
+) -> None:
+    """Enter (or correct) one figure of a year's disclosure report."""
+    import getpass
+
+    from .annual import set_figure
+
+    async def run() -> Any:
+        db = _database()
+        try:
+            return await set_figure(db, year, table, row, column, value, source=source,
+                                    entered_by=by or getpass.getuser())
+        finally:
+            await db.dispose()
+
+    f = _run(run)
+    typer.echo(f"{f.year} 表{f.report_table} {f.row_key}/{f.column_key} = {f.value}")
+
+
+@disclosure_app.command("clear")
+def disclosure_clear(
+    year: Annotated[int, typer.Option("--year")],
+    table: Annotated[str, typer.Option("--table")],
+    row: Annotated[str, typer.Option("--row")],
+    column: Annotated[str, typer.Option("--column")],
+) -> None:
+    """Remove an entered figure (it shows as 未填报 again)."""
+    from .annual import TABLES, clear_figure, resolve_key
+
+    async def run() -> bool:
+        t = TABLES.get(table)
+        if t is None:
+            raise typer.BadParameter(f"no table {table!r}")
+        db = _database()
+        try:
+            return await clear_figure(db, year, t.key, resolve_key(t, "row", row), resolve_key(t, "column", column))
+        finally:
+            await db.dispose()
+
+    typer.echo("cleared" if _run(run) else "nothing was entered there")
+
+
+@disclosure_app.command("keys")
+def disclosure_keys(table: Annotated[str | None, typer.Option("--table")] = None) -> None:
+    """The tables, rows and columns figures are entered under."""
+    from .annual import TABLES
+
+    for t in TABLES.values():
+        if table and t.key != table:
+            continue
+        sys.stdout.write(f"table {t.key}: {t.title}\n  rows:\n")
+        for r in t.rows:
+            if not r.header:
+                cols = (t.row_columns or {}).get(r.key)
+                extra = f"  [columns: {', '.join(cols)}]" if cols else ""
+                sys.stdout.write(f"    {r.key:24s} {(r.block + ' ') if r.block else ''}{r.label}{extra}\n")
+        sys.stdout.write("  columns:\n")
+        for c in t.columns:
+            sys.stdout.write(f"    {c.key:24s} {(c.block + ' ') if c.block else ''}{c.label}\n")
+
+
+@disclosure_app.command("list")
+def disclosure_list(year: Annotated[int, typer.Option("--year")]) -> None:
+    """The figures entered for a year."""
+    from .annual import entered_figures
+
+    async def run() -> Any:
+        db = _database()
+        try:
+            return await entered_figures(db, year)
+        finally:
+            await db.dispose()
+
+    for (t, r, c), f in sorted(_run(run).items()):
+        sys.stdout.write(f"{t}\t{r}\t{c}\t{f.value}\t{f.entered_by or ''}\t{f.entered_at.isoformat()}\t{f.source or ''}\n")

@@ -31,7 +31,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, cast, delete, false, func, insert, literal, null, select, true, union_all
+from sqlalchemy import (
+    Date,
+    and_,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,7 +80,7 @@ from .metrics import (
     period_bounds,
 )
 
-LAG = timedelta(minutes=5)
+LAG = timedelta(minutes=2)
 # beyond this many changed days in a period a read counts the base tables alone
 MAX_LIVE_DAYS = 62
 CASE_ATOMS = ("status", "dispatched", "callback_result", "satisfaction", "solved", "reopened", "in_time", "late")
@@ -79,11 +94,19 @@ def day_of(dialect: str, col: Any) -> Any:
     return cast(func.timezone(TZ.key, col), Date)
 
 
-def _in_days(dialect: str, col: Any, days: Sequence[date]) -> Any:
-    """col falls on one of `days` (a range predicate first, so the column's index serves it)."""
-    lo, _ = period_bounds(min(days), min(days))
-    _, hi = period_bounds(max(days), max(days))
-    return and_(col >= lo, col < hi, day_of(dialect, col).in_(list(days)))
+def _in_days(col: Any, days: Sequence[date]) -> Any:
+    """col falls on one of `days`: one range per run of consecutive days, so its index serves it."""
+    runs: list[list[date]] = []
+    for d in sorted(set(days)):
+        if runs and (d - runs[-1][1]).days == 1:
+            runs[-1][1] = d
+        else:
+            runs.append([d, d])
+    ranges = []
+    for first, last in runs:
+        lo, hi = period_bounds(first, last)
+        ranges.append(and_(col >= lo, col < hi))
+    return or_(*ranges)
 
 
 def _dialect(x: Database | AsyncSession) -> str:
@@ -182,6 +205,9 @@ async def _refresh(db: Database, spec: _Spec, now: datetime, rebuild: bool) -> b
                 await s.execute(delete(table))
             for stmt in spec.inserts(dialect, true()):
                 await s.execute(stmt)
+            if dialect == "postgresql":  # fresh statistics for the planner of the reads
+                for table in spec.tables:
+                    await s.execute(text(f"ANALYZE {table.__tablename__}"))
             changed = True
         else:
             q = select(day_of(dialect, spec.ts)).where(spec.updated > state.watermark).distinct()
@@ -190,7 +216,7 @@ async def _refresh(db: Database, spec: _Spec, now: datetime, rebuild: bool) -> b
                 chunk = days[i:i + 500]
                 for table in spec.tables:
                     await s.execute(delete(table).where(table.day.in_(chunk)))
-                for stmt in spec.inserts(dialect, _in_days(dialect, spec.ts, chunk)):
+                for stmt in spec.inserts(dialect, _in_days(spec.ts, chunk)):
                     await s.execute(stmt)
             changed = bool(days)
         mark = now - LAG
@@ -238,7 +264,7 @@ async def counts_from_rollups(
         .where(clean)
         .group_by(*(getattr(R, k) for k in CASE_ATOMS))
     ]
-    live = and_(_case_scope(s), _in_days(dialect, Ticket.registered_at, case_days)) if case_days else None
+    live = and_(_case_scope(s), _in_days(Ticket.registered_at, case_days)) if case_days else None
     if live is not None:
         parts.append(_case_atoms_select(live))
     row = (await session.execute(case_counts_over(union_all(*parts).subquery("atoms")))).mappings().one()
@@ -253,12 +279,20 @@ async def counts_from_rollups(
     # breakdowns
     G = ReportCaseGroupDay
     gclean = and_(G.day >= d0, G.day <= d1, G.day.not_in(case_days))
-    gparts = [select(G.dim, G.key_id, G.key_text, func.sum(G.n).label("n")).where(gclean).group_by(G.dim, G.key_id, G.key_text)]
-    if live is not None:
-        gparts += _group_selects(live)
+    q = select(G.dim, G.key_id, G.key_text, func.sum(G.n).label("n")).where(gclean).group_by(G.dim, G.key_id, G.key_text)
     raw: dict[tuple[str, Any, Any], int] = {}
-    for dim, kid, ktext, n in (await session.execute(union_all(*gparts))).all():
+    for dim, kid, ktext, n in (await session.execute(q)).all():
         raw[(dim, kid, ktext)] = raw.get((dim, kid, ktext), 0) + int(n)
+    if live is not None:  # one scan of the changed days, grouped by every breakdown key at once
+        keys = [g.id_col if g.id_col is not None else g.key for g in GROUPS.values()]
+        reg = _registered(Atoms(atom_exprs(_EPOCH)))
+        q = select(*keys, func.count()).select_from(Ticket).where(live, reg).group_by(*keys)
+        for *vals, n in (await session.execute(q)).all():
+            for (dim, g), v in zip(GROUPS.items(), vals, strict=True):
+                if v is None and g.id_col is not None:
+                    continue  # no department: not in by_department (as the base query's join)
+                k = (dim, v, None) if g.id_col is not None else (dim, None, str(v.value if hasattr(v, "value") else v))
+                raw[k] = raw.get(k, 0) + int(n)
     names = {
         Category: dict((await session.execute(select(Category.id, Category.name))).all()),
         Department: dict((await session.execute(select(Department.id, Department.name))).all()),
@@ -281,6 +315,6 @@ async def counts_from_rollups(
         .group_by(*(getattr(K, k) for k in CALL_ATOMS))
     ]
     if call_days:
-        kparts.append(call_atoms_query(and_(_call_scope(s), _in_days(dialect, Call.offered_at, call_days))))
+        kparts.append(call_atoms_query(and_(_call_scope(s), _in_days(Call.offered_at, call_days))))
     calls = dict((await session.execute(call_counts_over(union_all(*kparts).subquery("call_atoms")))).mappings().one())
     return c, groups, calls
