@@ -15,6 +15,17 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
+def dialect_of(s: AsyncSession) -> str:
+    bind = s.bind
+    assert bind is not None, "a session bound to the project's engine"
+    return bind.dialect.name
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE / INSERT … ON CONFLICT DO NOTHING changed (its CursorResult's rowcount)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def claim(
     s: AsyncSession,
     model: Any,
@@ -38,7 +49,7 @@ async def claim(
     """
     free = or_(model.claimed_until.is_(None), model.claimed_until < now)
     pick = select(model.id).where(where, free).order_by(model.id).limit(limit)
-    if s.bind.dialect.name == "postgresql":
+    if dialect_of(s) == "postgresql":
         pick = pick.with_for_update(skip_locked=True, of=model)
     stmt = (
         update(model)

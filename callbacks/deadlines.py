@@ -36,6 +36,7 @@ from callcenter.models import (
 from callcenter.workdays import TZ
 from callcenter.workflow import OPEN_STATES
 
+from .claims import dialect_of, rowcount
 from .due import DEFAULT_RULES, CallbackRules, notices_due, working_minutes_per_day
 
 DEADLINE_KINDS = ("remind_1d", "remind_2h", "overdue", "escalated")
@@ -71,14 +72,14 @@ def _message(kind: str, number: str, due_at: datetime) -> str:
 async def _insert_notices(s: AsyncSession, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
-    ins = sqlite.insert if s.bind.dialect.name == "sqlite" else postgresql.insert
+    ins = sqlite.insert if dialect_of(s) == "sqlite" else postgresql.insert
     n = 0
     for i in range(0, len(rows), 200):
         # ON CONFLICT DO NOTHING on the key: a notice another scheduler (or this one before a
         # restart) already wrote stays as it is
-        r = await s.execute(ins(Notification.__table__).values(rows[i:i + 200]).on_conflict_do_nothing(
+        r = await s.execute(ins(Notification).values(rows[i:i + 200]).on_conflict_do_nothing(
             index_elements=["key"]))
-        n += r.rowcount or 0
+        n += rowcount(r)
     return n
 
 
@@ -116,8 +117,9 @@ async def check_deadlines(db: Database, now: datetime, worker: str = "scheduler"
             .outerjoin(Ticket, Ticket.id == Callback.ticket_id)
             .where(Callback.status == CallbackTaskStatus.pending, Callback.due_at <= now)
         )).all()
-        for cid, due, tid, number, _phone in late_callbacks:
-            add("callback_overdue", f"c{cid}", due, number or f"回拨 #{cid}", ticket_id=tid, callback_id=cid)
+        for cb_id, cb_due, cb_ticket, cb_number, _phone in late_callbacks:
+            add("callback_overdue", f"c{cb_id}", cb_due, cb_number or f"回拨 #{cb_id}", ticket_id=cb_ticket,
+                callback_id=cb_id)
         changed += await _insert_notices(s, want)
 
         # a moved deadline: the open notices of the old one are dropped (new keys were written)
@@ -125,7 +127,7 @@ async def check_deadlines(db: Database, now: datetime, worker: str = "scheduler"
         r = await s.execute(
             update(Notification).where(Notification.status == "open", Notification.kind.in_(DEADLINE_KINDS), moved)
             .values(status="dropped", closed_at=now).execution_options(synchronize_session=False))
-        changed += r.rowcount or 0
+        changed += rowcount(r)
         # the case left the open states (resolved, merged …), or the request was decided / moved
         left = exists().where(Ticket.id == Notification.ticket_id, Ticket.status.not_in(OPEN))
         decided = exists().where(
@@ -142,7 +144,7 @@ async def check_deadlines(db: Database, now: datetime, worker: str = "scheduler"
             r = await s.execute(
                 update(Notification).where(Notification.status == "open", cond)
                 .values(status="closed", closed_at=now).execution_options(synchronize_session=False))
-            changed += r.rowcount or 0
+            changed += rowcount(r)
     return changed > 0
 
 

@@ -38,6 +38,7 @@ from callcenter.models import Notification, SchedulerLease, utcnow
 from callcenter.workdays import TZ
 
 from . import deadlines, service
+from .claims import rowcount
 from .due import DEFAULT_RULES, CallbackRules
 
 log = logging.getLogger("callbacks.scheduler")
@@ -81,7 +82,7 @@ class Leader:
 async def _record_holder(db: Database, worker: str, now: datetime, expires: datetime | None) -> None:
     ins = sqlite.insert if db.is_sqlite else postgresql.insert
     async with db.transaction() as s:
-        stmt = ins(SchedulerLease.__table__).values(name=LEASE_NAME, holder=worker, expires_at=expires, renewed_at=now)
+        stmt = ins(SchedulerLease).values(name=LEASE_NAME, holder=worker, expires_at=expires, renewed_at=now)
         await s.execute(stmt.on_conflict_do_update(
             index_elements=["name"], set_={"holder": worker, "expires_at": expires, "renewed_at": now}))
 
@@ -147,7 +148,7 @@ class LeaseLeader(Leader):
         ins = sqlite.insert if self.db.is_sqlite else postgresql.insert
         try:
             async with self.db.transaction() as s:
-                await s.execute(ins(SchedulerLease.__table__).values(name=LEASE_NAME).on_conflict_do_nothing())
+                await s.execute(ins(SchedulerLease).values(name=LEASE_NAME).on_conflict_do_nothing())
                 # compare-and-set: take the lease only if it is ours or has expired; two stand-bys
                 # trying at once — the second finds the first's unexpired lease and gets 0 rows
                 r = await s.execute(
@@ -158,7 +159,7 @@ class LeaseLeader(Leader):
                     ).values(holder=self.worker, expires_at=now + self.ttl, renewed_at=now)
                     .execution_options(synchronize_session=False)
                 )
-                got = r.rowcount == 1
+                got = rowcount(r) == 1
         except Exception as exc:  # noqa: BLE001
             log.warning("%s: cannot renew the lease (%s)", self.worker, exc)
             got = False

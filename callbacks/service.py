@@ -46,7 +46,7 @@ from callcenter.models import (
 from callcenter.refdata import RefData
 from callcenter.workflow import SYSTEM, Action, Actor
 
-from .claims import claim
+from .claims import claim, dialect_of, rowcount
 from .due import (
     DEFAULT_RULES,
     CallbackRules,
@@ -64,7 +64,7 @@ FINAL_CALLBACK_OUTCOMES = (CallOutcome.callback_answered, CallOutcome.callback_u
 
 
 def _insert(s: AsyncSession) -> Any:
-    return sqlite.insert if s.bind.dialect.name == "sqlite" else postgresql.insert
+    return sqlite.insert if dialect_of(s) == "sqlite" else postgresql.insert
 
 
 # ---- the hook in callcenter.services.act -------------------------------------------------------
@@ -187,7 +187,7 @@ async def sync_missed_calls(
             .order_by(Call.offered_at, Call.id)
         )
         for cid, norm, number, at in rows.all():
-            misses.setdefault(norm, []).append(_Miss(cid, number, at))
+            misses.setdefault(str(norm), []).append(_Miss(cid, number, at))
         if not misses:
             return False
         numbers = list(misses)
@@ -196,19 +196,19 @@ async def sync_missed_calls(
         for i in range(0, len(numbers), 500):
             chunk = numbers[i:i + 500]
             answered.update(
-                (n, at) for n, at in (await s.execute(
+                (str(n), at) for n, at in (await s.execute(
                     select(Call.caller_norm, func.max(Call.offered_at))
                     .where(Call.direction == CallDirection.inbound, Call.outcome == CallOutcome.answered,
                            Call.caller_norm.in_(chunk), Call.offered_at >= since)
                     .group_by(Call.caller_norm)
                 )).all()
             )
-            for cb, source_at in (await s.execute(
+            for cb, first_at in (await s.execute(
                 select(Callback, Call.offered_at).outerjoin(Call, Call.id == Callback.call_id)
                 .where(Callback.kind == CallbackKind.missed, Callback.phone_norm.in_(chunk))
                 .order_by(Callback.id)
             )).all():
-                tasks[cb.phone_norm] = (cb, source_at)  # the latest task of the number wins
+                tasks[str(cb.phone_norm)] = (cb, first_at)  # the latest task of the number wins
         new_rows = []
         for norm, ms in misses.items():
             last = ms[-1]
@@ -223,11 +223,11 @@ async def sync_missed_calls(
                                 next_attempt_at=None, claimed_by=None, claimed_until=None)
                         .execution_options(synchronize_session=False)
                     )
-                    found = found or r.rowcount > 0
+                    found = found or rowcount(r) > 0
                 continue
             if got_through:
                 continue
-            covered = None
+            covered: datetime | None = None
             if task is not None:
                 covered = max(x for x in (source_at, task.completed_at, task.created_at) if x is not None)
             fresh = [m for m in ms if covered is None or m.offered_at > covered]
@@ -242,10 +242,10 @@ async def sync_missed_calls(
         if new_rows:
             # the key is the first missed call's id: a second scheduler computing the same task
             # at the same moment inserts nothing
-            stmt = _insert(s)(Callback.__table__).values(new_rows).on_conflict_do_nothing(
+            stmt = _insert(s)(Callback).values(new_rows).on_conflict_do_nothing(
                 index_elements=["idempotency_key"])
             r = await s.execute(stmt)
-            found = found or (r.rowcount or 0) > 0
+            found = found or rowcount(r) > 0
     return found
 
 
@@ -318,7 +318,7 @@ async def record_attempt(
                 .values(status="done", done_at=now, done_by=done_by)
                 .execution_options(synchronize_session=False)
             )
-            if r.rowcount == 0:
+            if rowcount(r) == 0:
                 raise Conflict("the call's outcome was recorded already")
         values: dict[str, Any] = dict(attempts=Callback.attempts + 1, last_attempt_at=now, claimed_by=None,
                                       claimed_until=None)
@@ -339,7 +339,7 @@ async def record_attempt(
                                    Callback.attempts == cb.attempts)
             .values(**values).execution_options(synchronize_session=False)
         )
-        if r.rowcount == 0:
+        if rowcount(r) == 0:
             raise Conflict(f"callback {callback_id} was changed meanwhile; reload it")
     if _request_id is None:
         await _close_requests(db, callback_id, now, done_by, None)
@@ -406,7 +406,7 @@ async def request_call(
                 (Callback.claimed_until.is_(None)) | (Callback.claimed_until < now) | (Callback.claimed_by == me),
             ).values(claimed_by=me, claimed_until=now + lease).execution_options(synchronize_session=False)
         )
-        if r.rowcount == 0:
+        if rowcount(r) == 0:
             raise Conflict("another operator is calling this citizen")
         open_req = (await s.scalars(
             select(CallbackRequest).where(CallbackRequest.callback_id == callback_id,
@@ -460,7 +460,7 @@ async def collect_outcomes(
                                           CallbackRequest.placed_at < now - expire_after, ~final_call)
             .values(status="expired", done_at=now, done_by=worker).execution_options(synchronize_session=False)
         )
-        found = (r.rowcount or 0) > 0
+        found = rowcount(r) > 0
     for rid in ids:
         found = True
         async with db.session() as s:
