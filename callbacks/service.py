@@ -480,8 +480,14 @@ async def collect_outcomes(
         async with db.transaction() as s:
             await s.execute(
                 update(CallbackRequest).where(CallbackRequest.id == rid)
-                .values(call_id=call.id, outcome=call.outcome.value, claimed_until=None,
-                        **({"status": "done", "done_at": now, "done_by": worker} if req.status == "placed" else {}))
+                .values(call_id=call.id, outcome=call.outcome.value, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            # answered or failed: nothing to record on the task; unanswered: done above (or by
+            # the operator, whose done_by stays)
+            await s.execute(
+                update(CallbackRequest).where(CallbackRequest.id == rid, CallbackRequest.status == "placed")
+                .values(status="done", done_at=now, done_by=worker)
                 .execution_options(synchronize_session=False)
             )
     return found
