@@ -338,7 +338,7 @@ def _json_num(v: Decimal | int | None) -> int | float | None:
 def _cell(value: Any, source: str, *, drill: str | None = None, figure: str | None = None,
           entered: DisclosureFigure | None = None, note: str | None = None) -> dict[str, Any]:
     return {
-        "value": _json_num(value) if source != "text" else value,
+        "value": value if isinstance(value, str) else _json_num(value),
         "source": source,  # data | entered | missing
         "figure": figure,
         "drill": drill,

@@ -208,6 +208,8 @@ async def test_entered_figures_appear_in_all_four_formats(database: Database) ->
     await set_figure(database, 2025, "4", "review", "total", "3", entered_by="陈静")
     await set_figure(database, 2025, "n", "functions", None, "896")
     await set_figure(database, 2025, "2", "rules", "issued", "9", entered_by="陈静")  # corrected
+    await set_figure(database, 2025, "text", "problems", None, "主动公开时效性不强。")
+    await set_figure(database, 2025, "text", "organisation", None, "湘潭经济技术开发区")
     r = await annual_report(database, 2025, now=NOW)
     cells = r["tables"]
     assert cells["2"]["cells"]["rules|issued"]["value"] == 9
@@ -222,6 +224,9 @@ async def test_entered_figures_appear_in_all_four_formats(database: Database) ->
         assert re.search(r">41<|\| 41 \|", out)
         assert "12.5" in out and ">3<" in out or "| 3 |" in out
     assert 'data-source="entered"' in html and "填报：陈静" in html
+    assert r["title"] == "湘潭经济技术开发区2025年政府信息公开工作年度报告"
+    for out in (html, md):
+        assert "主动公开时效性不强。" in out and "湘潭经济技术开发区2025年" in out
     js = json.loads(render(r, "json"))
     assert js["tables"]["3"]["cells"]["new|natural"] == {**js["tables"]["3"]["cells"]["new|natural"],
                                                          "value": 41, "source": "entered"}
