@@ -15,7 +15,14 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="回访与督办 callbacks and deadline supervision (the scheduler)", no_args_is_help=True)
+app = typer.Typer(help="回访与督办 callbacks and deadline supervision (the scheduler)", invoke_without_command=True)
+
+
+@app.callback()
+def _default(ctx: typer.Context) -> None:
+    """`hotline scheduler` alone runs the scheduler process (`run` with its defaults)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run)
 
 
 def _logging(verbose: bool) -> None:

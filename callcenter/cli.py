@@ -40,9 +40,11 @@ app.add_typer(calendar_app, name="calendar")
 
 def _mount_optional() -> None:
     # each area package owns its sub-commands; mounted here so `hotline` is one command
+    from callbacks.cli import app as scheduler_app
     from reports.cli import app as report_app
 
     app.add_typer(report_app, name="report")
+    app.add_typer(scheduler_app, name="scheduler")
     try:
         from telephony.cli import app as telephony_app
     except ImportError:  # the telephony package is still being written
@@ -381,6 +383,7 @@ def demo(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("panoramisk").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     asyncio.run(run_demo(host, port, rate, speed))
 
 

@@ -50,6 +50,15 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
         publisher=app.state.bus,
     )
     await adapter.start(connect_timeout=10)
+    # the scheduler (callbacks, deadlines) and the click-to-call dialer, in-process
+    from callbacks.dialer import run_dialer
+    from callbacks.scheduler import SchedulerConfig, run_scheduler
+
+    stop_bg = asyncio.Event()
+    background = [
+        asyncio.create_task(run_scheduler(db, SchedulerConfig(data_dir=s.data_dir), stop_bg), name="scheduler"),
+        asyncio.create_task(run_dialer(db, adapter.originate_callback, "demo", stop_bg), name="dialer"),
+    ]
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
 
     stop = asyncio.Event()
@@ -65,6 +74,9 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
     server.should_exit = True
     with contextlib.suppress(Exception):
         await serving
+    stop_bg.set()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.gather(*background, return_exceptions=True), 15)
     await adapter.stop()
     await sim.stop()
     await db.dispose()

@@ -26,6 +26,7 @@ _pg_skipped: list[str] = []
 
 # tables a test may fill; the rest (alembic_version, sla_rules) keep their migrated data
 DATA_TABLES = [
+    "callback_requests", "notifications", "scheduler_leases",
     "ticket_events", "callbacks", "tickets", "calls", "routing_rules", "users",
     "categories", "departments", "calendar_days", "ticket_counters",
 ]
@@ -139,3 +140,9 @@ async def make_personas(db: Database) -> Personas:
 @pytest.fixture
 async def personas(database: Database) -> Personas:
     return await make_personas(database)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Playwright's sync API leaves its event loop installed in the main thread, after which
+    # pytest-asyncio cannot run another loop there: run the browser tier last.
+    items.sort(key=lambda it: it.get_closest_marker("browser") is not None)
