@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..agents import AgentBoard, WallFigures
 from ..auth import TokenCache
-from ..bus import InProcessBus
+from ..bus import make_bus
 from ..db import Database
 from ..errors import DomainError, Invalid
 from ..settings import Settings, get_settings
@@ -30,11 +30,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
         # build jieba's dictionary before the first request needs it
         await asyncio.to_thread(routing.warm_up)
+        # PostgreSQL: LISTEN/NOTIFY, so screen pops and wall updates cross worker processes
+        await app.state.bus.start()
         board_task = await console.start_board(app)
         yield
         board_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await board_task
+        await app.state.bus.close()
         if own_db:
             await database.dispose()
 
@@ -46,7 +49,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     app.state.db = database
-    app.state.bus = InProcessBus()
+    app.state.bus = make_bus(settings.effective_database_url if db is None else db.url)
     app.state.tokens = TokenCache()
     app.state.board = AgentBoard(lines_limit=settings.lines)
     app.state.wall_figures = WallFigures()
