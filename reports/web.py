@@ -4,7 +4,8 @@
     app.include_router(make_router(require_role("supervisor")))   # the lead's auth dependency
 
 `make_router(*dependencies)` takes the dependencies the console wants in front of every route
-(the supervisor role check); this module makes no auth decision itself. The Database is
+(the supervisor role check); this module makes no auth decision itself, and there is no
+module-level router to include by mistake without one. The Database is
 read from `request.app.state.db`, as callcenter.web.deps does. Routes:
 
 - GET /reports/drill?figure=…&from=YYYY-MM-DD&to=YYYY-MM-DD[&key=…][&department=CODE][&as_of=ISO]
@@ -141,5 +142,3 @@ def _call_figures() -> set[str]:
 
     return set(CALL_FIGURES)
 
-
-router = make_router()  # without dependencies: only for mounting behind the supervisor role
