@@ -46,6 +46,7 @@ CANDIDATES = 60  # rows the index returns for the re-rank
 # index score weights per column (title, phrasings, answer)
 FTS5_WEIGHTS = (4.0, 3.0, 1.0)
 PG_WEIGHTS = "{0.05, 0.1, 0.6, 1.0}"  # D (answer), C (unused), B (phrasings), A (title)
+PG_WIDE_TERMS = 3  # the most specific query words also searched in answer texts
 # re-rank: final = W_INDEX * index score / best index score + W_COVER * cover + W_BIGRAM * bigrams
 W_INDEX, W_COVER, W_ALL, W_BIGRAM, W_BODY = 0.3, 0.4, 0.2, 0.2, 0.1
 
@@ -239,8 +240,19 @@ def _fts5_match(q: Query) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in q.terms)
 
 
-def _tsquery(q: Query) -> str:
-    return " | ".join("'" + t.replace("'", "''").replace("\\", "\\\\") + "'" for t in q.terms)
+def _lexeme(t: str) -> str:
+    return "'" + t.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _tsqueries(q: Query) -> tuple[str, str]:
+    """(head, wide): every word of the query looked up in titles and phrasings (tsv_head) —
+    single characters too — and its PG_WIDE_TERMS most
+    specific words (IDF) in the answers too (tsv). Common words in answer texts would
+    otherwise make thousands of rows match, each ranked; the re-rank still reads the answers
+    of the candidates."""
+    head = q.terms
+    wide = sorted((t for t in head if len(t) > 1), key=lambda t: -idf(t))[:PG_WIDE_TERMS] or head
+    return " | ".join(map(_lexeme, head)), " | ".join(map(_lexeme, wide))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,9 +308,10 @@ _SQLITE_CANDIDATES = text(
 )
 _PG_CANDIDATES = text(
     f"""
-    SELECT e.id, ts_rank('{PG_WEIGHTS}'::float4[], e.tsv, q, 0) AS r
-    FROM kb_entries e, CAST(:q AS tsquery) q
-    WHERE e.tsv @@ q AND e.status IN ('published', 'expired')
+    SELECT e.id, ts_rank('{PG_WEIGHTS}'::float4[], e.tsv, CAST(:qh AS tsquery) || CAST(:qw AS tsquery), 0) AS r
+    FROM kb_entries e
+    WHERE (e.tsv_head @@ CAST(:qh AS tsquery) OR e.tsv @@ CAST(:qw AS tsquery))
+      AND e.status IN ('published', 'expired')
     ORDER BY r DESC LIMIT :n
     """
 )
@@ -343,7 +356,8 @@ async def search(
     if sqlite:
         rows = (await conn.execute(_SQLITE_CANDIDATES, {"q": _fts5_match(q), "n": n})).all()
     else:
-        rows = (await conn.execute(_PG_CANDIDATES, {"q": _tsquery(q), "n": n})).all()
+        qh, qw = _tsqueries(q)
+        rows = (await conn.execute(_PG_CANDIDATES, {"qh": qh, "qw": qw, "n": n})).all()
     if not rows:
         return []
     index_score = {r[0]: float(r[1]) for r in rows}

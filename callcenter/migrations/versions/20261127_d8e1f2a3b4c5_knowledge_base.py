@@ -6,9 +6,8 @@ Create Date: 2026-11-27 12:00:00
 
 kb_entries.tok_title / tok_phrasings / tok_answer hold space-joined jieba tokens
 (callcenter/kb_search.py). SQLite: the FTS5 table kb_fts indexes them (external content,
-triggers keep it in step). PostgreSQL: the generated column tsv (array_to_tsvector of the
-tokens: no text-search parser, so Chinese words stay whole; weights title A, phrasings B,
-answer D) under a GIN index. The synonym groups start with a few (DOMAIN words, Xiangtan
+triggers keep it in step). PostgreSQL: the generated column tsv (to_tsvector('simple') of the
+space-joined tokens, so each jieba word is one lexeme; weights title A, phrasings B, answer D) under a GIN index. The synonym groups start with a few (DOMAIN words, Xiangtan
 dialect, frequent miswritings); admins keep them (`hotline kb synonyms`).
 """
 
@@ -167,11 +166,18 @@ def upgrade() -> None:
     else:
         op.execute(
             "ALTER TABLE kb_entries ADD COLUMN tsv tsvector GENERATED ALWAYS AS ("
-            "setweight(array_to_tsvector(string_to_array(tok_title, ' ')), 'A') || "
-            "setweight(array_to_tsvector(string_to_array(tok_phrasings, ' ')), 'B') || "
-            "setweight(array_to_tsvector(string_to_array(tok_answer, ' ')), 'D')) STORED"
+            "setweight(to_tsvector('simple', tok_title), 'A') || "
+            "setweight(to_tsvector('simple', tok_phrasings), 'B') || "
+            "setweight(to_tsvector('simple', tok_answer), 'D')) STORED"
         )
         op.execute("CREATE INDEX ix_kb_entries_tsv ON kb_entries USING gin (tsv)")
+        # titles and phrasings alone: most query words are looked up here only (few rows match)
+        op.execute(
+            "ALTER TABLE kb_entries ADD COLUMN tsv_head tsvector GENERATED ALWAYS AS ("
+            "setweight(to_tsvector('simple', tok_title), 'A') || "
+            "setweight(to_tsvector('simple', tok_phrasings), 'B')) STORED"
+        )
+        op.execute("CREATE INDEX ix_kb_entries_tsv_head ON kb_entries USING gin (tsv_head)")
 
     syn = sa.table("kb_synonyms", sa.column("words", sa.String), sa.column("note", sa.String),
                    sa.column("updated_at", sa.DateTime(timezone=True)))
