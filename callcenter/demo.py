@@ -58,6 +58,7 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
     background = [
         asyncio.create_task(run_scheduler(db, SchedulerConfig(data_dir=s.data_dir), stop_bg), name="scheduler"),
         asyncio.create_task(run_dialer(db, adapter.originate_callback, "demo", stop_bg), name="dialer"),
+        asyncio.create_task(adapter.follow_pause_requests(app.state.bus), name="pause-requests"),
     ]
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
 
@@ -75,6 +76,7 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
     with contextlib.suppress(Exception):
         await serving
     stop_bg.set()
+    background[-1].cancel()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(asyncio.gather(*background, return_exceptions=True), 15)
     await adapter.stop()

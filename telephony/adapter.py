@@ -208,6 +208,21 @@ class Adapter:
     async def queue_pause(self, seat: str, paused: bool, reason: str | None = None) -> None:
         await self.client.queue_pause(f"Local/{seat}@agents", paused, reason, queue=self.config.queue)
 
+    async def follow_pause_requests(self, bus: Any) -> None:
+        """Carry out `agent.pause` requests ({seat, paused, reason}) published by the console:
+        the web never opens AMI. A failed pause is logged and published as `agent.pause_failed`."""
+        async with bus.subscribe("agent.pause") as q:
+            while True:
+                topic, p = await q.get()
+                if topic != "agent.pause":
+                    continue
+                try:
+                    await self.queue_pause(str(p["seat"]), bool(p.get("paused")), p.get("reason"))
+                except Exception as e:  # noqa: BLE001 — one bad request must not stop the loop
+                    log.warning("pause of seat %s failed: %s", p.get("seat"), e)
+                    with contextlib.suppress(Exception):
+                        await bus.publish("agent.pause_failed", {"seat": p.get("seat"), "error": str(e)})
+
     async def queue_status(self) -> list[dict[str, str]]:
         return [dict(m.items()) for m in await self.client.queue_status(queue=self.config.queue)]
 

@@ -47,9 +47,17 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
                            data_dir=s.data_dir, action_timeout=s.ami_action_timeout)
 
     async def main() -> int:
+        from callbacks.dialer import run_dialer
+        from callcenter.bus import make_bus
+
         stop = _stop_event()
         database = Database(s.effective_database_url, pool_size=2)
-        adapter = Adapter(config, StoreCallSink(database), publisher=_publisher())
+        # PostgreSQL: LISTEN/NOTIFY, so the screen pop reaches whichever web worker holds the
+        # operator's stream; SQLite: in-process (then the demo runs everything in one process)
+        bus = make_bus(s.effective_database_url)
+        await bus.start()
+        adapter = Adapter(config, StoreCallSink(database), publisher=bus)
+        helpers: list[asyncio.Task[None]] = []
         try:
             connecting = asyncio.create_task(adapter.start())
             stopped = asyncio.create_task(stop.wait())
@@ -57,11 +65,22 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
             if connecting.done():
                 connecting.result()
                 log.info("adapter running for PBX %r at %s:%s", config.pbx, config.host, config.port)
+                # this process is the only holder of AMI: it carries out the console's pause
+                # requests and the click-to-call requests the callbacks module writes
+                helpers = [
+                    asyncio.create_task(adapter.follow_pause_requests(bus), name="pause-requests"),
+                    asyncio.create_task(run_dialer(database, adapter.originate_callback, f"telephony-{config.pbx}", stop),
+                                        name="dialer"),
+                ]
                 await stopped
             else:
                 connecting.cancel()
             log.info("stopping: handling what was received and writing every call")
+            for t in helpers:
+                t.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
             await adapter.stop()
+            await bus.close()
             log.info("stopped; %d call facts written", adapter.written)
             return 0
         except AMILoginError as exc:
@@ -72,13 +91,6 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
             await database.dispose()
 
     raise typer.Exit(asyncio.run(main()))
-
-
-def _publisher():  # type: ignore[no-untyped-def]
-    # the in-process bus reaches nobody in a process of its own; issue 7 brings LISTEN/NOTIFY
-    from callcenter.bus import NullBus
-
-    return NullBus()
 
 
 @app.command()
