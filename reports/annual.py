@@ -451,7 +451,7 @@ def _pct(r: float | None) -> str:
     return "—" if r is None else f"{r * 100:.2f}".rstrip("0").rstrip(".") + "%"
 
 
-def hotline_section(m: dict[str, Any], d0: date, d1: date) -> dict[str, Any]:
+def hotline_section(m: dict[str, Any], d0: date, d1: date, label: str | None = None) -> dict[str, Any]:
     """The hotline's figures with drill links, and the paragraph of the report (2013 sample style)."""
     as_of = m["as_of"]
     c = m["cases"]
@@ -498,16 +498,17 @@ def hotline_section(m: dict[str, Any], d0: date, d1: date) -> dict[str, Any]:
                  fig("abandoned", "放弃", k["abandoned"]), fig("refused", "占线未接入", k["refused"])]
     top = by_category[:3]
     topics = "、".join(f["label"] for f in top)
+    when = label or f"{d0.year}年"
     para = (
-        f"{d0.year}年，热线共受理群众来电诉求{c['registered']}件次"
+        f"{when}，热线共受理群众来电诉求{c['registered']}件次"
         + (f"，主要涉及{topics}等方面（其中" + "、".join(f"{f['label']}{f['value']}件" for f in top) + "）" if top else "")
         + f"；办结{c['resolved']}件，办结率{_pct(c['completion_rate'])}"
         + f"；应回访{c['callbacks_required']}件，已回访{c['callbacks_reached']}件，回访率{_pct(c['callback_rate'])}"
         + f"；满意率{_pct(c['satisfaction_rate'])}。"
     )
     if calls:
-        para = (f"{d0.year}年，热线呼入{k['offered']}次，接通{k['answered']}次，接通率{_pct(k['answer_rate'])}。"  # type: ignore[index]
-                + para[len(f"{d0.year}年，"):])
+        para = (f"{when}，热线呼入{k['offered']}次，接通{k['answered']}次，接通率{_pct(k['answer_rate'])}。"  # type: ignore[index]
+                + para[len(f"{when}，"):])
     return {
         "period": m["period"], "as_of": as_of, "counts": counts, "rates": rates, "calls": calls,
         "by_category": by_category, "by_kind": by_kind, "by_department": by_department,
@@ -562,6 +563,7 @@ async def annual_report(
         "form": form,
         "period": {"from": d0.isoformat(), "to": d1.isoformat(), "timezone": TZ.key},
         "as_of": m["as_of"],
+        "as_of_local": _local(m["as_of"]),
         "generated_at": datetime.now(UTC).astimezone(TZ).isoformat(timespec="seconds"),
         "hotline": hotline,
         "tables": tables,
@@ -585,10 +587,16 @@ async def summary(
         "period": m["period"],
         "as_of": m["as_of"],
         "generated_at": datetime.now(UTC).astimezone(TZ).isoformat(timespec="seconds"),
-        "hotline": hotline_section(m, d0, d1),
+        "as_of_local": _local(m["as_of"]),
+        "hotline": hotline_section(m, d0, d1, label),
         "problems": check_hotline(m),
         "consistent": not check_hotline(m),
     }
+
+
+def _local(iso: str) -> str:
+    """An ISO instant as Beijing time to the minute, for the reader."""
+    return datetime.fromisoformat(iso).astimezone(TZ).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
 
 
 def month_bounds(value: str) -> tuple[date, date, str]:

@@ -70,8 +70,6 @@ from .metrics import (
     TZ,
     Atoms,
     Scope,
-    _call_scope,
-    _case_scope,
     _registered,
     atom_exprs,
     call_atoms_query,
@@ -107,6 +105,17 @@ def _in_days(col: Any, days: Sequence[date]) -> Any:
         lo, hi = period_bounds(first, last)
         ranges.append(and_(col >= lo, col < hi))
     return or_(*ranges)
+
+
+def _period_noindex(dialect: str, col: Any, s: Scope) -> Any:
+    """The period as a filter that does not steer SQLite's planner onto `col`'s index.
+
+    SQLite picks one index per table: with the year's range on registered_at it would walk a
+    year of rows instead of the few ones the other condition (updated_at, status) selects.
+    PostgreSQL weighs both by its statistics and gets the plain comparison.
+    """
+    c = func.coalesce(col, col, type_=col.type) if dialect == "sqlite" else col
+    return and_(c >= s.lo, c < s.hi)
 
 
 def _dialect(x: Database | AsyncSession) -> str:
@@ -246,13 +255,14 @@ async def counts_from_rollups(
     if marks.get("cases") is None or marks.get("calls") is None:
         return None
 
-    async def changed(spec: _Spec, scope: Any) -> list[date] | None:
-        q = select(day_of(dialect, spec.ts)).where(spec.updated > marks[spec.name], scope).distinct()
+    async def changed(spec: _Spec) -> list[date] | None:
+        q = (select(day_of(dialect, spec.ts))
+             .where(spec.updated > marks[spec.name], _period_noindex(dialect, spec.ts, s)).distinct())
         days = _days((await session.execute(q)).scalars())
         return None if len(days) > MAX_LIVE_DAYS else days
 
-    case_days = await changed(CASES, _case_scope(s))
-    call_days = await changed(CALLS, _call_scope(s))
+    case_days = await changed(CASES)
+    call_days = await changed(CALLS)
     if case_days is None or call_days is None:
         return None
 
@@ -264,7 +274,8 @@ async def counts_from_rollups(
         .where(clean)
         .group_by(*(getattr(R, k) for k in CASE_ATOMS))
     ]
-    live = and_(_case_scope(s), _in_days(Ticket.registered_at, case_days)) if case_days else None
+    # the changed days all lie in the period: their own ranges are the whole condition
+    live = _in_days(Ticket.registered_at, case_days) if case_days else None
     if live is not None:
         parts.append(_case_atoms_select(live))
     row = (await session.execute(case_counts_over(union_all(*parts).subquery("atoms")))).mappings().one()
@@ -272,7 +283,9 @@ async def counts_from_rollups(
     # open past the deadline depends on `now`: always from tickets (open cases are few)
     open_late = CASE_FIGURES["overdue_open"](Atoms(atom_exprs(s)))
     c["overdue_open"] = int(
-        (await session.execute(select(func.count()).select_from(Ticket).where(_case_scope(s), open_late))).scalar_one()
+        (await session.execute(
+            select(func.count()).select_from(Ticket).where(_period_noindex(dialect, Ticket.registered_at, s), open_late)
+        )).scalar_one()
     )
     c["overdue"] = c["overdue_open"] + c["overdue_late"]
 
@@ -315,6 +328,6 @@ async def counts_from_rollups(
         .group_by(*(getattr(K, k) for k in CALL_ATOMS))
     ]
     if call_days:
-        kparts.append(call_atoms_query(and_(_call_scope(s), _in_days(Call.offered_at, call_days))))
+        kparts.append(call_atoms_query(_in_days(Call.offered_at, call_days)))
     calls = dict((await session.execute(call_counts_over(union_all(*kparts).subquery("call_atoms")))).mappings().one())
     return c, groups, calls
