@@ -43,8 +43,11 @@ def _mount_optional() -> None:
     from callbacks.cli import app as scheduler_app
     from reports.cli import app as report_app
 
+    from .kb_cli import app as kb_app
+
     app.add_typer(report_app, name="report")
     app.add_typer(scheduler_app, name="scheduler")
+    app.add_typer(kb_app, name="kb")
     try:
         from telephony.cli import app as telephony_app
     except ImportError:  # the telephony package is still being written

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from . import kb
+from .web.api import ERRORS
 from .web.deps import ActorDep, BusDep, DbDep
 
-router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
+router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"], responses={401: ERRORS[401]})
 Code = Annotated[str, Path(min_length=1, max_length=32, description="entry code (编号), e.g. KB0001")]
 
 
@@ -33,7 +34,11 @@ async def search(
     return await kb.search(db, q, limit=limit)
 
 
-@router.post("/{code}/answer-case", summary="Answer a case directly (直接答复) with an entry")
+@router.post(
+    "/{code}/answer-case",
+    summary="Answer a case directly (直接答复) with an entry",
+    responses={403: ERRORS[403], 404: ERRORS[404], 409: ERRORS[409]},
+)
 async def answer_case(code: Code, body: AnswerCaseIn, db: DbDep, actor: ActorDep, bus: BusDep) -> dict[str, Any]:
     t = await kb.answer_case(db, actor, code, body.ticket, version=body.version,
                              ticket_version=body.ticket_version, bus=bus)

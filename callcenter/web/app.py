@@ -15,8 +15,9 @@ from ..auth import TokenCache
 from ..bus import make_bus
 from ..db import Database
 from ..errors import DomainError, Invalid
+from ..kb_web import router as kb_router
 from ..settings import Settings, get_settings
-from . import api, console
+from . import api, console, ops
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -26,10 +27,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from .. import routing
-
         # build jieba's dictionary before the first request needs it
+        from .. import kb_search, routing
+
         await asyncio.to_thread(routing.warm_up)
+        await asyncio.to_thread(kb_search.warm_up)
         # PostgreSQL: LISTEN/NOTIFY, so screen pops and wall updates cross worker processes
         await app.state.bus.start()
         board_task = await console.start_board(app)
@@ -73,7 +75,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return {"status": "ok"}
 
     app.include_router(api.router)
+    app.include_router(kb_router)
     console.install(app)  # the web console: sessions, CSRF, pages, /static
+    ops.install(app)  # /readyz, /metrics, request latency, JSON logs, this worker's heartbeat
     return app
 
 
