@@ -119,3 +119,24 @@ async def test_a_transfer_of_an_unknown_channel_fails_loudly(pbx) -> None:  # ty
     _, adapter, _ = pbx
     with pytest.raises(AMIError):
         await adapter.transfer("Local/1@inbound-deadbeef;2", "8005")
+
+
+async def test_a_pause_requested_on_the_bus_reaches_the_pbx_and_a_failure_is_announced(pbx) -> None:  # type: ignore[no-untyped-def]
+    # the console publishes agent.pause; only the telephony process holds AMI and carries it out
+    from callcenter.bus import InProcessBus
+
+    sim, adapter, _sink = pbx
+    bus = InProcessBus()
+    follower = asyncio.create_task(adapter.follow_pause_requests(bus))
+    try:
+        async with bus.subscribe("agent.pause_failed") as failures:
+            await asyncio.sleep(0.05)  # the follower has subscribed
+            await bus.publish("agent.pause", {"seat": "8004", "paused": True, "reason": "示忙"})
+            await until(lambda: sim.members[3].paused)
+            await bus.publish("agent.pause", {"seat": "8004", "paused": False})
+            await until(lambda: not sim.members[3].paused)
+            await bus.publish("agent.pause", {"seat": "8999", "paused": True})
+            topic, payload = await asyncio.wait_for(failures.get(), 5)
+            assert topic == "agent.pause_failed" and payload["seat"] == "8999"
+    finally:
+        follower.cancel()
