@@ -691,3 +691,23 @@ class KbUse(Base):
     version: Mapped[int] = mapped_column(Integer)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime]
+
+
+# ---- operations (issue 7; callcenter/heartbeat.py, callcenter/web/ops.py) ----
+
+
+class ProcessHeartbeat(Base):
+    """What each long-running process last said about itself, every few seconds: the telephony
+    adapter (AMI link, lines, queue, spool depth), each web worker (its request counters, for
+    /metrics across workers). /readyz and /metrics read these rows; a row not renewed for a
+    while means the process is gone."""
+
+    __tablename__ = "process_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)  # telephony:<pbx>, web:<host>:<pid>
+    kind: Mapped[str] = mapped_column(String(16))  # telephony | web
+    host: Mapped[str] = mapped_column(String(64))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     ticket_prefix: str = Field(default="GD", description="ticket numbers read aloud: GD20261126-0001")
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    log_format: str = Field(default="text", pattern="^(text|json)$", description="json: one JSON object a log line")
+    reports_database_url: str | None = Field(default=None, description="a read replica for reports; default: the store")
 
     # telephony
     pbx_name: str = Field(default="default", description="name of this PBX: calls are keyed by PBX")

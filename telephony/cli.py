@@ -21,6 +21,9 @@ def _logging(verbose: bool) -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("panoramisk").setLevel(logging.WARNING if not verbose else logging.DEBUG)
+    from callcenter.logs import configure_logging  # HOTLINE_LOG_FORMAT=json: one JSON object a line
+
+    configure_logging(process_kind="telephony", level=logging.DEBUG if verbose else logging.INFO)
 
 
 def _stop_event() -> asyncio.Event:
@@ -58,6 +61,11 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
         await bus.start()
         adapter = Adapter(config, StoreCallSink(database), publisher=bus)
         helpers: list[asyncio.Task[None]] = []
+        # /readyz and /metrics of the web workers read the AMI link, lines, queue and spool from here
+        from callcenter.heartbeat import adapter_status, run_heartbeat
+
+        heartbeat = asyncio.create_task(run_heartbeat(database, f"telephony:{config.pbx}", "telephony",
+                                                      lambda: adapter_status(adapter)), name="heartbeat")
         try:
             connecting = asyncio.create_task(adapter.start())
             stopped = asyncio.create_task(stop.wait())
@@ -88,6 +96,8 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
             await adapter.stop(flush_timeout=5)
             return 2
         finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
             await database.dispose()
 
     raise typer.Exit(asyncio.run(main()))
