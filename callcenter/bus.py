@@ -83,7 +83,8 @@ class PgBus(InProcessBus):
         self._dsn = u.set(drivername="postgresql").render_as_string(hide_password=False)
         self._listen_conn: Any = None
         self._pub_conn: Any = None
-        self._pub_lock = asyncio.Lock()
+        self._outbox: asyncio.Queue[tuple[str, dict[str, Any], str]] = asyncio.Queue(10000)
+        self._sender: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.connected = asyncio.Event()
@@ -96,11 +97,17 @@ class PgBus(InProcessBus):
             log.warning("event bus: PostgreSQL not reachable yet; delivering locally until it is")
 
     async def close(self) -> None:
+        # let what is queued go out (briefly), then stop
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                while not self._outbox.empty() and self._sender and not self._sender.done():
+                    await asyncio.sleep(0.01)
         self._closing = True
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+        for task in (self._task, self._sender):
+            if task:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         for c in (self._listen_conn, self._pub_conn):
             if c is not None:
                 with contextlib.suppress(Exception):
@@ -150,8 +157,8 @@ class PgBus(InProcessBus):
             delay = min(delay * 2, 5.0)
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
-        import asyncpg
-
+        """Queue the message for NOTIFY and return at once: a request never waits for the bus.
+        The sender sends whatever has queued up meanwhile in one round trip, in order."""
         data = json.dumps({"t": topic, "p": payload}, ensure_ascii=False, default=str)
         if len(data.encode()) > 7900:
             log.error("event bus: %s payload too large for NOTIFY (%d bytes); delivered locally only", topic, len(data))
@@ -160,15 +167,40 @@ class PgBus(InProcessBus):
         if not self.connected.is_set():
             self._deliver(topic, payload)
             return
-        try:
-            async with self._pub_lock:
+        if self._outbox.full():
+            log.warning("event bus: outbox full; %s delivered locally only", topic)
+            self._deliver(topic, payload)
+            return
+        self._outbox.put_nowait((topic, payload, data))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_forever(), name="pg-bus-send")
+
+    async def _send_forever(self) -> None:
+        import asyncpg
+
+        while not self._closing:
+            batch = [await self._outbox.get()]
+            while not self._outbox.empty() and len(batch) < 500:
+                batch.append(self._outbox.get_nowait())
+            try:
                 if self._pub_conn is None or self._pub_conn.is_closed():
                     self._pub_conn = await asyncpg.connect(self._dsn, timeout=5)
-                await asyncio.wait_for(self._pub_conn.execute("SELECT pg_notify($1, $2)", self.CHANNEL, data), 5)
-        except Exception as e:  # noqa: BLE001 — the publisher must never fail because of the bus
-            log.warning("event bus: NOTIFY failed (%s); delivered locally only", e)
-            self._pub_conn = None
-            self._deliver(topic, payload)
+                await asyncio.wait_for(
+                    self._pub_conn.execute(
+                        "SELECT pg_notify($1, x) FROM unnest($2::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n",
+                        self.CHANNEL,
+                        [d for _, _, d in batch],
+                    ),
+                    5,
+                )
+            except Exception as e:  # noqa: BLE001 — the publisher must never fail because of the bus
+                log.warning("event bus: NOTIFY failed (%s); %d message(s) delivered locally only", e, len(batch))
+                with contextlib.suppress(Exception):
+                    if self._pub_conn is not None:
+                        self._pub_conn.terminate()
+                self._pub_conn = None
+                for topic, payload, _ in batch:
+                    self._deliver(topic, payload)
 
 
 def make_bus(database_url: str) -> InProcessBus:

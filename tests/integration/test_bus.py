@@ -75,3 +75,19 @@ async def test_an_oversized_payload_is_delivered_locally_and_does_not_raise(pg_o
 def test_make_bus_picks_listen_notify_only_for_postgresql() -> None:
     assert type(make_bus("sqlite:///x.db")) is InProcessBus
     assert type(make_bus("postgresql://u@h/db")) is PgBus
+
+
+@pytest.mark.pg
+async def test_a_burst_of_messages_arrives_complete_and_in_order(pg_only: str) -> None:
+    a, b = PgBus(pg_only), PgBus(pg_only)
+    await a.start()
+    await b.start()
+    try:
+        async with b.subscribe("ticket.") as q:
+            for i in range(300):
+                await a.publish("ticket.changed", {"i": i})
+            got = [(await asyncio.wait_for(q.get(), 5))[1]["i"] for _ in range(300)]
+        assert got == list(range(300))
+    finally:
+        await a.close()
+        await b.close()
