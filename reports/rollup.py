@@ -92,19 +92,26 @@ def day_of(dialect: str, col: Any) -> Any:
     return cast(func.timezone(TZ.key, col), Date)
 
 
-def _in_days(col: Any, days: Sequence[date]) -> Any:
-    """col falls on one of `days`: one range per run of consecutive days, so its index serves it."""
+def _day_runs(col: Any, days: Sequence[date], dialect: str = "sqlite") -> list[Any]:
+    """Predicates on col covering `days`, one SELECT (UNION ALL) each.
+
+    On SQLite one range per run of consecutive days, each its own SELECT: without range
+    statistics it turns an OR of many ranges into a scan of the whole table. PostgreSQL gets
+    one OR of the ranges (a BitmapOr: one pass over the heap).
+    """
     runs: list[list[date]] = []
     for d in sorted(set(days)):
         if runs and (d - runs[-1][1]).days == 1:
             runs[-1][1] = d
         else:
             runs.append([d, d])
-    ranges = []
+    out = []
     for first, last in runs:
         lo, hi = period_bounds(first, last)
-        ranges.append(and_(col >= lo, col < hi))
-    return or_(*ranges)
+        out.append(and_(col >= lo, col < hi))
+    if dialect == "postgresql" and len(out) > 1:
+        return [or_(*out)]
+    return out
 
 
 def _period_noindex(dialect: str, col: Any, s: Scope) -> Any:
@@ -225,8 +232,9 @@ async def _refresh(db: Database, spec: _Spec, now: datetime, rebuild: bool) -> b
                 chunk = days[i:i + 500]
                 for table in spec.tables:
                     await s.execute(delete(table).where(table.day.in_(chunk)))
-                for stmt in spec.inserts(dialect, _in_days(spec.ts, chunk)):
-                    await s.execute(stmt)
+                for run in _day_runs(spec.ts, chunk, dialect):
+                    for stmt in spec.inserts(dialect, run):
+                        await s.execute(stmt)
             changed = bool(days)
         mark = now - LAG
         if state.watermark is None or rebuild or mark > state.watermark:
@@ -275,9 +283,8 @@ async def counts_from_rollups(
         .group_by(*(getattr(R, k) for k in CASE_ATOMS))
     ]
     # the changed days all lie in the period: their own ranges are the whole condition
-    live = _in_days(Ticket.registered_at, case_days) if case_days else None
-    if live is not None:
-        parts.append(_case_atoms_select(live))
+    live = _day_runs(Ticket.registered_at, case_days, dialect)
+    parts += [_case_atoms_select(run) for run in live]
     row = (await session.execute(case_counts_over(union_all(*parts).subquery("atoms")))).mappings().one()
     c = {k: int(v) for k, v in row.items()}
     # open past the deadline depends on `now`: always from tickets (open cases are few)
@@ -296,10 +303,11 @@ async def counts_from_rollups(
     raw: dict[tuple[str, Any, Any], int] = {}
     for dim, kid, ktext, n in (await session.execute(q)).all():
         raw[(dim, kid, ktext)] = raw.get((dim, kid, ktext), 0) + int(n)
-    if live is not None:  # one scan of the changed days, grouped by every breakdown key at once
+    if live:  # one scan of the changed days, grouped by every breakdown key at once
         keys = [g.id_col if g.id_col is not None else g.key for g in GROUPS.values()]
         reg = _registered(Atoms(atom_exprs(_EPOCH)))
-        q = select(*keys, func.count()).select_from(Ticket).where(live, reg).group_by(*keys)
+        q = union_all(*(select(*keys, func.count()).select_from(Ticket).where(run, reg).group_by(*keys)
+                        for run in live))
         for *vals, n in (await session.execute(q)).all():
             for (dim, g), v in zip(GROUPS.items(), vals, strict=True):
                 if v is None and g.id_col is not None:
@@ -327,7 +335,6 @@ async def counts_from_rollups(
         .where(kclean)
         .group_by(*(getattr(K, k) for k in CALL_ATOMS))
     ]
-    if call_days:
-        kparts.append(call_atoms_query(_in_days(Call.offered_at, call_days)))
+    kparts += [call_atoms_query(run) for run in _day_runs(Call.offered_at, call_days, dialect)]
     calls = dict((await session.execute(call_counts_over(union_all(*kparts).subquery("call_atoms")))).mappings().one())
     return c, groups, calls
