@@ -672,4 +672,84 @@ async def admin_update_user(
                                                       password=password or None), "已保存用户")
 
 
+# ---------------------------------------------------------------------------------------------
+# knowledge base (知识库, issue 8): suggestions beside 来电登记, 直接答复 with an entry
+# ---------------------------------------------------------------------------------------------
+KB_SUGGEST_LIMIT = 6
+
+
+@_route("GET", "/console/kb/suggest", OP)
+async def kb_suggest(request: Request, user: Annotated[ConsoleUser, require(*OP)],
+                     q: Annotated[str, Query(max_length=5000)] = "",
+                     limit: Annotated[int, Query(ge=1, le=20)] = KB_SUGGEST_LIMIT) -> Response:
+    """The ranked entries for what the operator has typed, as an HTML fragment (matches in
+    <mark>, expired entries marked 已失效 without an answer button); operator.js fetches it
+    as they type (debounced), so no page reload."""
+    from .. import kb
+
+    q = q.strip()
+    hits = await kb.search(db_of(request), q, limit=limit) if q else []
+    return page(request, "_kb_suggest.html", {"q": q, "hits": hits})
+
+
+@_route("POST", "/console/kb/answer", OP)
+async def kb_answer(
+    request: Request,
+    user: Annotated[ConsoleUser, require(*OP)],
+    kb_entry: Annotated[str, Form(max_length=64)],
+    number: Annotated[str, Form(max_length=32)] = "",
+    kind: Annotated[Kind, Form()] = Kind.consultation,
+    category: Annotated[str, Form(max_length=100)] = "",
+    content: Annotated[str, Form(max_length=5000)] = "",
+    kb_q: Annotated[str, Form(max_length=500)] = "",
+    caller_phone: Annotated[str, Form(max_length=40)] = "",
+    caller_name: Annotated[str, Form(max_length=100)] = "",
+    address: Annotated[str, Form(max_length=300)] = "",
+    urgent: Annotated[str | None, Form()] = None,
+    confidential: Annotated[str | None, Form()] = None,
+    no_callback: Annotated[str | None, Form()] = None,
+    linkedid: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """直接答复 with a knowledge-base entry (`kb_entry` = "编号:版本" as the operator saw it):
+    case `number` if it is registered already, else the 来电登记 form is registered first and
+    then answered — one action. The case records the entry and its version (kb_uses)."""
+    from .. import kb
+
+    db, bus = db_of(request), request.app.state.bus
+    code, _, seen = kb_entry.partition(":")
+    try:
+        e = await kb.get(db, code.strip())
+        if e.version == 0:
+            raise Conflict(f"条目 {e.code} 尚未发布")
+        if kb.is_expired(e):
+            raise Conflict(f"条目 {e.code} 已失效，不能用于答复")
+        if seen.strip() and seen.strip() != str(e.version):
+            raise Conflict(f"条目 {e.code} 已更新为第 {e.version} 版，请核对新的答复内容后再答复")
+        if not number.strip():
+            r = await ref(request)
+            if not category and e.category and e.category in r.categories_by_name:
+                category = e.category  # the entry's 问题分类 when the operator chose none
+            data = services.NewTicket(
+                kind=kind, category=category, content=content.strip() or kb_q.strip(),
+                caller_phone=caller_phone or None, caller_name=caller_name or None, address=address or None,
+                urgent=_bool(urgent), confidential=_bool(confidential), no_callback=_bool(no_callback),
+                source="phone",
+            )
+            t, _ = await agents.intake(db, user.actor, data, "save", {}, bus=bus, linkedid=linkedid or None)
+            try:
+                t = await kb.answer_case(db, user.actor, e.code, t.number, version=e.version,
+                                         ticket_version=t.version, bus=bus)
+            except (Invalid, Conflict, Forbidden) as ex:
+                auth_web.flash(request, f"已登记 {t.number}，但直接答复未完成：{ex.message}", "error")
+                return redirect(f"/cases/{t.number}")
+        else:
+            t = await kb.answer_case(db, user.actor, e.code, number.strip(), version=e.version, bus=bus)
+    except (Invalid, Conflict, NotFound) as ex:
+        auth_web.flash(request, f"未答复：{ex.message}", "error")
+        return redirect(safe_next(f"/cases/{number.strip()}" if number.strip() else "", "/operator"))
+    auth_web.flash(request, f"已登记并直接答复（知识库 {e.code} 第 {e.version} 版）：工单 {t.number}"
+                   if not number.strip() else f"已直接答复（知识库 {e.code} 第 {e.version} 版）：工单 {t.number}", "ok")
+    return redirect("/operator" if not number.strip() else f"/cases/{t.number}")
+
+
 __all__ = ["router", "install", "domain_error_page", "ROUTE_ROLES", "start_board", "Forbidden"]

@@ -66,6 +66,9 @@ BODIES: dict[str, dict[str, str]] = {
     "/admin/rules/{rule_id}/active": {"active": "1"},
     "/admin/users": {"username": "newbie", "role": "operator", "password": "long-enough-pw"},
     "/admin/users/{user_id}": {"role": "operator", "seat": "8001", "active": "1"},
+    # 知识库 直接答复 (issue 8): no entries in this world → a message and a redirect for the admitted
+    "/console/kb/answer": {"kb_entry": "KB0001:1", "kind": "consultation", "category": "办理证照",
+                           "content": "办证要带什么"},
 }
 
 # an action each role may take on the dispatched case (the operator's is refused by the state:
