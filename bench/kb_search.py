@@ -1,6 +1,7 @@
 """Knowledge-base search benchmark: p50/p99 latency of `kb.search` with N entries in PostgreSQL.
 
     .venv/bin/python bench/kb_search.py [--entries 50000] [--runs 5] [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+                                        [--keep | --reuse kb_bench_xxxxxxxx]
 
 A fresh PostgreSQL database gets the 100 sample entries (kb-entries.csv) and N-100 generated
 ones, recombined from the samples: a title and phrasings of one entry with a place or
@@ -100,10 +101,10 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-async def bench(url: str, n: int, runs: int) -> None:
+async def bench(url: str, n: int, runs: int, reuse: bool = False) -> None:
     db = Database(url, pool_size=2)
     try:
-        took = await load(db, n)
+        took = 0.0 if reuse else await load(db, n)
         async with db.session() as s:
             count = (await s.execute(text("SELECT count(*) FROM kb_entries"))).scalar()
         print(f"{count} entries loaded (generation + segmentation + insert {took:.1f} s)")
@@ -143,8 +144,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    ap.add_argument("--reuse", metavar="DB", help="search a database kept by --keep (no loading)")
     a = ap.parse_args()
     admin = make_url(a.pg)
+    if a.reuse:
+        asyncio.run(bench(admin.set(database=a.reuse).render_as_string(hide_password=False), a.entries, a.runs,
+                          reuse=True))
+        return
     name = f"kb_bench_{uuid.uuid4().hex[:8]}"
     import psycopg
 

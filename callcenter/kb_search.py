@@ -42,11 +42,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from . import routing
 
 TZ = ZoneInfo("Asia/Shanghai")
-CANDIDATES = 60  # rows the index returns for the re-rank
+CANDIDATES = 30  # rows the index returns for the re-rank
 # index score weights per column (title, phrasings, answer)
 FTS5_WEIGHTS = (4.0, 3.0, 1.0)
 PG_WEIGHTS = "{0.05, 0.1, 0.6, 1.0}"  # D (answer), C (unused), B (phrasings), A (title)
 PG_WIDE_TERMS = 3  # the most specific query words also searched in answer texts
+PG_BODY_WEIGHT = 0.05  # an answer's match in the index score, beside the title's and phrasings'
+CAND_BUDGET = 3000  # PostgreSQL: estimated rows the words choosing the candidates may match
+PAIR_TERMS = 5  # … the most specific of the other words, any two of them together, choose candidates too
+PAIR_SHARE = 0.05  # … each of them in at most this share of the entries
+RANK_CAP = 6000  # rows ranked at most (PostgreSQL)
+WIDE_BUDGET = 300  # … and a word looked up in the answers (those rare there only)
 # re-rank: final = W_INDEX * index score / best index score + W_COVER * cover + W_BIGRAM * bigrams
 W_INDEX, W_COVER, W_ALL, W_BIGRAM, W_BODY = 0.3, 0.4, 0.2, 0.2, 0.1
 
@@ -244,15 +250,96 @@ def _lexeme(t: str) -> str:
     return "'" + t.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _tsqueries(q: Query) -> tuple[str, str]:
-    """(head, wide): every word of the query looked up in titles and phrasings (tsv_head) —
-    single characters too — and its PG_WIDE_TERMS most
-    specific words (IDF) in the answers too (tsv). Common words in answer texts would
-    otherwise make thousands of rows match, each ranked; the re-rank still reads the answers
-    of the candidates."""
-    head = q.terms
-    wide = sorted((t for t in head if len(t) > 1), key=lambda t: -idf(t))[:PG_WIDE_TERMS] or head
-    return " | ".join(map(_lexeme, head)), " | ".join(map(_lexeme, wide))
+def _tsqueries(q: Query, stats: TermStats | None = None) -> tuple[str, str, str]:
+    """(rank, head, wide) tsqueries for PostgreSQL.
+
+    rank: every word of the query (single characters too) — what the candidates are ranked on.
+    head: the words looked up in titles and phrasings (tsv_head) to *choose* the candidates —
+    the rarest first (PostgreSQL's own statistics of the column, `TermStats`), as long as the
+    rows they match stay within CAND_BUDGET: a word found in a large share of the entries
+    (办理, 申请, 怎么办 …) would make thousands of rows candidates, each ranked. It still counts
+    in the ranking of the candidates the rarer words found.
+    wide: the PG_WIDE_TERMS most specific words (jieba IDF) also looked up in the answers
+    (tsv), those of them rare in answers (WIDE_BUDGET) — '' if none.
+    Without statistics (a new or small table) every word chooses candidates."""
+    terms = q.terms
+    rank = " | ".join(map(_lexeme, terms))
+    wide = sorted((t for t in terms if len(t) > 1), key=lambda t: -idf(t))[:PG_WIDE_TERMS] or terms
+    if stats is None or not stats.head:
+        return rank, rank, " | ".join(map(_lexeme, wide))
+    head = stats.rarest(terms, stats.head, stats.head_floor, CAND_BUDGET)
+    # the common words left out choose the rows holding two of them (GIN intersects the lists)
+    common = sorted((t for t in terms if t not in head and len(t) > 1
+                     and stats.head.get(t, stats.head_floor) <= PAIR_SHARE), key=lambda t: -idf(t))[:PAIR_TERMS]
+    pairs = [f"({_lexeme(a)} & {_lexeme(b)})" for i, a in enumerate(common) for b in common[i + 1 :]]
+    wide = [t for t in wide if stats.rows * stats.body.get(t, stats.body_floor) <= WIDE_BUDGET]
+    return rank, " | ".join([*map(_lexeme, head), *pairs]), " | ".join(map(_lexeme, wide))
+
+
+@dataclass
+class TermStats:
+    """How common each word is among the entries, from pg_stats (the most common lexemes that
+    ANALYZE — autovacuum — keeps for the tsvector columns, with the share of rows holding each).
+    A word not listed is rarer than the least common listed one."""
+
+    rows: float
+    head: dict[str, float]  # tsv_head: lexeme → share of rows
+    head_floor: float
+    body: dict[str, float]  # tsv
+    body_floor: float
+
+    def rarest(self, terms: Sequence[str], freq: dict[str, float], floor: float, budget: float) -> list[str]:
+        """The rarest terms whose estimated matching rows add up to at most `budget` (the
+        rarest one always)."""
+        chosen: list[str] = []
+        total = 0.0
+        for t in sorted(terms, key=lambda t: freq.get(t, floor)):
+            n = self.rows * freq.get(t, floor)
+            if chosen and total + n > budget:
+                break
+            chosen.append(t)
+            total += n
+        return chosen
+
+
+_stats_cache: dict[str, tuple[float, TermStats | None]] = {}
+STATS_TTL = 300.0  # seconds a process keeps the term statistics (ANALYZE refreshes them rarely)
+_PG_STATS = text(
+    """
+    SELECT s.attname, s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples
+    FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
+         JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
+    WHERE s.schemaname = current_schema() AND s.tablename = 'kb_entries'
+      AND s.attname IN ('tsv', 'tsv_head') AND s.most_common_elems IS NOT NULL
+    """
+)
+
+
+async def term_stats(conn: AsyncConnection, key: str = "", *, fresh: bool = False) -> TermStats | None:
+    hit = _stats_cache.get(key)
+    now = time.monotonic()
+    if hit is not None and not fresh and now - hit[0] < STATS_TTL:
+        return hit[1]
+    got: dict[str, tuple[dict[str, float], float]] = {}
+    rows = 0.0
+    for att, elems, freqs, reltuples in (await conn.execute(_PG_STATS)).all():
+        n = len(elems or ())
+        if not n or not freqs or len(freqs) < n:
+            continue
+        f = {e: float(x) for e, x in zip(elems, freqs[:n], strict=True)}
+        got[att] = (f, min(f.values()) * 0.5)
+        rows = max(rows, float(reltuples or 0))
+    stats = None
+    if "tsv_head" in got and rows > 0:
+        body = got.get("tsv", ({}, 0.0))
+        stats = TermStats(rows=rows, head=got["tsv_head"][0], head_floor=got["tsv_head"][1],
+                          body=body[0], body_floor=body[1])
+    _stats_cache[key] = (now, stats)
+    return stats
+
+
+def forget_term_stats() -> None:
+    _stats_cache.clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,12 +393,25 @@ _SQLITE_CANDIDATES = text(
     ORDER BY r DESC LIMIT :n
     """
 )
+# rank within the candidates the selective words chose; RANK_CAP bounds the rows ranked
+# whatever the words (a safety valve: past it the rows are the index's, in no order)
 _PG_CANDIDATES = text(
     f"""
-    SELECT e.id, ts_rank('{PG_WEIGHTS}'::float4[], e.tsv, CAST(:qh AS tsquery) || CAST(:qw AS tsquery), 0) AS r
-    FROM kb_entries e
-    WHERE (e.tsv_head @@ CAST(:qh AS tsquery) OR e.tsv @@ CAST(:qw AS tsquery))
-      AND e.status IN ('published', 'expired')
+    SELECT c.id, ts_rank('{PG_WEIGHTS}'::float4[], c.tsv_head, CAST(:qr AS tsquery), 0) AS r
+    FROM (SELECT e.id, e.tsv_head FROM kb_entries e
+          WHERE e.tsv_head @@ CAST(:qh AS tsquery) AND e.status IN ('published', 'expired')
+          LIMIT :cap) c
+    ORDER BY r DESC LIMIT :n
+    """
+)
+_PG_CANDIDATES_WIDE = text(
+    f"""
+    SELECT c.id, ts_rank('{PG_WEIGHTS}'::float4[], c.tsv_head, CAST(:qr AS tsquery), 0)
+                 + {PG_BODY_WEIGHT} * ts_rank('{{1, 1, 1, 1}}'::float4[], c.tsv, CAST(:qw AS tsquery), 0) AS r
+    FROM (SELECT e.id, e.tsv_head, e.tsv FROM kb_entries e
+          WHERE (e.tsv_head @@ CAST(:qh AS tsquery) OR e.tsv @@ CAST(:qw AS tsquery))
+            AND e.status IN ('published', 'expired')
+          LIMIT :cap) c
     ORDER BY r DESC LIMIT :n
     """
 )
@@ -356,8 +456,9 @@ async def search(
     if sqlite:
         rows = (await conn.execute(_SQLITE_CANDIDATES, {"q": _fts5_match(q), "n": n})).all()
     else:
-        qh, qw = _tsqueries(q)
-        rows = (await conn.execute(_PG_CANDIDATES, {"qh": qh, "qw": qw, "n": n})).all()
+        qr, qh, qw = _tsqueries(q, await term_stats(conn, str(conn.engine.url)))
+        sql = _PG_CANDIDATES_WIDE if qw else _PG_CANDIDATES
+        rows = (await conn.execute(sql, {"qr": qr, "qh": qh, "qw": qw, "n": n, "cap": RANK_CAP})).all()
     if not rows:
         return []
     index_score = {r[0]: float(r[1]) for r in rows}
