@@ -83,6 +83,8 @@ def configure_logging(fmt: str | None = None, process_kind: str | None = None, l
         # uvicorn installs its own text handlers: send its lines through ours instead
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             lg = logging.getLogger(name)
+            if name == "uvicorn.access" and not lg.handlers:
+                continue  # switched off (`hotline serve` has access_log=False: ops logs each request)
             for h in list(lg.handlers):
                 lg.removeHandler(h)
             lg.propagate = True
