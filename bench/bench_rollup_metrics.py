@@ -26,8 +26,15 @@ from sqlalchemy import select, update  # noqa: E402
 from callcenter.db import Database  # noqa: E402
 from callcenter.migrate import upgrade  # noqa: E402
 from callcenter.models import Ticket  # noqa: E402
+from reports.annual import annual_report  # noqa: E402
 from reports.metrics import metrics  # noqa: E402
+from reports.render import render  # noqa: E402
 from reports.rollup import LAG, refresh_rollups  # noqa: E402
+
+
+async def _render_all(r: dict) -> None:  # type: ignore[type-arg]
+    for fmt in ("html", "md", "xlsx", "json"):
+        render(r, fmt)
 
 
 def med(xs: list[float]) -> str:
@@ -74,6 +81,11 @@ async def run(url: str, year: int, repeat: int, rebuild: bool) -> None:
         print("metrics year from the rollups, nothing changed since the tick:", med(fast), flush=True)
         m = await metrics(db, d0, d1)
         print(f"  registered {m['cases']['registered']}, offered {m['calls']['offered']}", flush=True)
+        ann = await timed(lambda: annual_report(db, year), repeat)
+        print("annual report for the year (figures; rollups):", med(ann), flush=True)
+        r = await annual_report(db, year)
+        rend = await timed(lambda: _render_all(r), repeat)
+        print("  rendering it in html, md, xlsx, json:", med(rend), flush=True)
         base = await timed(lambda: metrics(db, d0, d1, use_rollups=False), max(1, repeat // 2))
         print("metrics year from the base tables:", med(base), flush=True)
         b = await metrics(db, d0, d1, use_rollups=False)
