@@ -639,7 +639,19 @@ async def import_file(db: Database, path: Path, *, actor: Actor = SYSTEM, create
             _apply_version(e, v)
             e.draft_version = None
             e.updated_at = now
+    if not db.is_sqlite and (rep.created or rep.updated):
+        await analyze(db)
     return rep
+
+
+async def analyze(db: Database) -> None:
+    """PostgreSQL: refresh the statistics of kb_entries now (autovacuum would, later) — search
+    chooses its candidates by how common each word is (kb_search.term_stats)."""
+    from sqlalchemy import text
+
+    async with db.engine.begin() as conn:
+        await conn.execute(text("ANALYZE kb_entries"))
+    kb_search.forget_term_stats()
 
 
 async def _free_dep_code(s: AsyncSession, n: int) -> str:

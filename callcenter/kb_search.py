@@ -271,7 +271,8 @@ def _tsqueries(q: Query, stats: TermStats | None = None) -> tuple[str, str, str]
     # the common words left out choose the rows holding two of them (GIN intersects the lists)
     common = sorted((t for t in terms if t not in head and len(t) > 1
                      and stats.head.get(t, stats.head_floor) <= PAIR_SHARE), key=lambda t: -idf(t))[:PAIR_TERMS]
-    pairs = [f"({_lexeme(a)} & {_lexeme(b)})" for i, a in enumerate(common) for b in common[i + 1 :]]
+    pairs = [f"({_lexeme(a)} & {_lexeme(b)})" for i, a in enumerate(common) for b in common[i + 1 :]
+             if a not in b and b not in a]  # not 公积 & 公积金: search mode's parts of one word
     wide = [t for t in wide if stats.rows * stats.body.get(t, stats.body_floor) <= WIDE_BUDGET]
     return rank, " | ".join([*map(_lexeme, head), *pairs]), " | ".join(map(_lexeme, wide))
 
