@@ -249,7 +249,7 @@ async def clear_figure(db: Database, year: int, table: str, row: str, column: st
         r = await s.execute(delete(DisclosureFigure).where(
             DisclosureFigure.year == year, DisclosureFigure.report_table == table,
             DisclosureFigure.row_key == row, DisclosureFigure.column_key == column))
-    return bool(r.rowcount)
+    return bool(getattr(r, "rowcount", 0))
 
 
 async def entered_figures(db: Database, year: int) -> dict[tuple[str, str, str], DisclosureFigure]:
@@ -391,7 +391,7 @@ def check_tables(tables: dict[str, dict[str, Any]]) -> list[str]:
     row_label = {r["key"]: r["label"] for r in t3["rows"]}
     for c in col_label:
         a, b, h, o = (_v(t3, r, c) for r in ("new", "carried_in", "handled", "carried_out"))
-        if None not in (a, b, h, o) and a + b != h + o:
+        if a is not None and b is not None and h is not None and o is not None and a + b != h + o:
             problems.append(f"表3「{col_label[c]}」列：一（{a}）+ 二（{b}）≠ 三（七）总计（{h}）+ 四（{o}）")
         parts = [_v(t3, r, c) for r in RESULT_ROWS]
         if h is not None and None not in parts and sum(parts) != h:  # type: ignore[arg-type]

@@ -105,7 +105,7 @@ OPEN = (Status.registered, Status.dispatched, Status.accepted, Status.returned, 
 RESOLVED_STATES = (Status.answered, Status.resolved, Status.closed)
 
 
-def atom_exprs(s: Scope) -> dict[str, ColumnElement[Any]]:
+def atom_exprs(s: Scope) -> dict[str, Any]:
     """The few low-cardinality facts of a case every case figure is built from.
 
     The figures below see a case only through these. drill() evaluates them on each row;
@@ -245,7 +245,7 @@ def _case_scope(s: Scope) -> ColumnElement[bool]:
 C = Call
 
 # the few facts of a call its figures are built from (grouped first by metrics(), as for cases)
-CALL_ATOMS: dict[str, ColumnElement[Any]] = {
+CALL_ATOMS: dict[str, Any] = {
     "direction": C.direction,
     "outcome": C.outcome,
     "was_answered": C.answered_at.is_not(None),
@@ -425,6 +425,8 @@ async def metrics(
         from .rollup import counts_from_rollups
 
         got = None if dept or not use_rollups else await counts_from_rollups(session, s, date_from, date_to)
+        groups: dict[str, dict[str, int]]
+        calls: Any
         if got is not None:
             c, groups, calls = got
         else:

@@ -126,8 +126,8 @@ def _period_noindex(dialect: str, col: Any, s: Scope) -> Any:
 
 
 def _dialect(x: Database | AsyncSession) -> str:
-    bind = x.engine if isinstance(x, Database) else x.bind
-    return bind.dialect.name
+    bind: Any = x.engine if isinstance(x, Database) else x.bind
+    return str(bind.dialect.name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,13 +306,14 @@ async def counts_from_rollups(
     if live:  # one scan of the changed days, grouped by every breakdown key at once
         keys = [g.id_col if g.id_col is not None else g.key for g in GROUPS.values()]
         reg = _registered(Atoms(atom_exprs(_EPOCH)))
-        q = union_all(*(select(*keys, func.count()).select_from(Ticket).where(run, reg).group_by(*keys)
-                        for run in live))
-        for *vals, n in (await session.execute(q)).all():
+        lq = union_all(*(select(*keys, func.count()).select_from(Ticket).where(run, reg).group_by(*keys)
+                         for run in live))
+        for *vals, n in (await session.execute(lq)).all():
             for (dim, g), v in zip(GROUPS.items(), vals, strict=True):
                 if v is None and g.id_col is not None:
                     continue  # no department: not in by_department (as the base query's join)
-                k = (dim, v, None) if g.id_col is not None else (dim, None, str(v.value if hasattr(v, "value") else v))
+                text_key = str(getattr(v, "value", v))
+                k = (dim, v, None) if g.id_col is not None else (dim, None, text_key)
                 raw[k] = raw.get(k, 0) + int(n)
     names = {
         Category: dict((await session.execute(select(Category.id, Category.name))).all()),
