@@ -451,13 +451,15 @@ def _pct(r: float | None) -> str:
     return "—" if r is None else f"{r * 100:.2f}".rstrip("0").rstrip(".") + "%"
 
 
-def hotline_section(m: dict[str, Any], d0: date, d1: date, label: str | None = None) -> dict[str, Any]:
+def hotline_section(
+    m: dict[str, Any], d0: date, d1: date, label: str | None = None, link_base: str = "/reports/drill"
+) -> dict[str, Any]:
     """The hotline's figures with drill links, and the paragraph of the report (2013 sample style)."""
     as_of = m["as_of"]
     c = m["cases"]
 
     def fig(name: str, label: str, value: Any, key: str | None = None) -> dict[str, Any]:
-        return {"figure": name, "label": label, "value": value, "key": key, "drill": drill_link(name, d0, d1, as_of, key)}
+        return {"figure": name, "label": label, "value": value, "key": key, "drill": drill_link(name, d0, d1, as_of, key, base=link_base)}
 
     counts = [
         fig("registered", "受理量", c["registered"]),
@@ -525,7 +527,7 @@ async def annual_report(
     d0, d1 = date(year, 1, 1), date(year, 12, 31)
     now = now or datetime.now(UTC)
     m = await metrics(db, d0, d1, now=now)
-    hotline = hotline_section(m, d0, d1)
+    hotline = hotline_section(m, d0, d1, link_base=link_base)
     entered = await entered_figures(db, year)
     dc = await disclosure_counts(db, d0, d1)
     data3 = None
@@ -540,10 +542,6 @@ async def annual_report(
         "6": build_table(TABLE6, entered),
         "text": build_table(TABLETEXT, entered),
     }
-    if link_base != "/reports/drill":
-        for group in ("counts", "calls", "by_category", "by_kind", "by_department"):
-            for f in hotline[group]:
-                f["drill"] = f["drill"].replace("/reports/drill", link_base, 1)
     problems = check_hotline(m) + check_tables(tables)
     text = {r: tables["text"]["cells"][f"{r}|text"]["value"] for r in ("organisation", "overview", "problems", "other_matters")}
     n_cells = sum(len(tables[k]["cells"]) for k in ("2", "3", "4"))
@@ -576,7 +574,8 @@ async def annual_report(
 
 
 async def summary(
-    db: Database, d0: date, d1: date, *, label: str, now: datetime | None = None, department_code: str | None = None
+    db: Database, d0: date, d1: date, *, label: str, now: datetime | None = None, department_code: str | None = None,
+    link_base: str = "/reports/drill",
 ) -> dict[str, Any]:
     """The supervisor's summary of a month or quarter: the metrics with drill-downs and the checks."""
     m = await metrics(db, d0, d1, department_code=department_code, now=now or datetime.now(UTC))
@@ -588,7 +587,7 @@ async def summary(
         "as_of": m["as_of"],
         "generated_at": datetime.now(UTC).astimezone(TZ).isoformat(timespec="seconds"),
         "as_of_local": _local(m["as_of"]),
-        "hotline": hotline_section(m, d0, d1, label),
+        "hotline": hotline_section(m, d0, d1, label, link_base),
         "problems": check_hotline(m),
         "consistent": not check_hotline(m),
     }

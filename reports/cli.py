@@ -246,6 +246,10 @@ def _database() -> Any:
     return Database(get_settings().effective_database_url, pool_size=2)
 
 
+def _link_base(base_url: str) -> str:
+    return base_url.rstrip("/") + "/reports/drill"
+
+
 def _write(report: dict[str, Any], fmt: ReportFormat, out: str | None, allow_inconsistent: bool) -> None:
     from pathlib import Path
 
@@ -280,6 +284,7 @@ def annual_cmd(
     allow_inconsistent: Annotated[
         bool, typer.Option("--allow-inconsistent", help="issue it anyway, carrying the list of problems")
     ] = False,
+    base_url: Annotated[str, typer.Option("--base-url", help="the console's address, for absolute drill links")] = "",
 ) -> None:
     """The 政府信息公开工作年度报告 of a year; exits 1 listing the problems if its figures disagree."""
     from .annual import annual_report
@@ -287,7 +292,7 @@ def annual_cmd(
     async def run() -> dict[str, Any]:
         db = _database()
         try:
-            return await annual_report(db, year, form=form.value)
+            return await annual_report(db, year, form=form.value, link_base=_link_base(base_url))
         finally:
             await db.dispose()
 
@@ -302,6 +307,7 @@ def summary_cmd(
     out: Annotated[str | None, typer.Option("--out", help="the file to write (default: stdout)")] = None,
     department: Annotated[str | None, typer.Option("--department", help="a department code")] = None,
     allow_inconsistent: Annotated[bool, typer.Option("--allow-inconsistent")] = False,
+    base_url: Annotated[str, typer.Option("--base-url", help="the console's address, for absolute drill links")] = "",
 ) -> None:
     """The supervisor's monthly or quarterly summary (same formats as the annual report)."""
     from .annual import month_bounds, quarter_bounds, summary
@@ -314,7 +320,8 @@ def summary_cmd(
         d0, d1, label = month_bounds(month) if month else quarter_bounds(quarter or "")
         db = _database()
         try:
-            return await _known_department(db, summary(db, d0, d1, label=label, department_code=department))
+            return await _known_department(db, summary(db, d0, d1, label=label, department_code=department,
+                                                       link_base=_link_base(base_url)))
         finally:
             await db.dispose()
 

@@ -111,7 +111,8 @@ def test_summaries(cli) -> None:  # type: ignore[no-untyped-def]
     assert r.returncode == 0, r.stderr
     js = json.loads(r.stdout)
     assert js["title"] == "12345热线2012年1月工作情况汇总" and js["period"]["to"] == "2012-01-31"
-    q = cli("report", "summary", "--quarter", "2012Q1", "--format", "md")
+    q = cli("report", "summary", "--quarter", "2012Q1", "--format", "md", "--base-url", "https://rx.example/")
     assert q.returncode == 0 and "2012年第一季度" in q.stdout
+    assert "](https://rx.example/reports/drill?figure=registered&from=2012-01-01&to=2012-03-31" in q.stdout
     assert cli("report", "summary", "--format", "md").returncode == 2
     assert cli("report", "summary", "--month", "2012-13").returncode != 0
