@@ -1,6 +1,6 @@
 """The annual report's HTML printed to A4 PDF in headless Chromium, and its pages as PNGs.
 
-Output in test-output/browser/report/: annual-2012-{2021,narrative}.html, .pdf and -N.png
+Output in test-output/browser/report/: annual-2012-{2021,narrative,summary-q2}.html, .pdf, -N.png
 (pdftoppm when installed, else a full-page screenshot) — look at them.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from callcenter.db import Database
-from reports.annual import annual_report, set_figure
+from reports.annual import annual_report, quarter_bounds, set_figure, summary
 from reports.render import render
 
 SAMPLES = Path(__file__).parent.parent / "fixtures" / "samples"
@@ -42,6 +42,8 @@ async def _reports(path: Path) -> dict[str, bytes]:
         for form in ("2021", "narrative"):
             r = await annual_report(db, 2012, form=form)
             out[form] = render(r, "html")
+        d0, d1, label = quarter_bounds("2012Q2")
+        out["summary-q2"] = render(await summary(db, d0, d1, label=label), "html")
         return out
     finally:
         await db.dispose()
@@ -70,7 +72,7 @@ def test_the_annual_report_prints_on_a4(chromium: Any, sqlite_template: Path, tm
             pdf_path.write_bytes(pdf)
             assert pdf[:5] == b"%PDF-"
             pages = _pdf_pages(pdf)
-            assert pages >= (3 if form == "2021" else 2), pages
+            assert pages >= {"2021": 3, "narrative": 2}.get(form, 1), pages
             for old in OUT.glob(f"annual-2012-{form}-*.png"):
                 old.unlink()
             if shutil.which("pdftoppm"):

@@ -187,3 +187,13 @@ async def test_too_many_changed_days_fall_back_to_the_base_tables(database: Data
     async with database.session() as s:
         assert await counts_from_rollups(s, _scope(d0, d1, REAL_NOW, None), d0, d1) is None
     await assert_same(database, REAL_NOW, expect_rollups=False)
+
+
+async def test_two_ticks_at_once_count_nothing_twice(database: Database) -> None:
+    import asyncio
+
+    await build(database, 5, 120, 120)
+    await asyncio.gather(refresh_rollups(database, REAL_NOW), refresh_rollups(database, REAL_NOW))
+    await assert_same(database, REAL_NOW)
+    await asyncio.gather(*(refresh_rollups(database, REAL_NOW, rebuild=True) for _ in range(3)))
+    await assert_same(database, REAL_NOW)
