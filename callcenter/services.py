@@ -209,11 +209,31 @@ async def _load(s: AsyncSession, number: str) -> Ticket:
     return t
 
 
-async def get(db: Database, actor: Actor, number: str) -> Ticket:
+async def get(db: Database, actor: Actor, number: str, *, record_view: bool = True) -> Ticket:
+    """The case, if the actor may see it. Opening a confidential case (a 干部举报 or one marked
+    confidential) with its caller's identity shown is recorded in the audit trail (DOMAIN.md,
+    Privacy): who viewed it and when. Local tools (the system actor) are not recorded."""
     async with db.session() as s:
         t = await _load(s, number)
     if not visible_to(t, actor):
         raise Forbidden("this case belongs to another department")
+    if record_view and actor.id is not None and t.confidential and shows_identity(t, actor):
+        async with db.transaction() as s:
+            # an event only: the case itself (and its version) is untouched
+            await s.execute(
+                _INSERT_EVENT,
+                {
+                    "ticket_id": t.id,
+                    "at": utcnow(),
+                    "actor_id": actor.id,
+                    "actor_name": actor.name,
+                    "action": "view",
+                    "from_status": t.status.value,
+                    "to_status": t.status.value,
+                    "note": "查看保密件（含来电人信息）",
+                    "data": None,
+                },
+            )
     return t
 
 

@@ -254,3 +254,18 @@ async def test_the_caller_history_finds_earlier_cases_of_the_same_number_written
     assert [t["number"] for t in r.json()["tickets"]] == [a["number"]]
     assert r.json()["tickets"][0]["caller_phone"] == "0731-****9227"
     assert (await client.get("zhangwei", "/api/v1/callers/073151489227/history")).status_code == 403
+
+
+async def test_who_viewed_a_confidential_case_is_in_its_audit_trail(client: Client) -> None:
+    t = await client.create(kind="report", category="城市管理", content="举报某执法人员", caller_name="举报人")
+    t = await client.ok("chenjing", t, "dispatch", department="cgj")
+    await client.get("chenjing", f"/api/v1/tickets/{t['number']}")
+    await client.get("wangfang", f"/api/v1/tickets/{t['number']}")  # the department: identity hidden
+    plain = await client.create()
+    await client.get("chenjing", f"/api/v1/tickets/{plain['number']}")
+    trail = (await client.get("chenjing", f"/api/v1/tickets/{t['number']}/events")).json()
+    assert [(e["action"], e["actor"]) for e in trail if e["action"] == "view"] == [("view", "陈静")]
+    assert trail[-1]["to_status"] == "dispatched"
+    assert (await client.get("chenjing", f"/api/v1/tickets/{t['number']}")).json()["version"] == t["version"]
+    plain_trail = (await client.get("chenjing", f"/api/v1/tickets/{plain['number']}/events")).json()
+    assert all(e["action"] != "view" for e in plain_trail)
