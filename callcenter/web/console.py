@@ -752,4 +752,36 @@ async def kb_answer(
     return redirect("/operator" if not number.strip() else f"/cases/{t.number}")
 
 
+KB_REPORT = (Role.supervisor, Role.admin)
+KB_PERIODS = (("today", "今日"), ("month", "本月"), ("year", "本年"))
+
+
+@_route("GET", "/kb", KB_REPORT)
+async def kb_report(request: Request, user: Annotated[ConsoleUser, require(*KB_REPORT)],
+                    period: Annotated[str, Query(pattern="^(today|month|year)$")] = "month") -> Response:
+    """The knowledge base's feedback loop: 直接答复 and 直接办结率 per period (the wall's figures),
+    how many of those direct answers quoted an entry, 直接答复 per entry, entries whose direct
+    answers got 不满意 (to review), entries ending within 30 days."""
+    from .. import kb
+
+    db = db_of(request)
+    figs = await request.app.state.wall_figures.get(db)
+    today = agents.local_today()
+    starts = {"today": today, "month": today.replace(day=1), "year": today.replace(month=1, day=1)}
+    lo = {k: datetime.combine(d, time(0), tzinfo=TZ) for k, d in starts.items()}
+    hi = datetime.combine(today + timedelta(days=1), time(0), tzinfo=TZ)
+    rows = []
+    for name, label in KB_PERIODS:
+        c = figs[name]["cases"]
+        quoted = sum(r["answered"] for r in await kb.direct_answer_counts(db, lo[name], hi))
+        rows.append({"name": name, "label": label, "registered": c["registered"],
+                     "answered_directly": c["answered_directly"], "rate": c.get("direct_resolution_rate"),
+                     "kb": quoted, "kb_share": quoted / c["answered_directly"] if c["answered_directly"] else None})
+    return page(request, "kb.html", {
+        "rows": rows, "period": period, "period_label": dict(KB_PERIODS)[period],
+        "per_entry": await kb.direct_answer_counts(db, lo[period], hi),
+        "flagged": await kb.flagged_for_review(db), "expiring": await kb.expiring_soon(db, 30),
+    })
+
+
 __all__ = ["router", "install", "domain_error_page", "ROUTE_ROLES", "start_board", "Forbidden"]

@@ -96,5 +96,13 @@ def test_an_operator_answers_a_call_from_the_knowledge_base(chromium: Browser, l
     lina.goto(f"{live.base}/cases/{number}")
     expect(lina.locator("#case-status")).to_have_text("已答复")
     shot(lina, "kb-03-case-answered", full=False)
+    # the supervisor's 知识库 page: the direct answer counted for the entry, the 直接办结率
+    wall = sign_in(chromium, live, "chenjing")
+    wall.goto(f"{live.base}/kb")
+    expect(wall.locator("#kb-per-entry tr[data-code='KB0015'] td.n")).to_have_text("1")
+    expect(wall.locator("#kb-rate-today .kb-n")).to_have_text("1")
+    expect(wall.locator("#kb-rate-today .rate")).to_have_text("100.0%")
+    shot(wall, "kb-04-supervisor-kb-page", full=False)
+    wall.context.close()
     print(f"KB suggestions shown {shown_s * 1000:.0f} ms after typing began; {n_requests} suggest requests")
     lina.context.close()

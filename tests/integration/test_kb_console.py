@@ -115,3 +115,28 @@ def test_candidates_are_chosen_by_the_rarest_words() -> None:
     # no statistics (a new table): every word chooses
     rank2, head2, _ = kb_search._tsqueries(q, None)
     assert rank2 == head2 == rank
+
+
+async def test_the_kb_page_shows_direct_answers_the_rate_and_entries_to_review(console) -> None:  # type: ignore[no-untyped-def]
+    s, db = console
+    from callcenter.auth import actor_of
+    from callcenter.models import User
+    from callcenter.services import act
+
+    r = await s.client.post("/console/kb/answer", data={"csrf_token": s.csrf, "kb_entry": "KB0015:1", **FORM})
+    assert r.status_code == 303
+    async with db.session() as ses:
+        number = (await ses.execute(select(Ticket.number))).scalar_one()
+        lina = (await ses.execute(select(User).where(User.username == "lina"))).scalar_one()
+    await act(db, actor_of(lina), number, "callback", None, {"outcome": "dissatisfied"})
+    assert (await s.client.get("/kb")).status_code == 403  # an operator: not this page
+    async with httpx.AsyncClient(transport=s.client._transport, base_url="http://console.test") as c:
+        sup = await sign_in(c, "chenjing")
+        html = (await sup.client.get("/kb?period=year")).text
+    row = html[html.index('id="kb-rate-today"'):]
+    row = row[: row.index("</tr>")]
+    assert "<td>1</td><td>1</td>" in row and "100.0%" in row  # 1 registered, 1 answered directly
+    per = html[html.index('id="kb-per-entry"'):html.index('id="kb-flagged"')]
+    assert 'data-code="KB0015"' in per and '<td class="n">1</td>' in per
+    flagged = html[html.index('id="kb-flagged"'):html.index('id="kb-expiring"')]
+    assert 'data-code="KB0015"' in flagged and "第 1 版" in flagged
