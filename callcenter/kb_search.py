@@ -12,7 +12,13 @@ expanded with the synonym groups (kb_synonyms: 拆迁/征收, 物业/物管, dia
 group word found anywhere in the raw query counts, so 么子 matches although jieba splits it),
 then:
 1. candidates from the index, ranked there: FTS5 `bm25()` with column weights, or
-   PostgreSQL `ts_rank` with weights {D,C,B,A} — at most CANDIDATES rows come back;
+   PostgreSQL `ts_rank` with weights {D,C,B,A} — at most CANDIDATES rows come back.
+   PostgreSQL ranks only a bounded set: the query's rarest words (pg_stats' most common
+   lexemes of tsv_head tell how common each is) choose the rows while their estimated matches
+   stay within CAND_BUDGET, two of the other words together choose too (GIN intersects), the
+   answers are searched for the specific words rare there only; every word still counts in
+   ts_rank over the chosen rows, and RANK_CAP bounds them whatever the words (the 50,000-entry
+   bench went from 223 ms to ~21 ms p99 this way, docs/benchmarks.md);
 2. a re-rank of those candidates in Python on cheap features: the index's own score, the
    IDF-weighted share of the query's words found in the entry's best phrasing or title
    (jieba's IDF table), and the character bigrams shared with the title and phrasings (which
