@@ -57,6 +57,7 @@ class SchedulerConfig:
     callbacks_every: float = 15.0  # placed calls' outcomes, repair
     missed_every: float = 15.0  # missed calls → 回拨 tasks
     deadlines_every: float = 60.0  # reminders, overdue, 督办, callbacks overdue, extensions waiting
+    rollups_every: float = 60.0  # report rollups of the days changed since the last refresh
     leader_every: float = 10.0  # stand-by retry / leader heartbeat
     lease_s: float = 30.0  # SQLite leader lease; a dead leader is replaced after this
     claim_lease_s: float = 120.0  # row claims
@@ -214,6 +215,13 @@ class CallbackScheduler:
     async def step_deadlines(self, now: datetime) -> bool:
         return await deadlines.check_deadlines(self.db, now, self.worker, self.config.rules)
 
+    async def step_rollups(self, now: datetime) -> bool:
+        """The report rollups (per-day counts) of the days changed since the last refresh:
+        dashboards and `hotline report metrics` read them (reports/rollup.py)."""
+        from reports.rollup import refresh_rollups
+
+        return await refresh_rollups(self.db, now)
+
     async def step_summary(self, now: datetime, day: date | None = None) -> bool:
         """The summary of `day` (default: yesterday in Asia/Shanghai); written once."""
         day = day or (now.astimezone(TZ).date() - timedelta(days=1))
@@ -277,6 +285,8 @@ class CallbackScheduler:
         self.aps.add_job(self._job("missed", self.step_missed), "interval", seconds=c.missed_every, id="missed")
         self.aps.add_job(self._job("deadlines", self.step_deadlines), "interval", seconds=c.deadlines_every,
                          id="deadlines")
+        self.aps.add_job(self._job("rollups", self.step_rollups), "interval", seconds=c.rollups_every,
+                         id="rollups")
         self.aps.add_job(self._job("summary", self.step_summary), "cron", hour=c.summary_hour,
                          minute=c.summary_minute, id="summary")
         self.aps.start()

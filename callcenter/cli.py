@@ -42,10 +42,12 @@ def _mount_optional() -> None:
     # each area package owns its sub-commands; mounted here so `hotline` is one command
     from callbacks.cli import app as scheduler_app
     from reports.cli import app as report_app
+    from reports.cli import disclosure_app
 
     from .kb_cli import app as kb_app
 
     app.add_typer(report_app, name="report")
+    app.add_typer(disclosure_app, name="disclosure")
     app.add_typer(scheduler_app, name="scheduler")
     app.add_typer(kb_app, name="kb")
     try:

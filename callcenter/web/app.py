@@ -76,6 +76,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.include_router(api.router)
     app.include_router(kb_router)
+    # drill-down lists and the annual report pages: the hotline's supervisors (and admin)
+    from reports.web import make_router as reports_router
+
+    from ..models import Role
+    from .auth_web import require
+
+    app.include_router(reports_router(require(Role.supervisor, Role.admin).dependency))
     console.install(app)  # the web console: sessions, CSRF, pages, /static
     ops.install(app)  # /readyz, /metrics, request latency, JSON logs, this worker's heartbeat
     return app

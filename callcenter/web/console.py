@@ -45,6 +45,9 @@ router = APIRouter(dependencies=[Depends(auth_web.check_csrf)], include_in_schem
 
 # (method, path) → roles admitted; the matrix test walks every console route against this
 ROUTE_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {}
+# the report pages (reports/web.py, mounted in app.py behind the same check)
+ROUTE_ROLES.update({("GET", p): (Role.supervisor, Role.admin) for p in ("/reports/drill", "/reports/annual",
+                                                                         "/reports/summary")})
 
 
 def _route(method: str, path: str, roles: tuple[Role, ...], **kw: Any) -> Any:
@@ -169,6 +172,8 @@ async def start_board(app: Any) -> asyncio.Task[None]:
         await board.load(app.state.db)
     except Exception:  # noqa: BLE001 - an empty board is better than no console
         pass
+    # the wall's figures are computed once at start, so the first wall of a worker does not wait
+    app.state.wall_warmup = asyncio.create_task(app.state.wall_figures.warm(app.state.db), name="wall-warmup")
     return asyncio.create_task(board.follow(app.state.bus, app.state.wall_figures.mark_dirty), name="agent-board")
 
 
@@ -498,7 +503,7 @@ def _period(m: dict[str, Any]) -> dict[str, Any]:
     c = m["cases"]
     keys = ("registered", "resolved", "completion_rate", "on_time_rate", "callback_rate", "satisfaction_rate",
             "overdue", "answered_directly", "dispatched", "open", "by_department", "by_category")
-    return {k: c[k] for k in keys}
+    return {k: c[k] for k in keys} | {"department_rates": m.get("department_rates") or {}}
 
 
 async def wall_payload(app: Any) -> dict[str, Any]:
