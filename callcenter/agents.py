@@ -230,39 +230,79 @@ def local_today(now: datetime | None = None) -> date:
 
 class WallFigures:
     """The wall's figures from reports.metrics (the one code path), shared by every wall of
-    the process. A period is recomputed when an event marked it dirty (at most once per
-    `min_interval`: the year is the expensive query) or when older than `max_age`."""
+    the process, plus each department's rates (callcenter.wall, one grouped query a period).
+
+    An entry is recomputed when an event marked it dirty (at most once per `min_interval`)
+    or when older than `max_age`. Today's figures are recomputed before answering (cheap,
+    and they move with every call); this month's and this year's, once computed, are answered
+    from the cache at once and refreshed in the background (stale-while-revalidate: the wall
+    never waits for a year's query, the figures lag by one refresh). `warm()` computes all at
+    a worker's start so that even its first wall does not wait.
+    """
+
+    SYNC = ("today", "dep:today")
 
     def __init__(self) -> None:
-        self.min_interval = {"today": 0.3, "month": 2.0, "year": 5.0}
-        self.max_age = {"today": 2.0, "month": 15.0, "year": 60.0}
+        self.min_interval = {"today": 0.3, "month": 2.0, "year": 5.0,
+                             "dep:today": 0.3, "dep:month": 10.0, "dep:year": 60.0}
+        self.max_age = {"today": 2.0, "month": 15.0, "year": 60.0,
+                        "dep:today": 2.0, "dep:month": 60.0, "dep:year": 300.0}
         self._cache: dict[str, tuple[float, date, dict[str, Any]]] = {}
         self._dirty = {name: True for name in self.min_interval}
         self._lock = asyncio.Lock()
+        self._bg: dict[str, asyncio.Task[None]] = {}
 
     def mark_dirty(self, _topic: str | None = None) -> None:
         for name in self._dirty:
             self._dirty[name] = True
 
-    async def get(self, db: Database, now: datetime | None = None) -> dict[str, Any]:
-        from reports.metrics import metrics
+    async def warm(self, db: Database) -> None:
+        try:
+            await self.get(db)
+        except Exception:  # noqa: BLE001 - the first wall computes them then
+            log.exception("wall figures: warm-up failed")
 
+    async def get(self, db: Database, now: datetime | None = None) -> dict[str, Any]:
         now = now or datetime.now(UTC)
         today = local_today(now)
-        periods = {
-            "today": (today, today),
-            "month": (today.replace(day=1), today),
-            "year": (today.replace(month=1, day=1), today),
-        }
+        starts = {"today": today, "month": today.replace(day=1), "year": today.replace(month=1, day=1)}
         async with self._lock:
-            out: dict[str, Any] = {}
-            for name, (lo, hi) in periods.items():
+            wait: list[str] = []
+            for name in self.min_interval:
                 mono = time.monotonic()
                 hit = self._cache.get(name)
                 age = mono - hit[0] if hit is not None else float("inf")
                 stale = hit is None or hit[1] != today or age > self.max_age[name]
-                if stale or (self._dirty[name] and age > self.min_interval[name]):
-                    self._dirty[name] = False
-                    self._cache[name] = (mono, today, await metrics(db, lo, hi, now=now))
-                out[name] = self._cache[name][2]
+                if not (stale or (self._dirty[name] and age > self.min_interval[name])):
+                    continue
+                if hit is None or hit[1] != today or name in self.SYNC:
+                    wait.append(name)
+                elif name not in self._bg or self._bg[name].done():
+                    self._bg[name] = asyncio.create_task(self._refresh(db, name, starts[name.split(":")[-1]], today, now))
+            # the periods' queries run side by side, each on its own connection
+            await asyncio.gather(*(self._refresh(db, name, starts[name.split(":")[-1]], today, now, raise_=True)
+                                   for name in wait))
+            out: dict[str, Any] = {}
+            for name in ("today", "month", "year"):
+                out[name] = {**self._cache[name][2], "department_rates": self._cache["dep:" + name][2]}
         return out
+
+    async def _refresh(self, db: Database, name: str, lo: date, hi: date, now: datetime, raise_: bool = False) -> None:
+        self._dirty[name] = False
+        mono = time.monotonic()
+        try:
+            self._cache[name] = (mono, hi, await self._compute(db, name, lo, hi, now))
+        except Exception:
+            self._dirty[name] = True
+            if raise_:
+                raise
+            log.exception("wall figures: cannot refresh %s", name)
+
+    async def _compute(self, db: Database, name: str, lo: date, hi: date, now: datetime) -> dict[str, Any]:
+        if name.startswith("dep:"):
+            from .wall import department_rates
+
+            return await department_rates(db, lo, hi, now)
+        from reports.metrics import metrics
+
+        return await metrics(db, lo, hi, now=now)

@@ -21,6 +21,19 @@
     }).join("") || '<tr><td colspan="4" class="muted">暂无数据</td></tr>';
   }
 
+  // each department's rates for the period chosen above the charts (one grouped query a period)
+  function rates(period, label) {
+    var r = data.periods[period].department_rates || {};
+    document.getElementById("dep-rates-title").textContent = "各承办单位指标（" + label + "）";
+    var rows = Object.keys(r).sort(function (a, b) { return r[b].registered - r[a].registered; });
+    document.querySelector("#tbl-department-rates tbody").innerHTML = rows.map(function (k) {
+      var d = r[k];
+      return "<tr><td>" + esc(k) + "</td><td>" + d.registered + "</td><td>" + d.resolved + "</td><td>" +
+             pct(d.completion_rate) + "</td><td>" + pct(d.on_time_rate) + "</td><td>" + pct(d.callback_rate) +
+             "</td><td>" + pct(d.satisfaction_rate) + '</td><td class="warn">' + d.overdue + "</td></tr>";
+    }).join("") || '<tr><td colspan="8" class="muted">暂无数据</td></tr>';
+  }
+
   function chart(id, title, obj) {
     if (!window.echarts) return;
     var el = document.getElementById(id);
@@ -50,6 +63,7 @@
     var label = { today: "今日", month: "本月", year: "本年" }[period];
     chart("chart-category", label + "各问题分类受理量", data.periods[period].by_category);
     chart("chart-department", label + "各承办单位受理量", data.periods[period].by_department);
+    rates(period, label);
     if (lastTickets !== null && lastTickets !== data.board.ticket_seq) refreshDue();
     lastTickets = data.board.ticket_seq;
   }
