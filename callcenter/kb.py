@@ -315,7 +315,7 @@ async def expiring_soon(db: Database, within_days: int = 30, today: date | None 
             .order_by(KbEntry.valid_until, KbEntry.code)
         )).all()
     return [{"code": c, "title": ti, "valid_until": vu.isoformat(), "days_left": (vu - t).days,
-             "department_id": d, "department": dn} for c, ti, vu, d, dn in rows]
+             "department_id": d, "department": dn} for c, ti, vu, d, dn in rows if vu is not None]
 
 
 async def expire_due(db: Database, today: date | None = None) -> int:
@@ -325,7 +325,7 @@ async def expire_due(db: Database, today: date | None = None) -> int:
         r = await s.execute(update(KbEntry).where(KbEntry.status == KbStatus.published,
                                                   KbEntry.valid_until < t)
                             .values(status=KbStatus.expired, updated_at=utcnow()))
-    return r.rowcount or 0
+    return getattr(r, "rowcount", 0) or 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,7 +424,7 @@ async def propose_from_case(db: Database, actor: Actor, number: str, code: str, 
         cat = await s.get(Category, t.category_id)
     f = EntryFields(
         title=(title or t.content.strip().splitlines()[0])[:300],
-        answer=t.resolution.strip(),
+        answer=(t.resolution or "").strip(),
         phrasings=[t.content.strip()[:200]],
         category=cat.name if cat else None,
         department=t.department_id if actor.role is not Role.clerk else None,
@@ -608,10 +608,10 @@ async def import_file(db: Database, path: Path, *, actor: Actor = SYSTEM, create
     rep = KbImportReport(created_departments=new_deps)
     async with db.transaction() as s:
         for n, name in enumerate(new_deps):
-            d = Department(code=await _free_dep_code(s, n), name=name, active=True)
-            s.add(d)
+            new_dep = Department(code=await _free_dep_code(s, n), name=name, active=True)
+            s.add(new_dep)
             await s.flush()
-            deps[name] = d.id
+            deps[name] = new_dep.id
         existing = {e.code: e for e in (await s.scalars(select(KbEntry).where(KbEntry.code.in_([r[0] for r in rows])))).all()}
         for code, f, _ in rows:
             dep_id = deps[f.department] if isinstance(f.department, str) else None
