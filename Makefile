@@ -33,6 +33,7 @@ sysdeps:
 
 lint: setup
 	$(VENV)/bin/ruff check callcenter telephony callbacks reports tests bench
+	$(VENV)/bin/mypy callcenter telephony callbacks reports
 
 test: setup sysdeps lint
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -80,9 +80,10 @@ async def save_category(db: Database, actor: Actor, cat_id: int | None, name: st
             c = Category(name=name_)
             s.add(c)
         else:
-            c = await s.get(Category, cat_id)
-            if c is None:
+            found = await s.get(Category, cat_id)
+            if found is None:
                 raise NotFound(f"no category {cat_id}")
+            c = found
             c.name = name_
         c.default_department_id = default_department_id
         c.resolve_working_days = resolve_working_days

@@ -17,7 +17,7 @@ from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.db import Database
-from callcenter.models import Call, CallDirection, CallOutcome, User, utcnow
+from callcenter.models import Call, CallDirection, CallOutcome, User, table_of, utcnow
 from callcenter.phones import normalize
 from telephony.ports import CallFact
 
@@ -43,10 +43,10 @@ class StoreCallSink:
             operators: dict[str, int] = {}
             if seats:
                 rows = await s.execute(select(User.seat, User.id).where(User.seat.in_(seats)))
-                operators = {seat: uid for seat, uid in rows.all()}
+                operators = {seat: uid for seat, uid in rows.all() if seat}
             values = [self._row(f, operators) for f in latest.values()]
             insert = sqlite.insert if self.database.is_sqlite else postgresql.insert
-            table = Call.__table__
+            table = table_of(Call)
             # a multi-row VALUES keeps each statement well under the bind-parameter limits
             for i in range(0, len(values), 200):
                 stmt = insert(table).values(values[i:i + 200])

@@ -36,8 +36,14 @@ def format_number(prefix: str, day: str, n: int) -> str:
     return f"{prefix}{day}-{n:04d}"
 
 
+def _dialect(session: AsyncSession) -> str:
+    bind = session.bind
+    assert bind is not None, "sessions are made bound to an engine or a connection"
+    return bind.dialect.name
+
+
 async def _counter_bump(session: AsyncSession, day: str, count: int) -> int:
-    ins = sqlite.insert(TicketCounter) if session.bind.dialect.name == "sqlite" else postgresql.insert(TicketCounter)
+    ins = sqlite.insert(TicketCounter) if _dialect(session) == "sqlite" else postgresql.insert(TicketCounter)
     stmt = (
         ins.values(day=day, last=count)
         .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + count})
@@ -82,7 +88,7 @@ async def pg_params(conn: Any, at: datetime, prefix: str) -> dict[str, Any]:
 
 async def in_transaction(session: AsyncSession, at: datetime, prefix: str = "GD") -> str:
     day = day_of(at)
-    if session.bind.dialect.name == "sqlite":
+    if _dialect(session) == "sqlite":
         return format_number(prefix, day, await _counter_bump(session, day, 1))
     base = await _pg_base(session, day)
     n = (await session.execute(text("SELECT nextval('ticket_number_seq')"))).scalar_one()

@@ -57,6 +57,7 @@ from .models import (
     Status,
     Ticket,
     TicketEvent,
+    table_of,
     utcnow,
 )
 from .refdata import RefData
@@ -408,10 +409,10 @@ async def _existing(s: AsyncSession, rows: list[_Row], postgres: bool) -> set[in
     if keyless:
         lo = min(r.registered_at for r in keyless if r.registered_at)
         hi = max(r.registered_at for r in keyless if r.registered_at)
-        q = select(Ticket.registered_at, Ticket.caller_norm, Ticket.caller_phone, Ticket.content).where(
+        keyq = select(Ticket.registered_at, Ticket.caller_norm, Ticket.caller_phone, Ticket.content).where(
             and_(Ticket.registered_at >= lo, Ticket.registered_at <= hi)
         )
-        for at, norm, phone, content in (await s.execute(q)).all():
+        for at, norm, phone, content in (await s.execute(keyq)).all():
             keys.add((at, norm or phone, content))
     for r in rows:
         if r.ref:
@@ -646,17 +647,17 @@ async def _insert(
         # Core executemany (not the ORM's bulk path, which splits rows by their None columns,
         # nor RETURNING in row order, which SQLite can only do one row at a time); the ids come
         # back by the numbers just reserved
-        await s.execute(Ticket.__table__.insert(), tickets)
-        chunk_numbers = [t["number"] for t in tickets]
+        await s.execute(table_of(Ticket).insert(), tickets)
+        chunk_numbers = [str(t["number"]) for t in tickets]
         by_number: dict[str, int] = {}
         for j in range(0, len(chunk_numbers), 500):
             q = select(Ticket.number, Ticket.id).where(_among(Ticket.number, chunk_numbers[j : j + 500], postgres))
             by_number.update({number: id_ for number, id_ in (await s.execute(q)).all()})
-        ids = [by_number[t["number"]] for t in tickets]
+        ids = [by_number[str(t["number"])] for t in tickets]
         events: list[dict[str, Any]] = []
         for r, t, tid in zip(chunk, tickets, ids, strict=True):
             events.extend(_history(r, t, tid, source))
-        await s.execute(TicketEvent.__table__.insert(), events)
+        await s.execute(table_of(TicketEvent).insert(), events)
 
 
 def _history(r: _Row, t: dict[str, Any], tid: int, source: str) -> list[dict[str, Any]]:

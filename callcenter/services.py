@@ -21,7 +21,7 @@ from . import numbering, phones, routing
 from .bus import NullBus, Publisher
 from .db import Database
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import Call, Kind, Role, Status, Ticket, TicketEvent, utcnow
+from .models import Call, Kind, Role, Status, Ticket, TicketEvent, table_of, utcnow
 from .refdata import RefData
 from .workflow import ROLES_FOR, Action, Actor, CaseState, Change, Context, plan
 
@@ -99,14 +99,14 @@ def _check_new(data: NewTicket, ref: RefData) -> tuple[int, int | None]:
 
 # prepared once: the statement's shape never changes, so SQLAlchemy compiles and caches it
 # once and each case only binds parameters (the ORM bulk path re-derived it per case)
-_INSERT_TICKET = Ticket.__table__.insert().returning(Ticket.__table__.c.id)
+_INSERT_TICKET = table_of(Ticket).insert().returning(table_of(Ticket).c.id)
 # PostgreSQL: the INSERT takes the case number from the sequence itself (numbering.py)
 _INSERT_TICKET_PG = (
-    Ticket.__table__.insert()
+    table_of(Ticket).insert()
     .values(number=numbering.pg_number_expr())
-    .returning(Ticket.__table__.c.id, Ticket.__table__.c.number)
+    .returning(table_of(Ticket).c.id, table_of(Ticket).c.number)
 )
-_INSERT_EVENT = TicketEvent.__table__.insert()
+_INSERT_EVENT = table_of(TicketEvent).insert()
 
 
 async def retry_on_disconnect(fn: Callable[[], Awaitable[T]]) -> T:
@@ -359,7 +359,7 @@ class TicketFilter:
     offset: int = 0
 
 
-def _filtered(f: TicketFilter, actor: Actor) -> Select[tuple[Ticket]]:
+def _filtered(f: TicketFilter, actor: Actor) -> Select[Ticket]:
     q = select(Ticket)
     if actor.role is Role.clerk:
         q = q.where(Ticket.department_id == actor.department_id)

@@ -79,6 +79,10 @@ class AMITimeout(AMIError, TimeoutError):
 class _Protocol(AMIProtocol):
     """panoramisk's protocol with correct decoding, guarded parsing and ordered event delivery."""
 
+    # set by panoramisk's untyped base class
+    version: Any
+    closed: bool
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         # fix 1: one incremental decoder keeps a multi-byte character split across reads whole

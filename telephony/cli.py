@@ -9,7 +9,7 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -131,7 +131,7 @@ def simulate(
         stop = _stop_event()
         bound = await sim.start(host, port)
         log.info("PBX simulator on %s:%s: %.1f calls/min, %d lines, %d operators", host, bound, rate, lines, operators)
-        waiting = [asyncio.create_task(stop.wait())]
+        waiting: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
         if duration is not None:
             waiting.append(asyncio.create_task(sim.wait_idle()))
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)

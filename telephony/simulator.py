@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -607,10 +608,10 @@ class PBXSimulator:
             self._event("DialBegin", caller.trunk, *p1.dest(), ("DialString", m.interface))
             self._newexten(p2, "NoOp", f"Operator {m.seat} phone ringing for queue call", 2)
             self._state(p1, "Ringing")
-            self._at(self.config.ring_s, lambda c=caller, ring=caller.ringing: self._connect(c, ring))
+            self._at(self.config.ring_s, functools.partial(self._connect, caller, caller.ringing))
             if caller.impatient:
                 # an impatient citizen does not wait for the phone to be picked up (02b)
-                self._at(self.config.ring_s * self.rng.uniform(0.2, 0.8), lambda c=caller: self._citizen_gives_up(c))
+                self._at(self.config.ring_s * self.rng.uniform(0.2, 0.8), functools.partial(self._citizen_gives_up, caller))
 
     def _connect(self, caller: _Caller, ring: tuple[_Chan, _Chan]) -> None:
         if caller not in self.queue or caller.ringing is not ring or caller.member is None or caller.done:

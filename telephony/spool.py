@@ -68,7 +68,8 @@ class Spool:
         return self._db.execute("SELECT count(*) FROM spool").fetchone()[0]
 
     def open_calls(self, pbx: str | None = None) -> list[CallFact]:
-        q, args = "SELECT fact FROM open_calls", ()
+        q = "SELECT fact FROM open_calls"
+        args: tuple[str, ...] = ()
         if pbx is not None:
             q, args = q + " WHERE pbx = ?", (pbx,)
         return [CallFact.from_json(json.loads(r[0])) for r in self._db.execute(q, args).fetchall()]

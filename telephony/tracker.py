@@ -370,7 +370,7 @@ class CallTracker:
         c = self._call_for(msg, now, create=True)
         if c is None:
             return []
-        uid = msg.get("Uniqueid")
+        uid = msg.get("Uniqueid") or ""
         c.channels.add(uid)
         if c.direction is not None:
             if c.direction == "out" and c.seat is None:
@@ -453,7 +453,7 @@ class CallTracker:
         c = self._call_for(msg, now)
         if c is None:
             return []
-        uid = msg.get("Uniqueid")
+        uid = msg.get("Uniqueid") or ""
         c.channels.discard(uid)
         if uid == c.line_uid:
             c.hangup_cause = msg.get("Cause")
@@ -544,7 +544,7 @@ class CallTracker:
             return []
         dest = msg.get("DestUniqueid")
         dest_channel = msg.get("DestChannel") or ""
-        status = msg.get("DialStatus")
+        status = msg.get("DialStatus") or ""
         if status == "CONGESTION":
             c.congestion = True
         # operator first: the operator's channel dials the citizen out on the trunk
@@ -582,7 +582,8 @@ class CallTracker:
             if c is not None:
                 self._bind_originate(c, o)
         ok = msg.get("Response") == "Success"
-        reason = msg.get("Reason")
+        reason = msg.get("Reason") or ""
+        outcome: str | None
         if o.style == "citizen_first":
             outcome = "callback_answered" if ok else {"3": "callback_unanswered", "5": "callback_unanswered",
                                                       "1": "callback_unanswered"}.get(reason, "callback_failed")
@@ -606,7 +607,7 @@ class CallTracker:
     # ---- reconciliation --------------------------------------------------------------------
 
     def _on_CoreShowChannel(self, msg: Mapping[str, Any], now: float) -> list[Update]:
-        uid = msg.get("Uniqueid")
+        uid = msg.get("Uniqueid") or ""
         self._listing.setdefault(msg.get("ActionID") or "", set()).add(uid)
         c = self._call_for(msg, now)
         if c is not None and c.direction is not None:
