@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -40,9 +41,18 @@ class AgentBoard:
     waiting: dict[str, dict[str, Any]] = field(default_factory=dict)  # linkedid → call payload
     on_call: dict[str, str] = field(default_factory=dict)  # seat → linkedid
     paused: dict[str, bool] = field(default_factory=dict)  # seat → paused (from the console)
-    online: Counter[str] = field(default_factory=Counter)  # seat → open operator pages
+    online: Counter[str] = field(default_factory=Counter)  # seat → open operator pages, every worker
     version: int = 0
     ticket_seq: int = 0  # bumps on every ticket.changed: lists of cases are stale
+    # Operator pages are open on any web worker: each worker counts its own (`local`) and
+    # publishes the count with its id (`agent.online`); every board sums the workers' counts.
+    # A worker that starts says `agent.hello`; the others answer with `agent.presence` (their
+    # counts and the pause states they know), and repeat it every PRESENCE_S: a worker gone
+    # silent for 3 × PRESENCE_S no longer counts.
+    worker: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    local: Counter[str] = field(default_factory=Counter)
+    presence: dict[str, tuple[float, dict[str, int]]] = field(default_factory=dict)
+    PRESENCE_S = 20.0
 
     def apply(self, topic: str, p: dict[str, Any]) -> bool:
         """Take one bus event in; return whether the board changed."""
@@ -70,11 +80,46 @@ class AgentBoard:
             self.paused[str(p["seat"])] = bool(p.get("paused"))
             self.version += 1
         elif topic == "agent.online":
+            w = str(p.get("worker") or "")
+            if w and "n" in p:
+                seats = dict(self.presence.get(w, (0.0, {}))[1])
+                seats[str(p["seat"])] = int(p["n"])
+                self._presence(w, seats)
+            self.version += 1
+        elif topic == "agent.presence":
+            self._presence(str(p.get("worker") or ""), {str(k): int(v) for k, v in (p.get("seats") or {}).items()})
+            for seat, paused in (p.get("paused") or {}).items():
+                self.paused.setdefault(str(seat), bool(paused))  # what this worker saw itself wins
             self.version += 1
         elif topic.startswith("ticket."):
             self.ticket_seq += 1
             self.version += 1
         return self.version != before
+
+    def _presence(self, worker: str, seats: dict[str, int]) -> None:
+        if worker:
+            self.presence[worker] = (time.monotonic(), seats)
+        self._recount()
+
+    def _recount(self) -> None:
+        gone = time.monotonic() - 3 * self.PRESENCE_S
+        for w in [w for w, (at, _) in self.presence.items() if at < gone and w != self.worker]:
+            del self.presence[w]
+        total: Counter[str] = Counter()
+        for _, seats in self.presence.values():
+            total.update(seats)
+        self.online = total
+
+    def page_opened(self, seat: str, delta: int) -> dict[str, Any]:
+        """An operator page of this worker opened (+1) or closed (−1): the `agent.online` payload."""
+        self.local[seat] += delta
+        payload = {"seat": seat, "online": delta > 0, "worker": self.worker, "n": self.local[seat]}
+        self.apply("agent.online", payload)
+        return payload
+
+    def presence_payload(self) -> dict[str, Any]:
+        return {"worker": self.worker, "seats": {k: v for k, v in self.local.items() if v > 0},
+                "paused": dict(self.paused)}
 
     def seat_state(self, seat: str | None) -> str:
         """busy 通话中 / paused 示忙 / ready 空闲 / offline 未登录 (no operator page open)."""
@@ -117,9 +162,19 @@ class AgentBoard:
 
     async def follow(self, bus: Any, on_change: Any = None) -> None:
         async with bus.subscribe("call.", "lines.", "agent.", "ticket.") as q:
+            await bus.publish("agent.hello", {"worker": self.worker})
+            next_presence = time.monotonic() + self.PRESENCE_S
             while True:
-                topic, payload = await q.get()
                 try:
+                    topic, payload = await asyncio.wait_for(q.get(), max(0.0, next_presence - time.monotonic()))
+                except TimeoutError:
+                    next_presence = time.monotonic() + self.PRESENCE_S
+                    await bus.publish("agent.presence", self.presence_payload())
+                    self._recount()
+                    continue
+                try:
+                    if topic == "agent.hello" and payload.get("worker") != self.worker:
+                        await bus.publish("agent.presence", self.presence_payload())
                     changed = self.apply(topic, payload)
                     if on_change is not None and changed:
                         on_change(topic)

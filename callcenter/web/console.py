@@ -258,9 +258,8 @@ async def operator_stream(request: Request, user: Annotated[ConsoleUser, require
     board: agents.AgentBoard = app.state.board
     seat = user.seat
     async with app.state.bus.subscribe("call.answered", "call.ended") as q:
-        if seat:
-            board.online[seat] += 1
-            await app.state.bus.publish("agent.online", {"seat": seat, "online": True})
+        if seat:  # counted by every worker's board (AgentBoard.page_opened)
+            await app.state.bus.publish("agent.online", board.page_opened(seat, +1))
         try:
             yield ServerSentEvent(event="hello", data={"seat": seat}, retry=2000)
             while True:
@@ -280,8 +279,7 @@ async def operator_stream(request: Request, user: Annotated[ConsoleUser, require
                     yield ServerSentEvent(event="ended", data={"linkedid": p.get("linkedid")})
         finally:
             if seat:
-                board.online[seat] -= 1
-                await app.state.bus.publish("agent.online", {"seat": seat, "online": False})
+                await app.state.bus.publish("agent.online", board.page_opened(seat, -1))
 
 
 @_route("GET", "/operator/history", OP)

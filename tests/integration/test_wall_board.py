@@ -1,0 +1,102 @@
+"""The wall's seat board (callcenter.agents.AgentBoard) across web workers: operator pages
+open on one worker count on every worker's board, a worker started later learns who is online
+and paused from the others and who is on a call from the store, and a page closed anywhere
+goes offline everywhere (two boards on two PostgreSQL buses = two workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from callcenter.agents import AgentBoard
+from callcenter.bus import InProcessBus, PgBus
+from callcenter.db import Database
+from callcenter.models import Call, CallDirection, CallOutcome, utcnow
+
+
+async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_one_worker_counts_its_pages_once() -> None:
+    bus = InProcessBus()
+    board = AgentBoard()
+    task = asyncio.create_task(board.follow(bus))
+    try:
+        await asyncio.sleep(0.05)
+        for delta in (+1, +1, -1):
+            await bus.publish("agent.online", board.page_opened("8001", delta))
+        await asyncio.sleep(0.05)
+        assert board.seat_state("8001") == "ready" and board.online["8001"] == 1
+        await bus.publish("agent.online", board.page_opened("8001", -1))
+        await asyncio.sleep(0.05)
+        assert board.seat_state("8001") == "offline"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.pg
+async def test_a_worker_started_later_shows_the_seats_as_they_are(pg_url: str) -> None:
+    db = Database(pg_url, pool_size=2)
+    bus_a, bus_b = PgBus(pg_url), PgBus(pg_url)
+    a, b = AgentBoard(), AgentBoard()
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with db.engine.begin() as conn:
+            from sqlalchemy import text
+
+            await conn.execute(text("DELETE FROM calls"))
+        await bus_a.start()
+        tasks.append(asyncio.create_task(a.follow(bus_a)))
+        await asyncio.sleep(0.2)
+        # worker A: 8001's page open and paused, 8002's page open, 8003 talking (call begun before B)
+        for seat in ("8001", "8002", "8003"):
+            await bus_a.publish("agent.online", a.page_opened(seat, +1))
+        pause = {"seat": "8001", "paused": True, "operator": "李娜"}
+        a.apply("agent.pause", pause)
+        await bus_a.publish("agent.pause", pause)
+        async with db.transaction() as s:
+            s.add(Call(linkedid="L1", direction=CallDirection.inbound, outcome=CallOutcome.in_progress,
+                       caller_number="13812345678", offered_at=utcnow() - timedelta(seconds=30),
+                       answered_at=utcnow() - timedelta(seconds=20), seat="8003", line=1))
+        await until(lambda: a.online["8003"] == 1)
+
+        # worker B starts now: the store for calls, worker A for pages and pauses
+        await bus_b.start()
+        await b.load(db)
+        tasks.append(asyncio.create_task(b.follow(bus_b)))
+        await until(lambda: {s: b.seat_state(s) for s in ("8001", "8002", "8003", "8004")}
+                    == {"8001": "paused", "8002": "ready", "8003": "busy", "8004": "offline"})
+        assert b.lines_in_use == 1
+
+        # 8002 closes the page on A: offline on both boards
+        await bus_a.publish("agent.online", a.page_opened("8002", -1))
+        await until(lambda: b.seat_state("8002") == "offline" and a.seat_state("8002") == "offline")
+        # 8002 opens a page on B: ready on A too
+        await bus_b.publish("agent.online", b.page_opened("8002", +1))
+        await until(lambda: a.seat_state("8002") == "ready" and b.seat_state("8002") == "ready")
+        assert a.online["8002"] == b.online["8002"] == 1
+
+        # worker A goes away without a word: its pages stop counting after 3 presence periods
+        tasks[0].cancel()
+        b.PRESENCE_S = 0.1
+        b._recount()
+        await until(lambda: (b._recount(), b.seat_state("8001") == "offline")[1], timeout=3)
+        assert b.seat_state("8002") == "ready"  # B's own page
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await bus_a.close()
+        await bus_b.close()
+        await db.dispose()
