@@ -42,6 +42,7 @@ async def world(sqlite_database: Database, tmp_path: Path) -> AsyncIterator[tupl
         kind=Kind.complaint, category="物业管理", content="电梯坏了", caller_phone="13800138000"))
     t = await services.act(db, actor_of(lina), t.number, "dispatch", None, {"department": "zjj"})
     ids["number"] = t.number
+    ids["callback_id"] = 1  # 回访/回拨 (issue 5): no task yet → a message and a redirect for the admitted
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url), db=db)
     yield app, db, ids
 
@@ -69,6 +70,9 @@ BODIES: dict[str, dict[str, str]] = {
     # 知识库 直接答复 (issue 8): no entries in this world → a message and a redirect for the admitted
     "/console/kb/answer": {"kb_entry": "KB0001:1", "kind": "consultation", "category": "办理证照",
                            "content": "办证要带什么"},
+    # 回访/回拨 (issue 5): the task does not exist → a message and a redirect for the admitted
+    "/callbacks/{callback_id}/call": {},
+    "/callbacks/{callback_id}/outcome": {"result": "not_reached"},
 }
 
 # the query a GET route needs to answer 200 for an admitted role
