@@ -38,26 +38,51 @@ app.add_typer(tickets_app, name="tickets")
 app.add_typer(calendar_app, name="calendar")
 
 
-def _mount_optional() -> None:
-    # each area package owns its sub-commands; mounted here so `hotline` is one command
-    from callbacks.cli import app as scheduler_app
-    from reports.cli import app as report_app
-    from reports.cli import disclosure_app
+def _sub_apps() -> dict[str, Callable[[], Any]]:
+    """Each area package owns its sub-commands; they are mounted here so `hotline` is one
+    command. Imported only when used: the adapter process (`hotline telephony run`) must not
+    carry the reports' or the knowledge base's modules (its memory target)."""
 
-    from .kb_cli import app as kb_app
+    def report() -> Any:
+        from reports.cli import app as a
 
-    app.add_typer(report_app, name="report")
-    app.add_typer(disclosure_app, name="disclosure")
-    app.add_typer(scheduler_app, name="scheduler")
-    app.add_typer(kb_app, name="kb")
-    try:
-        from telephony.cli import app as telephony_app
-    except ImportError:  # the telephony package is still being written
+        return a
+
+    def disclosure() -> Any:
+        from reports.cli import disclosure_app as a
+
+        return a
+
+    def scheduler() -> Any:
+        from callbacks.cli import app as a
+
+        return a
+
+    def kb() -> Any:
+        from .kb_cli import app as a
+
+        return a
+
+    def telephony() -> Any:
+        from telephony.cli import app as a
+
+        return a
+
+    return {"report": report, "disclosure": disclosure, "scheduler": scheduler, "kb": kb, "telephony": telephony}
+
+
+_mounted = False
+
+
+def mount(only: str | None = None) -> None:
+    """Mount the sub-command `only` if it is one of the area packages', else all of them."""
+    global _mounted
+    if _mounted:
         return
-    app.add_typer(telephony_app, name="telephony")
-
-
-_mount_optional()
+    subs = _sub_apps()
+    for name in [only] if only in subs else list(subs):
+        app.add_typer(subs[name](), name=name)
+    _mounted = True
 
 
 class Fmt(str, Enum):
@@ -393,6 +418,8 @@ def demo(
 
 
 def main() -> None:
+    first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    mount(first)
     app()
 
 
