@@ -63,6 +63,8 @@ class SchedulerConfig:
     claim_lease_s: float = 120.0  # row claims
     summary_hour: int = 0  # the nightly summary of the day before, Asia/Shanghai
     summary_minute: int = 10
+    kb_every: float = 600.0  # knowledge base: expire entries past their end, remind departments
+    kb_remind_days: int = 30  # … of entries ending within these days (issue 8)
     data_dir: Path | None = None
     rules: CallbackRules = DEFAULT_RULES
 
@@ -222,6 +224,13 @@ class CallbackScheduler:
 
         return await refresh_rollups(self.db, now)
 
+    async def step_kb(self, now: datetime) -> bool:
+        """Knowledge base (issue 8): entries past their end expire; a notice per entry ending
+        within kb_remind_days to its department (unique key: never doubled)."""
+        from callcenter import kb
+
+        return await kb.remind_expiring(self.db, self.config.kb_remind_days, now, self.worker) > 0
+
     async def step_summary(self, now: datetime, day: date | None = None) -> bool:
         """The summary of `day` (default: yesterday in Asia/Shanghai); written once."""
         day = day or (now.astimezone(TZ).date() - timedelta(days=1))
@@ -287,6 +296,7 @@ class CallbackScheduler:
                          id="deadlines")
         self.aps.add_job(self._job("rollups", self.step_rollups), "interval", seconds=c.rollups_every,
                          id="rollups")
+        self.aps.add_job(self._job("kb", self.step_kb), "interval", seconds=c.kb_every, id="kb")
         self.aps.add_job(self._job("summary", self.step_summary), "cron", hour=c.summary_hour,
                          minute=c.summary_minute, id="summary")
         self.aps.start()

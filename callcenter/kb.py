@@ -328,6 +328,64 @@ async def expire_due(db: Database, today: date | None = None) -> int:
     return getattr(r, "rowcount", 0) or 0
 
 
+async def remind_expiring(db: Database, within_days: int = 30, now: datetime | None = None,
+                          worker: str = "scheduler") -> int:
+    """The scheduler's knowledge-base step: expire the entries past their end (expire_due), then
+    one `kb_expiring` notice per entry ending within `within_days` to its department (no
+    department: the supervisors). The key is kb_expiring:kb<id>:<valid_until>, unique, so a
+    second run (or scheduler) never doubles a notice; a moved end date gives a new one, and open
+    notices of entries no longer ending then are closed. Returns the notices written."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from .models import Notification
+
+    now = now or utcnow()
+    today = now.astimezone(kb_search.TZ).date()
+    await expire_due(db, today)
+    soon = await expiring_soon(db, within_days, today)
+    async with db.session() as s:
+        ids = dict((await s.execute(select(KbEntry.code, KbEntry.id)
+                                    .where(KbEntry.code.in_([e["code"] for e in soon])))).all()) if soon else {}
+    rows = []
+    for e in soon:
+        until = date.fromisoformat(e["valid_until"])
+        rows.append(dict(
+            key=f"kb_expiring:kb{ids[e['code']]}:{until.isoformat()}", kind="kb_expiring",
+            audience="department" if e["department_id"] else "supervisor", department_id=e["department_id"],
+            due_at=datetime.combine(until + timedelta(days=1), datetime.min.time(), kb_search.TZ),
+            status="open", created_at=now, created_by=worker,
+            message=f"知识库条目 {e['code']}《{e['title']}》将于 {until.isoformat()} 到期"
+                    f"（剩 {e['days_left']} 天），请及时复核、更新或续期",
+            data={"code": e["code"], "valid_until": until.isoformat()},
+        ))
+    keys = {r["key"] for r in rows}
+    n = 0
+    async with db.transaction() as s:
+        if rows:
+            ins = sqlite.insert if db.is_sqlite else postgresql.insert
+            r = await s.execute(ins(Notification).values(rows).on_conflict_do_nothing(index_elements=["key"]))
+            n = max(getattr(r, "rowcount", 0) or 0, 0)
+        stale = [i for i, k in (await s.execute(select(Notification.id, Notification.key).where(
+            Notification.kind == "kb_expiring", Notification.status == "open"))).all() if k not in keys]
+        if stale:
+            await s.execute(update(Notification).where(Notification.id.in_(stale))
+                            .values(status="closed", closed_at=now).execution_options(synchronize_session=False))
+    return n
+
+
+async def expiry_notices(db: Database, department_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """The open kb_expiring notices (a department's, or all), soonest end first."""
+    from .models import Notification
+
+    q = select(Notification).where(Notification.kind == "kb_expiring", Notification.status == "open")
+    if department_id is not None:
+        q = q.where(Notification.department_id == department_id)
+    async with db.session() as s:
+        rows = (await s.scalars(q.order_by(Notification.due_at, Notification.id).limit(limit))).all()
+    return [{"message": r.message, "code": (r.data or {}).get("code"), "valid_until": (r.data or {}).get("valid_until"),
+             "created_at": r.created_at} for r in rows]
+
+
 # ---------------------------------------------------------------------------------------------
 # synonyms
 

@@ -85,6 +85,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(reports_router(require(Role.supervisor, Role.admin).dependency))
     app.include_router(callbacks_web.router)  # 回访/回拨 work list and deadline notices (issue 5)
     console.install(app)  # the web console: sessions, CSRF, pages, /static
+    from .kb_pages import router as kb_pages_router  # 知识库管理 (issue 8)
+
+    app.include_router(kb_pages_router)
     ops.install(app)  # /readyz, /metrics, request latency, JSON logs, this worker's heartbeat
     return app
 
