@@ -67,8 +67,9 @@ def _route(method: str, path: str, roles: tuple[Role, ...], **kw: Any) -> Any:
 # the work list
 # ---------------------------------------------------------------------------------------------
 def call_state(req: CallbackRequest | None, call: Call | None) -> tuple[str, str]:
-    """(code, label) of the latest click-to-call of a task: calling | answered | unanswered |
-    failed | expired | done, or ('', '') when none was placed."""
+    """(code, label) of the latest click-to-call of a task, or ('', '') when none was placed:
+    calling | talking | answered | unanswered (not recorded yet) | unanswered_done (counted as
+    an attempt, by the operator or by the scheduler's collect_outcomes) | failed | expired | done."""
     if req is None:
         return "", ""
     if req.status == "failed":
@@ -77,12 +78,16 @@ def call_state(req: CallbackRequest | None, call: Call | None) -> tuple[str, str
     if outcome is CallOutcome.callback_answered:
         return "answered", "已接通 · 请登记结果"
     if outcome is CallOutcome.callback_unanswered:
-        return "unanswered", "未接通"
+        if req.status == "done":
+            return "unanswered_done", "未接通（已计入拨打次数）"
+        return "unanswered", "未接通 · 请登记"
     if outcome is CallOutcome.callback_failed:
         return "failed", "呼叫失败（线路忙或坐席未接）"
     if req.status == "expired":
         return "expired", "呼叫无结果"
     if req.status in CALLING:
+        if call is not None and call.answered_at is not None:
+            return "talking", "呼叫中 · 坐席已接通"
         return "calling", "呼叫中"
     return "done", "已登记"
 
