@@ -179,3 +179,39 @@ def test_the_citizen_does_not_answer_and_the_attempt_is_counted(chromium: Browse
     lina.reload()
     expect(lina.locator(f"#cb-{cb_id}")).to_contain_text("后再拨")  # the next attempt at another time
     shot(lina, "callbacks-after-unanswered")
+
+
+def test_a_clerk_sees_the_overdue_notice_in_the_badge_and_the_list(chromium: Browser, live: Live) -> None:
+    from datetime import timedelta
+
+    from callbacks import deadlines
+    from callcenter import services
+    from callcenter.auth import actor_of
+    from callcenter.models import User
+
+    db = live.app.state.db
+
+    async def overdue_case() -> str:
+        async with db.session() as s:
+            lina = actor_of((await s.scalars(select(User).where(User.username == "lina"))).one())
+        t = await services.register(db, lina, services.NewTicket(kind="complaint", category="物业管理",
+                                                                 content="电梯停运", caller_phone=ANSWERS))
+        t = await services.act(db, lina, t.number, "dispatch", None, {"department": "zjj"})
+        assert t.due_at is not None
+        await deadlines.check_deadlines(db, t.due_at + timedelta(days=30))  # long overdue, 督办
+        return t.number
+
+    number = live.run(overdue_case())
+    clerk = sign_in(chromium, live, "zhangwei")
+    expect(clerk.locator("#notice-badge")).to_be_visible(timeout=5_000)
+    clerk.click("#nav-notices")
+    expect(clerk.locator("main")).to_contain_text(number)
+    expect(clerk.locator("main")).to_contain_text("已超期")
+    shot(clerk, "notices-clerk")
+    clerk.reload()
+    expect(clerk.locator("#notice-badge")).to_be_hidden()  # opened: read
+    sup = sign_in(chromium, live, "chenjing")
+    sup.goto(f"{live.base}/notices")
+    expect(sup.locator("main")).to_contain_text("督办")
+    expect(sup.locator("main")).to_contain_text(number)
+    shot(sup, "notices-supervisor")
