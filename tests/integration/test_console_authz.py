@@ -43,6 +43,13 @@ async def world(sqlite_database: Database, tmp_path: Path) -> AsyncIterator[tupl
     t = await services.act(db, actor_of(lina), t.number, "dispatch", None, {"department": "zjj"})
     ids["number"] = t.number
     ids["callback_id"] = 1  # 回访/回拨 (issue 5): no task yet → a message and a redirect for the admitted
+    # 知识库管理 (issue 8): a draft of 住建局 (王芳 of 城管局 is refused by the data), a synonym group
+    from callcenter import kb
+    from callcenter.workflow import SYSTEM
+
+    await kb.create_draft(db, SYSTEM, "KB0001", kb.EntryFields(title="电梯维修", answer="联系物业", department="zjj"))
+    ids["code"] = "KB0001"
+    ids["group_id"] = await kb.add_synonyms(db, SYSTEM, ["电梯", "升降梯"])
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url), db=db)
     yield app, db, ids
 
@@ -67,9 +74,14 @@ BODIES: dict[str, dict[str, str]] = {
     "/admin/rules/{rule_id}/active": {"active": "1"},
     "/admin/users": {"username": "newbie", "role": "operator", "password": "long-enough-pw"},
     "/admin/users/{user_id}": {"role": "operator", "seat": "8001", "active": "1"},
-    # 知识库 直接答复 (issue 8): no entries in this world → a message and a redirect for the admitted
+    # 知识库 直接答复 (issue 8): no published entry in this world → a message and a redirect for the admitted
     "/console/kb/answer": {"kb_entry": "KB0001:1", "kind": "consultation", "category": "办理证照",
                            "content": "办证要带什么"},
+    # 知识库管理 (issue 8): an admitted role gets 303 (saved, or a message when the state refuses)
+    "/kb/entries": {"code": "KB0002", "title": "测试条目", "answer": "测试答复"},
+    "/kb/entries/{code}": {"title": "电梯维修", "answer": "联系物业或街道"},
+    "/kb/entries/{code}/reject": {"reason": "依据不全"},
+    "/kb/synonyms": {"words": "电梯 升降梯"},
     # 回访/回拨 (issue 5): the task does not exist → a message and a redirect for the admitted
     "/callbacks/{callback_id}/call": {},
     "/callbacks/{callback_id}/outcome": {"result": "not_reached"},
@@ -135,7 +147,8 @@ async def test_each_role_reaches_exactly_its_routes(world, username: str) -> Non
                 continue  # would end the session the matrix runs in (checked below)
             status = await request(s, role, method, path, ids)
             # the route admits clerks but the case is 住建局's: 王芳 of 城管局 is refused by the data
-            allowed = role in roles and not (username == "wangfang" and path.startswith("/cases/{number}"))
+            allowed = role in roles and not (username == "wangfang" and path.startswith(
+                ("/cases/{number}", "/kb/entries/{code}", "/kb/propose/{number}")))
             got[(method, path)] = status
             if allowed:
                 assert status in (200, 303), f"{username} ({role.value}) {method} {path} → {status}"
