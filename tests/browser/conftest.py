@@ -1,6 +1,7 @@
 """The browser tier: Debian's Chromium through pip's playwright, a real uvicorn, the PBX
-simulator and the telephony adapter in one server thread (the bus is in-process, so the
-adapter publishes where the console's SSE streams listen), on a real SQLite database."""
+simulator and the telephony adapter in one server thread, on a real SQLite database (the bus
+in-process) or, for tests that ask for it (`@pytest.mark.parametrize("live", ["pg"],
+indirect=True)`), a real PostgreSQL database (the bus is LISTEN/NOTIFY, as in production)."""
 
 from __future__ import annotations
 
@@ -67,8 +68,9 @@ class Live:
 
 
 @pytest.fixture
-def live(sqlite_template: Path, tmp_path: Path) -> Iterator[Live]:
-    """uvicorn + PBX simulator (one operator seat, 8001, long talks) + adapter, one loop."""
+def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
+    """uvicorn + PBX simulator (one operator seat, 8001, long talks) + adapter, one loop;
+    on SQLite (a copy of the migrated template) unless parametrised with "pg"."""
     import uvicorn
 
     from callcenter.calls import StoreCallSink
@@ -79,9 +81,19 @@ def live(sqlite_template: Path, tmp_path: Path) -> Iterator[Live]:
     from telephony.simulator import PBXSimulator, SimConfig
     from tests.console_people import seed_console_people
 
-    path = tmp_path / "hotline.db"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
+    store = getattr(request, "param", "sqlite")
+    if store == "pg":
+        import psycopg
+
+        from tests.conftest import DATA_TABLES
+
+        url = request.getfixturevalue("pg_url")  # the session's own database, emptied here
+        with psycopg.connect(url, autocommit=True) as c:
+            c.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
+    else:
+        path = tmp_path / "hotline.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
     port = free_port()
     ready = threading.Event()
     box: dict[str, Any] = {}

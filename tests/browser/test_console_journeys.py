@@ -45,6 +45,7 @@ def int_text(page: Page, sel: str) -> int:
     return int(page.locator(sel).inner_text().strip() or 0)
 
 
+@pytest.mark.parametrize("live", ["sqlite", pytest.param("pg", marks=pytest.mark.pg)], indirect=True)
 def test_a_call_pops_is_dispatched_resolved_and_the_wall_follows(chromium: Browser, live: Live) -> None:
     lina = sign_in(chromium, live, "lina")
     expect(lina).to_have_url(re.compile(r"/operator$"))
