@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .db import Database
 from .errors import Conflict, Invalid, NotFound
@@ -113,19 +114,25 @@ class TokenCache:
 async def check_login(db: Database, username: str, password: str, now: datetime | None = None) -> Actor | None:
     """The user's actor if the password is right and the account is not locked out."""
     now = now or utcnow()
-    async with db.transaction() as s:
+    async with db.session() as s:
         u = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
-        if u is None or not u.active:
-            verify_password(None, password)
-            return None
-        if u.locked_until and u.locked_until > now:
-            return None
-        if verify_password(u.password_hash, password):
-            u.failed_logins = 0
-            u.locked_until = None
+    if u is None or not u.active or (u.locked_until and u.locked_until > now):
+        return None
+    # argon2 costs tens of milliseconds of CPU on purpose: off the event loop (or 25 people
+    # signing in at the start of a shift stall every request of this worker) and outside any
+    # transaction (on SQLite a write transaction would hold the write lock meanwhile)
+    ok = await asyncio.to_thread(verify_password, u.password_hash, password)
+    async with db.transaction() as s:
+        if ok:
+            await s.execute(update(User).where(User.id == u.id).values(failed_logins=0, locked_until=None))
             return actor_of(u)
-        u.failed_logins = (u.failed_logins or 0) + 1
-        if u.failed_logins >= MAX_FAILED_LOGINS:
-            u.locked_until = now + LOCKOUT
-            u.failed_logins = 0
+        # one statement: concurrent wrong guesses each count (no lost update)
+        failed = (
+            await s.execute(
+                update(User).where(User.id == u.id).values(failed_logins=User.failed_logins + 1)
+                .returning(User.failed_logins)
+            )
+        ).scalar_one()
+        if failed >= MAX_FAILED_LOGINS:
+            await s.execute(update(User).where(User.id == u.id).values(locked_until=now + LOCKOUT, failed_logins=0))
         return None

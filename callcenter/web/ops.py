@@ -47,7 +47,9 @@ TZ = ZoneInfo("Asia/Shanghai")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SCHEDULER_STALE_S = 35.0  # the leader renews its row every 10 s (leader_every)
 _TICKET_IN_PATH = re.compile(r"/(?:tickets|cases)/([A-Za-z]{1,8}\d{8}-\d{3,})")
-router = APIRouter(tags=["ops"])
+# probes for load balancers and Prometheus, not API: kept out of the OpenAPI schema (a 503 from
+# /readyz is the answer, not a server error)
+router = APIRouter(tags=["ops"], include_in_schema=False)
 
 
 # ---- request counters --------------------------------------------------------------------------
@@ -232,7 +234,7 @@ async def readiness(app: Any) -> dict[str, Any]:
             "worker": app.state.worker_name}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "the database or the event bus is down (or, with strict, the PBX link or the scheduler leader)"}})
 async def readyz(request: Request, strict: bool = False) -> JSONResponse:
     """Ready to take traffic: the database answers and the bus listens (503 otherwise). The AMI
     link of each adapter and the scheduler leader are reported; `?strict=1` makes their absence
