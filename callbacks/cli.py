@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 from datetime import date
 from typing import Annotated
 
@@ -26,8 +25,10 @@ def _default(ctx: typer.Context) -> None:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from callcenter.logs import configure_logging
+
+    # text or JSON lines as HOTLINE_LOG_FORMAT says (the same as the other processes)
+    configure_logging(process_kind="scheduler", level=logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
