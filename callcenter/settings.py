@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     ticket_prefix: str = Field(default="GD", description="ticket numbers read aloud: GD20261126-0001")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_format: str = Field(default="text", pattern="^(text|json)$", description="json: one JSON object a log line")
+    access_log: bool = Field(
+        default=False, description="one log line per HTTP request (nginx usually keeps the access log)"
+    )
     reports_database_url: str | None = Field(default=None, description="a read replica for reports; default: the store")
 
     # telephony

@@ -94,9 +94,11 @@ class OpsMiddleware:
     """Pure ASGI (streams pass through untouched): counts, latency, one access line per request
     with the ticket number when the URL names one."""
 
-    def __init__(self, app: Any, stats: HttpStats) -> None:
+    def __init__(self, app: Any, stats: HttpStats, access_log: bool = False) -> None:
         self.app = app
         self.stats = stats
+        # a line per request costs as much as a tenth of a case registration: off unless asked
+        self.access_log = access_log
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -131,7 +133,7 @@ class OpsMiddleware:
             if route not in ("/metrics", "/healthz", "/readyz"):
                 self.stats.observe(method, route, status, first_byte if first_byte is not None
                                    else time.perf_counter() - t0)
-                if status >= 500 or log.isEnabledFor(logging.INFO):
+                if status >= 500 or (self.access_log and log.isEnabledFor(logging.INFO)):
                     log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s %s", method, path, status,
                             extra={"method": method, "path": path, "status": status,
                                    "ms": round((time.perf_counter() - t0) * 1000, 1)})
@@ -149,7 +151,7 @@ def install(app: FastAPI) -> None:
     app.state.http_stats = stats
     app.state.ops_cache = {}
     app.state.worker_name = f"web:{socket.gethostname()[:40]}:{os.getpid()}"
-    app.add_middleware(OpsMiddleware, stats=stats)
+    app.add_middleware(OpsMiddleware, stats=stats, access_log=bool(getattr(settings, "access_log", False)))
     app.include_router(router)
 
     inner = app.router.lifespan_context
