@@ -53,10 +53,7 @@ def metrics_cmd(
         raise typer.Exit(2)
 
     async def run() -> dict[str, Any]:
-        from callcenter.db import Database
-        from callcenter.settings import get_settings
-
-        db = Database(get_settings().effective_database_url, pool_size=2)
+        db = _reporting_database()
         try:
             return await _known_department(db, metrics(db, d_from, d_to, department_code=department))
         finally:
@@ -81,10 +78,7 @@ def drill_cmd(
     d_from, d_to = _date(date_from, "--from"), _date(date_to, "--to")
 
     async def run() -> list[str]:
-        from callcenter.db import Database
-        from callcenter.settings import get_settings
-
-        db = Database(get_settings().effective_database_url, pool_size=2)
+        db = _reporting_database()
         try:
             return await _known_department(
                 db, drill(db, figure, d_from, d_to, department_code=department, key=key)
@@ -246,6 +240,16 @@ def _database() -> Any:
     return Database(get_settings().effective_database_url, pool_size=2)
 
 
+def _reporting_database() -> Any:
+    """For commands that only read: the read replica (HOTLINE_REPORTS_DATABASE_URL) if set.
+    The rollups are refreshed on the primary by the scheduler and replicate with the rest."""
+    from callcenter.db import Database
+    from callcenter.settings import get_settings
+
+    s = get_settings()
+    return Database(s.reports_database_url or s.effective_database_url, pool_size=2)
+
+
 def _link_base(base_url: str) -> str:
     return base_url.rstrip("/") + "/reports/drill"
 
@@ -290,7 +294,7 @@ def annual_cmd(
     from .annual import annual_report
 
     async def run() -> dict[str, Any]:
-        db = _database()
+        db = _reporting_database()
         try:
             return await annual_report(db, year, form=form.value, link_base=_link_base(base_url))
         finally:
@@ -318,7 +322,7 @@ def summary_cmd(
 
     async def run() -> dict[str, Any]:
         d0, d1, label = month_bounds(month) if month else quarter_bounds(quarter or "")
-        db = _database()
+        db = _reporting_database()
         try:
             return await _known_department(db, summary(db, d0, d1, label=label, department_code=department,
                                                        link_base=_link_base(base_url)))
