@@ -54,10 +54,14 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
     from callbacks.dialer import run_dialer
     from callbacks.scheduler import SchedulerConfig, run_scheduler
 
+    from .heartbeat import adapter_status, run_heartbeat
+
     stop_bg = asyncio.Event()
     background = [
         asyncio.create_task(run_scheduler(db, SchedulerConfig(data_dir=s.data_dir), stop_bg), name="scheduler"),
         asyncio.create_task(run_dialer(db, adapter.originate_callback, "demo", stop_bg), name="dialer"),
+        asyncio.create_task(run_heartbeat(db, f"telephony:{s.pbx_name}", "telephony",
+                                          lambda: adapter_status(adapter)), name="heartbeat"),
         asyncio.create_task(adapter.follow_pause_requests(app.state.bus), name="pause-requests"),
     ]
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
@@ -76,7 +80,8 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
     with contextlib.suppress(Exception):
         await serving
     stop_bg.set()
-    background[-1].cancel()
+    for task in background[-2:]:  # the heartbeat and the pause follower run until cancelled
+        task.cancel()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(asyncio.gather(*background, return_exceptions=True), 15)
     await adapter.stop()
