@@ -38,6 +38,22 @@ def warm_up() -> None:
     _segmenter()
 
 
+_known_words: set[str] = set()
+
+
+def add_words(words: tuple[str, ...]) -> None:
+    """Teach the segmenter the rules' keywords (a user dictionary): without it jieba splits
+    e.g. 路灯不亮 as 路 / 灯不亮, and the 路灯 rule would never see its word."""
+    new = [w for w in words if w not in _known_words]
+    if not new:
+        return
+    jieba = _segmenter()
+    for w in new:
+        # a high frequency: a configured keyword wins over a dictionary word overlapping it
+        jieba.add_word(w, freq=max(jieba.get_FREQ(w) or 0, 50_000))
+        _known_words.add(w)
+
+
 def tokens(text: str) -> set[str]:
     jieba = _segmenter()
     # search mode yields the words inside compounds too (物业公司 → 物业, 公司); no HMM: rule
@@ -66,7 +82,12 @@ def suggest(rules: list[Rule], category_id: int | None, default_department_id: i
             continue
         hits = 0
         if r.keywords:
+            # a keyword that is not even a substring cannot be a token: skip the segmenter
+            # (most of a registration's CPU otherwise) when no keyword of the rule occurs
+            if not any(k in content for k in r.keywords):
+                continue
             if toks is None:
+                add_words(tuple(k for rule in rules for k in rule.keywords))
                 toks = tokens(content)
             # a keyword jieba would split (e.g. a long place name) still matches as one phrase
             hits = sum(1 for k in r.keywords if k in toks or (len(k) > 2 and k in content))

@@ -36,9 +36,21 @@ class CsrfRefused(Exception):
     """A console POST without the session's CSRF token."""
 
 
+class ConsoleSessionMiddleware(SessionMiddleware):
+    """Sessions for the console only: the bearer-token JSON API (/api/v1, the hot path of
+    integrations) never reads or writes a session cookie, so it skips the signing work."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("path", "").startswith("/api/"):
+            scope["session"] = {}
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
-        SessionMiddleware,
+        ConsoleSessionMiddleware,
         secret_key=settings.secret_key,
         session_cookie=SESSION_COOKIE,
         max_age=SESSION_MAX_AGE,
