@@ -117,7 +117,7 @@ async def test_two_workers_one_adapter_two_schedulers(pg: Database, pg_url: str,
     try:
         for i, port in enumerate(ports):  # worker A logs JSON: one object a line
             procs[f"web{i}"] = spawn([HOTLINE, "serve", "--port", str(port)],
-                                     {**env, "HOTLINE_LOG_FORMAT": "text" if i else "json"}, tmp_path / f"web{i}.log")
+                                     {**env, "HOTLINE_LOG_FORMAT": "text" if i else "json", "HOTLINE_ACCESS_LOG": "true"}, tmp_path / f"web{i}.log")
         procs["adapter"] = spawn([HOTLINE, "telephony", "run"], env, tmp_path / "adapter.log")
         for name in ("alpha", "beta"):
             procs[name] = spawn([HOTLINE, "scheduler", "run", "--worker-id", name, "--callbacks-every", "0.5",
