@@ -29,6 +29,7 @@ from callcenter.models import (
     Callback,
     CallbackTaskStatus,
     Department,
+    Kind,
     Notification,
     Status,
     Ticket,
@@ -37,12 +38,14 @@ from callcenter.workdays import TZ
 from callcenter.workflow import OPEN_STATES
 
 from .claims import dialect_of, rowcount
-from .due import DEFAULT_RULES, CallbackRules, notices_due, working_minutes_per_day
+from .due import CallbackRules, notices_due, rules_for, working_minutes_per_day
 
 DEADLINE_KINDS = ("remind_1d", "remind_2h", "overdue", "escalated")
 CASE_KINDS = (*DEADLINE_KINDS, "accept_overdue", "extension_waiting")
 OPEN = tuple(OPEN_STATES)
 AUDIENCE = {"escalated": "supervisor", "extension_waiting": "supervisor", "callback_overdue": "operator"}
+# reminders at an admin's offsets are remind_<N>m (due.deadline_notices)
+_deadline_kind = or_(Notification.kind.in_(DEADLINE_KINDS), Notification.kind.like("remind_%"))
 # a reminder one working day ahead can be ten calendar days ahead over the Spring Festival
 _LOOKAHEAD = timedelta(days=20)
 
@@ -66,7 +69,7 @@ def _message(kind: str, number: str, due_at: datetime) -> str:
         "accept_overdue": f"工单 {number} 未按时签收（签收时限 {_local(due_at)}）",
         "extension_waiting": f"工单 {number} 的延期申请（至 {_local(due_at)}）等待审批",
         "callback_overdue": f"回访超期：{number}（时限 {_local(due_at)}）",
-    }[kind]
+    }.get(kind) or f"工单 {number} 将于 {_local(due_at)} 到期，请及时办理"  # remind_<N>m: an admin's offset
 
 
 async def _insert_notices(s: AsyncSession, rows: list[dict[str, Any]]) -> int:
@@ -84,13 +87,16 @@ async def _insert_notices(s: AsyncSession, rows: list[dict[str, Any]]) -> int:
 
 
 async def check_deadlines(db: Database, now: datetime, worker: str = "scheduler",
-                          rules: CallbackRules = DEFAULT_RULES) -> bool:
-    """Write the notices due as of `now`; drop and close stale ones. Returns whether anything changed."""
-    cal = (await db.ref()).calendar
+                          rules: CallbackRules | None = None) -> bool:
+    """Write the notices due as of `now`; drop and close stale ones. Returns whether anything changed.
+    `rules`: None = the sla_rules row of each case's kind."""
+    ref = await db.ref()
+    cal = ref.calendar
+    by_kind = {k: rules or rules_for(ref, k) for k in Kind}
     changed = 0
     async with db.transaction() as s:
         cases = (await s.execute(
-            select(Ticket.id, Ticket.number, Ticket.department_id, Ticket.status, Ticket.due_at,
+            select(Ticket.id, Ticket.number, Ticket.kind, Ticket.department_id, Ticket.status, Ticket.due_at,
                    Ticket.accept_due_at, Ticket.accepted_at, Ticket.extension_requested_until)
             .where(Ticket.status.in_(OPEN),
                    or_(Ticket.due_at < now + _LOOKAHEAD, Ticket.extension_requested_until.is_not(None),
@@ -103,10 +109,10 @@ async def check_deadlines(db: Database, now: datetime, worker: str = "scheduler"
                              due_at=due, status="open", message=_message(kind, number, due), created_at=now,
                              created_by=worker, data={"number": number}, **kw))
 
-        for tid, number, dept, status, due, accept_due, accepted_at, ext_until in cases:
+        for tid, number, kind, dept, status, due, accept_due, accepted_at, ext_until in cases:
             subj = f"t{tid}"
             if due is not None and due < now + _LOOKAHEAD:
-                for n in notices_due(cal, due, now, rules):
+                for n in notices_due(cal, due, now, by_kind[kind]):
                     add(n.kind, subj, due, number, ticket_id=tid, department_id=dept)
             if status is Status.dispatched and accept_due is not None and accept_due <= now and accepted_at is None:
                 add("accept_overdue", subj, accept_due, number, ticket_id=tid, department_id=dept)
@@ -125,7 +131,7 @@ async def check_deadlines(db: Database, now: datetime, worker: str = "scheduler"
         # a moved deadline: the open notices of the old one are dropped (new keys were written)
         moved = exists().where(Ticket.id == Notification.ticket_id, Ticket.due_at != Notification.due_at)
         r = await s.execute(
-            update(Notification).where(Notification.status == "open", Notification.kind.in_(DEADLINE_KINDS), moved)
+            update(Notification).where(Notification.status == "open", _deadline_kind, moved)
             .values(status="dropped", closed_at=now).execution_options(synchronize_session=False))
         changed += rowcount(r)
         # the case left the open states (resolved, merged …), or the request was decided / moved
@@ -136,7 +142,7 @@ async def check_deadlines(db: Database, now: datetime, worker: str = "scheduler"
         accepted = exists().where(Ticket.id == Notification.ticket_id, Ticket.status != Status.dispatched)
         done_cb = exists().where(Callback.id == Notification.callback_id, Callback.status != CallbackTaskStatus.pending)
         for cond in (
-            and_(Notification.kind.in_(CASE_KINDS), left),
+            and_(or_(Notification.kind.in_(CASE_KINDS), Notification.kind.like("remind_%")), left),
             and_(Notification.kind == "extension_waiting", decided),
             and_(Notification.kind == "accept_overdue", accepted),
             and_(Notification.kind == "callback_overdue", done_cb),

@@ -11,8 +11,10 @@ every result is aware UTC.
 - deadline notices: reminders one working day and two working hours before a case's deadline,
   the overdue mark at it, escalation (督办) five working days after it.
 
-The counts that SlaRule has no column for yet (attempts, gap, missed-call minutes, reminder
-offsets) live in `CallbackRules`, with DOMAIN.md's defaults; callers pass their own.
+The counts (attempts, gap, missed-call minutes, reminder offsets, escalation) are columns of
+`sla_rules` per kind, which an admin changes; `CallbackRules` is their typed carrier, built from
+the kind's SlaInfo by `rules_for` (a missed call has no case yet: it follows the complaint row,
+`MISSED_CALL_KIND`). Its field defaults are DOMAIN.md's, used by the pure functions here.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from callcenter.refdata import SlaInfo
+from callcenter.models import Kind
+from callcenter.refdata import RefData, SlaInfo
 from callcenter.workdays import TZ, WorkCalendar
 
 
@@ -34,12 +37,32 @@ class CallbackRules:
 
 
 DEFAULT_RULES = CallbackRules()
+# a missed call (回拨) has no case and so no kind: it follows the complaint (民众诉求) row
+MISSED_CALL_KIND = Kind.complaint
 
 
 def working_minutes_per_day(cal: WorkCalendar) -> int:
     return sum(
         (datetime.combine(datetime.min, b) - datetime.combine(datetime.min, a)).seconds // 60 for a, b in cal.hours
     )
+
+
+def rules_from_sla(sla: SlaInfo, cal: WorkCalendar) -> CallbackRules:
+    """The callback rules of one kind's sla_rules row (the reminder in working days counted
+    with the calendar's working hours)."""
+    return CallbackRules(
+        max_attempts=sla.callback_max_attempts,
+        attempt_gap=timedelta(minutes=sla.callback_attempt_gap_minutes),
+        missed_working_minutes=sla.missed_callback_working_minutes,
+        remind_before_working_minutes=(sla.remind_before_working_days * working_minutes_per_day(cal),
+                                       sla.remind_before_working_minutes),
+        escalate_after_working_days=sla.escalate_after_working_days,
+    )
+
+
+def rules_for(ref: RefData, kind: Kind | None) -> CallbackRules:
+    """The callback rules of a case of `kind` (None: a missed call) from the reference data."""
+    return rules_from_sla(ref.sla_for(kind or MISSED_CALL_KIND), ref.calendar)
 
 
 def case_callback_due(cal: WorkCalendar, sla: SlaInfo, resolved_at: datetime) -> datetime:

@@ -39,7 +39,7 @@ from callcenter.workdays import TZ
 
 from . import deadlines, service
 from .claims import rowcount
-from .due import DEFAULT_RULES, CallbackRules
+from .due import CallbackRules
 
 log = logging.getLogger("callbacks.scheduler")
 LEASE_NAME = "scheduler"
@@ -66,7 +66,7 @@ class SchedulerConfig:
     kb_every: float = 600.0  # knowledge base: expire entries past their end, remind departments
     kb_remind_days: int = 30  # … of entries ending within these days (issue 8)
     data_dir: Path | None = None
-    rules: CallbackRules = DEFAULT_RULES
+    rules: CallbackRules | None = None  # None: sla_rules per kind (the admin's values); set: for all
 
 
 # ---- the leader lock ---------------------------------------------------------------------------------

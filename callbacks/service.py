@@ -37,6 +37,7 @@ from callcenter.models import (
     CallbackTaskStatus,
     CallDirection,
     CallOutcome,
+    Kind,
     Role,
     Ticket,
     TicketEvent,
@@ -48,12 +49,12 @@ from callcenter.workflow import SYSTEM, Action, Actor
 
 from .claims import claim, dialect_of, rowcount
 from .due import (
-    DEFAULT_RULES,
     CallbackRules,
     case_callback_due,
     first_attempt_at,
     missed_call_due,
     next_attempt_at,
+    rules_for,
 )
 
 SATISFACTIONS = ("satisfied", "basically", "dissatisfied")
@@ -72,7 +73,6 @@ def _insert(s: AsyncSession) -> Any:
 
 async def on_case_change(
     session: AsyncSession, ticket: Ticket, change_action: Any, now: datetime, ref: RefData,
-    rules: CallbackRules = DEFAULT_RULES,
 ) -> None:
     """Keep the case's callback row in step with the change just applied (same transaction).
 
@@ -169,13 +169,14 @@ class _Miss:
 
 
 async def sync_missed_calls(
-    db: Database, now: datetime, *, rules: CallbackRules = DEFAULT_RULES, window: timedelta = timedelta(days=3)
+    db: Database, now: datetime, *, rules: CallbackRules | None = None, window: timedelta = timedelta(days=3)
 ) -> bool:
     """One pending 回拨 task per number for abandoned / refused inbound calls offered since
     `now - window` (a restarted scheduler catches up over the window). Returns whether it
-    created or closed a task."""
+    created or closed a task. `rules`: None = the missed-call row of sla_rules (rules_for)."""
     since = now - window
     ref = await db.ref()
+    rules = rules or rules_for(ref, None)
     found = False
     async with db.transaction() as s:
         misses: dict[str, list[_Miss]] = {}
@@ -260,15 +261,15 @@ def _normalize_outcome(outcome: str) -> str:
     return outcome
 
 
-async def _load(db: Database, callback_id: int) -> tuple[Callback, str | None]:
+async def _load(db: Database, callback_id: int) -> tuple[Callback, str | None, Kind | None]:
     async with db.session() as s:
         row = (await s.execute(
-            select(Callback, Ticket.number).outerjoin(Ticket, Ticket.id == Callback.ticket_id)
+            select(Callback, Ticket.number, Ticket.kind).outerjoin(Ticket, Ticket.id == Callback.ticket_id)
             .where(Callback.id == callback_id)
         )).first()
     if row is None:
         raise NotFound(f"no callback {callback_id}")
-    return row[0], row[1]
+    return row[0], row[1], row[2]
 
 
 async def record_attempt(
@@ -280,19 +281,22 @@ async def record_attempt(
     solved: bool | None = None,
     now: datetime | None = None,
     *,
-    rules: CallbackRules = DEFAULT_RULES,
+    rules: CallbackRules | None = None,
     done_by: str | None = None,
     _request_id: int | None = None,
 ) -> Callback:
     """Record one callback attempt. `outcome`: satisfied | basically | dissatisfied (a case's
-    citizen reached), reached (a missed call's citizen reached), not_reached. Returns the row."""
+    citizen reached), reached (a missed call's citizen reached), not_reached. Returns the row.
+    `rules`: None = the sla_rules row of the case's kind (a missed call: rules_for's choice)."""
     if actor.role not in _CALLERS:
         raise Forbidden(f"role {actor.role.value} may not record callbacks")
     outcome = _normalize_outcome(outcome)
     now = now or utcnow()
-    cb, number = await _load(db, callback_id)
+    cb, number, kind = await _load(db, callback_id)
     if cb.status is not CallbackTaskStatus.pending:
         raise Conflict(f"callback {callback_id} is {cb.status.value}")
+    ref = await db.ref()
+    rules = rules or rules_for(ref, kind)
     final = outcome == "not_reached" and (cb.attempts or 0) + 1 >= rules.max_attempts
     done_by = done_by or (f"user:{actor.id}" if actor.id is not None else "system")
     if cb.kind is CallbackKind.case:
@@ -331,7 +335,7 @@ async def record_attempt(
         elif final:
             values.update(status=CallbackTaskStatus.unreachable, completed_at=now, next_attempt_at=None)
         else:
-            values["next_attempt_at"] = next_attempt_at((await db.ref()).calendar, now, rules)
+            values["next_attempt_at"] = next_attempt_at(ref.calendar, now, rules)
         # compare-and-set on the attempts seen: two operators (or an operator and the automatic
         # outcome of the call) recording the same attempt at once count it once
         r = await s.execute(
@@ -441,7 +445,7 @@ def _call_for(req: Any) -> Any:
 
 
 async def collect_outcomes(
-    db: Database, worker: str, now: datetime, *, rules: CallbackRules = DEFAULT_RULES,
+    db: Database, worker: str, now: datetime, *, rules: CallbackRules | None = None,
     lease: timedelta = timedelta(minutes=2), expire_after: timedelta = timedelta(minutes=15),
 ) -> bool:
     """Read the result of placed callbacks from their Call rows (operator first: the tracker
@@ -493,16 +497,23 @@ async def collect_outcomes(
     return found
 
 
-async def repair(db: Database, now: datetime, rules: CallbackRules = DEFAULT_RULES) -> bool:
+async def repair(db: Database, now: datetime, rules: CallbackRules | None = None) -> bool:
     """Case callbacks left pending with every attempt made (a crash between the last attempt and
-    the case's change) are recorded as unreachable now."""
+    the case's change) are recorded as unreachable now. `rules`: None = per the case's kind."""
+    ref = await db.ref()
+
+    def limit(kind: Kind) -> int:
+        return (rules or rules_for(ref, kind)).max_attempts
+
+    least = min(limit(k) for k in Kind)
     async with db.session() as s:
-        rows = (await s.execute(
-            select(Callback.id, Ticket.number).join(Ticket, Ticket.id == Callback.ticket_id)
+        found = (await s.execute(
+            select(Callback.attempts, Ticket.number, Ticket.kind).join(Ticket, Ticket.id == Callback.ticket_id)
             .where(Callback.kind == CallbackKind.case, Callback.status == CallbackTaskStatus.pending,
-                   Callback.attempts >= rules.max_attempts)
+                   Callback.attempts >= least)
         )).all()
-    for _cid, number in rows:
+    rows = [number for attempts, number, kind in found if attempts >= limit(kind)]
+    for number in rows:
         try:
             await services.act(db, SYSTEM, number, Action.callback, None, {"outcome": "unreachable"}, now)
         except Conflict:

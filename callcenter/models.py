@@ -229,6 +229,13 @@ class SlaRule(Base):
     urgent_accept_working_minutes: Mapped[int] = mapped_column(Integer, default=30)
     return_working_days: Mapped[int] = mapped_column(Integer, default=2)
     callback_working_days: Mapped[int] = mapped_column(Integer, default=1)
+    # callbacks (callbacks/due.py CallbackRules); missed calls (no case yet) use the complaint row
+    callback_max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    callback_attempt_gap_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    missed_callback_working_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    remind_before_working_days: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    remind_before_working_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    escalate_after_working_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
 
 
 class RoutingRule(Base):

@@ -46,6 +46,12 @@ class SlaInfo:
     urgent_accept_working_minutes: int
     return_working_days: int
     callback_working_days: int
+    callback_max_attempts: int = 3
+    callback_attempt_gap_minutes: int = 120
+    missed_callback_working_minutes: int = 60
+    remind_before_working_days: int = 1
+    remind_before_working_minutes: int = 120
+    escalate_after_working_days: int = 5
 
 
 @dataclass
@@ -101,6 +107,12 @@ async def load(session: AsyncSession) -> RefData:
             r.urgent_accept_working_minutes,
             r.return_working_days,
             r.callback_working_days,
+            r.callback_max_attempts,
+            r.callback_attempt_gap_minutes,
+            r.missed_callback_working_minutes,
+            r.remind_before_working_days,
+            r.remind_before_working_minutes,
+            r.escalate_after_working_days,
         )
         for r in (await session.scalars(select(SlaRule))).all()
     }

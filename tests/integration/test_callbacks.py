@@ -25,10 +25,12 @@ from callcenter.models import (
     CallbackTaskStatus,
     CallDirection,
     CallOutcome,
+    Kind,
     Notification,
     Role,
     Satisfaction,
     SchedulerLease,
+    SlaRule,
     Status,
     Ticket,
 )
@@ -130,6 +132,32 @@ async def test_three_unanswered_attempts_end_as_unreachable(database: Database, 
     assert case.status is Status.closed and case.callback_result is CallbackResult.unreachable
     with pytest.raises(Conflict):
         await service.record_attempt(database, people.lina, cb.id, "not_reached", now=cst(2026, 3, 9, 15, 0))
+
+
+async def test_attempts_set_to_two_in_sla_rules_end_the_second_unanswered_attempt_as_unreachable(
+    database: Database, people: People,
+) -> None:
+    # an admin's value in sla_rules, not a default in the code (DOMAIN.md 'Deadlines');
+    # sla_rules outlives the test on PostgreSQL (conftest), hence the finally
+    async def set_attempts(n: int) -> None:
+        async with database.transaction() as s:
+            await s.execute(update(SlaRule).where(SlaRule.kind == Kind.complaint).values(callback_max_attempts=n))
+        database.refcache.invalidate()
+
+    assert (await database.ref()).sla_for(Kind.complaint).callback_max_attempts == 3  # the migration's default
+    await set_attempts(2)
+    try:
+        t = await new_case(database, people, cst(2026, 3, 2, 9, 0))
+        await resolve(database, people, t.number, cst(2026, 3, 6, 10, 0))
+        [cb] = await callbacks_of(database, t.id)
+        cb = await service.record_attempt(database, people.lina, cb.id, "not_reached", now=cst(2026, 3, 6, 10, 30))
+        assert cb.attempts == 1 and cb.status is CallbackTaskStatus.pending
+        cb = await service.record_attempt(database, people.lina, cb.id, "not_reached", now=cb.next_attempt_at)
+        assert cb.attempts == 2 and cb.status is CallbackTaskStatus.unreachable
+        case = await ticket(database, people, t.number)
+        assert case.status is Status.closed and case.callback_result is CallbackResult.unreachable
+    finally:
+        await set_attempts(3)
 
 
 async def test_dissatisfied_reopens_the_case_and_a_second_callback_follows_the_second_resolution(
