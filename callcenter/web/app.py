@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         gc.freeze()
         # and collect less often: a request allocates a few thousand objects, and with the
         # default threshold (700) the young generation was collected many times per request
-        gc.set_threshold(20_000, 50, 50)
+        gc.set_threshold(10_000, 10, 10)
         yield
         board_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
