@@ -111,8 +111,13 @@ def run(fn: Callable[[Any], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except DomainError as e:
-        where = f" ({e.field})" if e.field else ""
-        typer.echo(f"error{where}: {e.message}", err=True)
+        many = getattr(e, "errors", None)  # a file's validation: one line per problem
+        if many:
+            for line in many:
+                typer.echo(line, err=True)
+        else:
+            where = f" ({e.field})" if e.field else ""
+            typer.echo(f"error{where}: {e.message}", err=True)
         raise typer.Exit(1) from None
 
 

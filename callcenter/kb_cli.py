@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from enum import Enum
@@ -27,22 +26,9 @@ class FileFmt(str, Enum):
 
 
 def _run(fn: Any) -> Any:
-    from .cli import _db
-    from .errors import DomainError
+    from .cli import run
 
-    async def main() -> Any:
-        db = _db()
-        try:
-            return await fn(db)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except DomainError as e:
-        for line in getattr(e, "errors", None) or [e.message]:
-            typer.echo(line, err=True)
-        raise typer.Exit(1) from None
+    return run(fn)
 
 
 def _json(data: Any) -> None:
