@@ -32,3 +32,12 @@ class Invalid(DomainError):
     """A field is missing or wrong; `field` names it."""
 
     status_code = 422
+
+
+class FileErrors(Invalid):
+    """A file (来电登记表, knowledge base) cannot be imported as it is: `.errors` lists every
+    problem, one per line (`row N, column X: …`)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors

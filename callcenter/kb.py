@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import kb_search
 from .db import Database
-from .errors import Conflict, Forbidden, Invalid, NotFound
+from .errors import Conflict, FileErrors, Forbidden, Invalid, NotFound
 from .models import (
     Department,
     KbEntry,
@@ -528,10 +528,8 @@ async def direct_answer_counts(db: Database, date_from: datetime | None = None,
 # import / export (kb-README.md's format)
 
 
-class KbImportErrors(Invalid):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+class KbImportErrors(FileErrors):
+    """The knowledge-base file cannot be imported as it is (one problem per line)."""
 
 
 @dataclass

@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import numbering, phones
 from . import refdata as refdata_mod
 from .db import Database
-from .errors import Conflict, Invalid
+from .errors import Conflict, FileErrors, Invalid
 from .models import (
     KIND_BY_LABEL,
     KIND_LABELS,
@@ -106,12 +106,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 2000
 
 
-class RegistryErrors(Invalid):
-    """The file cannot be imported as it is; `.errors` lists every problem, one per line."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+class RegistryErrors(FileErrors):
+    """The 来电登记表 cannot be imported as it is; `.errors` lists every problem, one per line."""
 
 
 @dataclass

@@ -378,13 +378,10 @@ def _actions_for(t: Ticket, user: ConsoleUser) -> list[str]:
 
 @_route("GET", "/cases/{number}", CASE)
 async def case_page(request: Request, number: str, user: Annotated[ConsoleUser, require(*CASE)]) -> Response:
-    db = db_of(request)
-    t = await services.get(db, user.actor, number)
-    evs = await services.events(db, user.actor, number)
-    r = await ref(request)
+    t, ctx = await _case_context(request, number, user)
     return page(request, "case.html", {
-        "t": ticket_dict(t, r, user.actor), "events": evs, "actions": _actions_for(t, user),
-        "departments": _departments(r), "due_raw": t.due_at, "accept_due_raw": t.accept_due_at,
+        **ctx, "actions": _actions_for(t, user),
+        "departments": _departments(await ref(request)), "due_raw": t.due_at, "accept_due_raw": t.accept_due_at,
         "ext_raw": t.extension_requested_until,
     })
 
@@ -447,11 +444,16 @@ def _action_or_none(a: str) -> Any:
 
 @_route("GET", "/cases/{number}/print", CASE)
 async def case_print(request: Request, number: str, user: Annotated[ConsoleUser, require(*CASE)]) -> Response:
+    _t, ctx = await _case_context(request, number, user)
+    return page(request, "print_case.html", ctx)
+
+
+async def _case_context(request: Request, number: str, user: ConsoleUser) -> tuple[Any, dict[str, Any]]:
+    """The case (if the user may see it) and what both the case page and its print form show."""
     db = db_of(request)
     t = await services.get(db, user.actor, number)
     evs = await services.events(db, user.actor, number)
-    r = await ref(request)
-    return page(request, "print_case.html", {"t": ticket_dict(t, r, user.actor), "events": evs})
+    return t, {"t": ticket_dict(t, await ref(request), user.actor), "events": evs}
 
 
 @_route("GET", "/print/day", OP)
