@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -130,6 +131,9 @@ class Status(str, enum.Enum):
     merged = "merged"  # 重复件
     invalid = "invalid"  # 无效
 
+
+# the open states (reports.metrics.OPEN) as SQL, for the partial index on open cases
+_OPEN_SQL = "status IN ('registered', 'dispatched', 'accepted', 'returned', 'reopened')"
 
 STATUS_LABELS: dict[Status, str] = {
     Status.registered: "已登记",
@@ -314,6 +318,9 @@ class Ticket(Base):
         Index("ix_tickets_status_due", "status", "due_at"),
         Index("ix_tickets_department_status", "department_id", "status"),
         Index("ix_tickets_caller_norm", "caller_norm"),
+        # open cases by deadline: the live count of open cases past their deadline (overdue_open)
+        Index("ix_tickets_open_due", "due_at", "registered_at", "department_id",
+              postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL)),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -495,7 +502,14 @@ class ReportCaseGroupDay(Base):
     dim: Mapped[str] = mapped_column(String(16))
     key_id: Mapped[int | None] = mapped_column(Integer)  # category / department id
     key_text: Mapped[str | None] = mapped_column(String(200))  # kind, area, source
-    n: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)  # registered
+    # the counts behind each key's rates (reports.metrics.CASE_FIGURES of the same names)
+    resolved: Mapped[int] = mapped_column(Integer, server_default="0")
+    on_time: Mapped[int] = mapped_column(Integer, server_default="0")
+    callbacks_required: Mapped[int] = mapped_column(Integer, server_default="0")
+    callbacks_reached: Mapped[int] = mapped_column(Integer, server_default="0")
+    satisfied: Mapped[int] = mapped_column(Integer, server_default="0")
+    overdue_late: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class ReportCallDay(Base):
