@@ -1,20 +1,40 @@
-"""Reference data and people, as the admin console edits them (data, never cases).
+"""Reference data and people, as the admin console edits them (data, never cases); the
+deadline and callback rules per kind (sla_rules) with an audit entry per change; the list of
+who viewed a whistleblower's identity (supervisors and the admin).
 
 Every change of reference data invalidates this process's RefData cache; other processes
-pick it up within the cache's TTL (refdata.py).
+(web workers, the scheduler) pick it up within the cache's TTL (refdata.py, 30 s).
 """
 
 from __future__ import annotations
 
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import auth
+from . import auth, services
 from .db import Database
 from .errors import Conflict, Invalid, NotFound
-from .models import Category, Department, Role, RoutingRule, User, utcnow
+from .models import (
+    KIND_LABELS,
+    Category,
+    Department,
+    Kind,
+    Notification,
+    Role,
+    RoutingRule,
+    SlaRule,
+    Ticket,
+    TicketEvent,
+    User,
+    utcnow,
+)
 from .workflow import Actor
 
 
@@ -159,3 +179,262 @@ async def locked_until(db: Database, username: str, now: datetime | None = None)
 async def user_by_id(db: Database, user_id: int) -> User | None:
     async with db.session() as s:
         return (await s.execute(select(User).where(User.id == user_id, User.active.is_(True)))).scalar_one_or_none()
+
+
+# ---------------------------------------------------------------------------------------------
+# the admin's audit entries
+# ---------------------------------------------------------------------------------------------
+# There is no table of admin changes (reference-data edits above write none) and this work may
+# not add a migration, so an admin change is recorded as a `notifications` row that no notice
+# list ever shows: audience "admin", status "audit" (every reader of notices asks for status
+# "open"), the old and new values in `data`, written in the change's own transaction. A table
+# of its own (admin_changes) is the better home once a migration may be written.
+AUDIT_AUDIENCE = "admin"
+AUDIT_STATUS = "audit"
+AUDIT_SLA_KIND = "sla_rule_changed"
+
+
+def _audit(s: AsyncSession, actor: Actor, kind: str, subject: str, message: str, data: dict[str, Any],
+           now: datetime) -> None:
+    s.add(Notification(
+        # unique per change: two changes of one subject in the same microsecond stay two rows
+        key=f"audit:{kind}:{subject}:{now.isoformat()}:{uuid.uuid4().hex[:8]}",
+        kind=kind, audience=AUDIT_AUDIENCE, status=AUDIT_STATUS, message=message,
+        data={"actor_id": actor.id, "actor": actor.name, "role": actor.role.value, **data},
+        created_at=now, created_by=actor.name,
+    ))
+
+
+async def audit_entries(db: Database, kind: str = AUDIT_SLA_KIND, limit: int = 50) -> list[Notification]:
+    """The latest admin changes of `kind`, newest first."""
+    async with db.session() as s:
+        q = (select(Notification)
+             .where(Notification.audience == AUDIT_AUDIENCE, Notification.status == AUDIT_STATUS,
+                    Notification.kind == kind)
+             .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
+        return list((await s.scalars(q)).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# deadline and callback rules per kind (sla_rules)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SlaField:
+    name: str  # the sla_rules column
+    label: str
+    unit: str  # 工作日 | 分钟（工作时间） | 分钟 | 次
+    lo: int
+    hi: int  # a working-minute field's bound is in working days × minutes per working day
+    group: str
+    note: str = ""
+
+    @property
+    def working_minutes(self) -> bool:
+        return self.unit == WORK_MIN
+
+
+WORK_MIN = "分钟（工作时间）"
+# the fields in the order the form shows them; `hi` of working-minute fields: 10 working days
+SLA_FIELDS: tuple[SlaField, ...] = (
+    SlaField("resolve_working_days", "办理期限", "工作日", 1, 60, "办理", "问题分类可单独设定"),
+    SlaField("urgent_resolve_working_days", "紧急件办理期限", "工作日", 1, 60, "办理", "不长于办理期限"),
+    SlaField("max_extension_working_days", "最长延期", "工作日", 1, 60, "办理"),
+    SlaField("accept_working_minutes", "签收期限", WORK_MIN, 10, 10, "签收与退单",
+             "目前各类诉求均按“民众诉求”一行计算"),
+    SlaField("urgent_accept_working_minutes", "紧急件签收期限", WORK_MIN, 5, 10, "签收与退单", "不长于签收期限"),
+    SlaField("return_working_days", "退单时限", "工作日", 1, 10, "签收与退单"),
+    SlaField("callback_working_days", "回访期限（办结后）", "工作日", 1, 10, "回访"),
+    SlaField("callback_max_attempts", "回访最多拨打", "次", 1, 10, "回访"),
+    SlaField("callback_attempt_gap_minutes", "两次拨打至少间隔", "分钟", 10, 1440, "回访", "且须在另一个半天"),
+    SlaField("missed_callback_working_minutes", "未接来电回拨期限", WORK_MIN, 10, 10, "回访",
+             "未接来电尚无工单，按“民众诉求”一行执行"),
+    SlaField("remind_before_working_days", "到期前提醒", "工作日", 1, 60, "提醒与督办", "不超过办理期限"),
+    SlaField("remind_before_working_minutes", "到期前再次提醒", WORK_MIN, 10, 10, "提醒与督办", "不超过办理期限"),
+    SlaField("escalate_after_working_days", "超期后督办", "工作日", 1, 30, "提醒与督办"),
+)
+SLA_BY_NAME = {f.name: f for f in SLA_FIELDS}
+
+
+def minutes_per_working_day(cal: Any) -> int:
+    return sum((b.hour * 60 + b.minute) - (a.hour * 60 + a.minute) for a, b in cal.hours)
+
+
+def sla_bounds(f: SlaField, minutes_per_day: int) -> tuple[int, int]:
+    return f.lo, f.hi * minutes_per_day if f.working_minutes else f.hi
+
+
+class SlaInvalid(Invalid):
+    """The SLA form's errors, one per field (`errors`: column → message in Chinese)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        first = next(iter(errors))
+        super().__init__("；".join(errors.values()), field=first)
+        self.errors = errors
+
+
+def check_sla(raw: Mapping[str, str | None], minutes_per_day: int) -> dict[str, int]:
+    """The form's values as integers, or SlaInvalid naming every wrong field: each an integer
+    within its range; the urgent deadlines no longer than the normal ones; a reminder before
+    the deadline no earlier than the deadline's start (it cannot exceed the deadline)."""
+    values: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for f in SLA_FIELDS:
+        v = (raw.get(f.name) or "").strip()
+        lo, hi = sla_bounds(f, minutes_per_day)
+        if not v:
+            errors[f.name] = f"请填写{f.label}（{f.unit}）"
+            continue
+        if not re.fullmatch(r"[0-9]{1,6}", v):
+            errors[f.name] = f"{f.label}须为整数（{f.unit}），“{v[:20]}”不是"
+            continue
+        n = int(v)
+        if not lo <= n <= hi:
+            errors[f.name] = f"{f.label}应在 {lo}–{hi} {f.unit}之间"
+            continue
+        values[f.name] = n
+    days = values.get("resolve_working_days")
+
+    def cross(name: str, limit: int | None, message: str) -> None:
+        if name in values and limit is not None and values[name] > limit:
+            errors[name] = message
+
+    cross("urgent_resolve_working_days", days, f"紧急件办理期限不能长于办理期限（{days} 工作日）")
+    acc = values.get("accept_working_minutes")
+    cross("urgent_accept_working_minutes", acc, f"紧急件签收期限不能长于签收期限（{acc} 分钟）")
+    cross("remind_before_working_days", days, f"到期前提醒不能超过办理期限（{days} 工作日）")
+    if days is not None:
+        cross("remind_before_working_minutes", days * minutes_per_day,
+              f"到期前再次提醒不能超过办理期限（{days} 工作日 = {days * minutes_per_day} 工作分钟）")
+    if errors:
+        raise SlaInvalid({f.name: errors[f.name] for f in SLA_FIELDS if f.name in errors})
+    return values
+
+
+def sla_values(r: SlaRule) -> dict[str, int]:
+    return {f.name: getattr(r, f.name) for f in SLA_FIELDS}
+
+
+def sla_fingerprint(values: Mapping[str, int]) -> str:
+    """The values a form was filled from, as the form carries them back (`seen`): a save over
+    values someone else changed meanwhile is refused instead of silently undoing theirs."""
+    return ",".join(str(values[f.name]) for f in SLA_FIELDS)
+
+
+async def sla_rules(db: Database) -> list[SlaRule]:
+    """The rows of sla_rules in the order of Kind."""
+    async with db.session() as s:
+        rows = {r.kind: r for r in (await s.scalars(select(SlaRule))).all()}
+    return [rows[k] for k in Kind if k in rows]
+
+
+async def save_sla_rule(db: Database, actor: Actor, kind: Kind | str, raw: Mapping[str, str | None],
+                        seen: str | None = None, now: datetime | None = None) -> dict[str, tuple[int, int]]:
+    """Change one kind's rules from the form's text values. Returns what changed (column →
+    (old, new)); nothing changed → {} and nothing written. The row and its audit entry (old →
+    new) are one transaction. Invalid (SlaInvalid) → nothing written; `seen` (sla_fingerprint
+    of the values the form showed) differing from the stored values → Conflict."""
+    _require_admin(actor)
+    try:
+        kind_ = Kind(kind)
+    except ValueError:
+        raise NotFound(f"no rules for kind {kind!r}") from None
+    values = check_sla(raw, minutes_per_working_day((await db.ref()).calendar))
+    now = now or utcnow()
+    async with db.transaction() as s:
+        # FOR UPDATE (PostgreSQL): two admins saving the same kind take turns, so the second
+        # compares `seen` with the first's values; SQLite's BEGIN IMMEDIATE serialises already
+        r = (await s.execute(select(SlaRule).where(SlaRule.kind == kind_).with_for_update())).scalar_one_or_none()
+        if r is None:
+            raise NotFound(f"no rules for kind {kind_.value}")
+        old = sla_values(r)
+        if seen is not None and seen != sla_fingerprint(old):
+            raise Conflict("这些规则已被他人修改，请按当前值重新填写")
+        changes = {k: (old[k], v) for k, v in values.items() if old[k] != v}
+        if not changes:
+            return {}
+        for k, (_, v) in changes.items():
+            setattr(r, k, v)
+        text = "；".join(f"{SLA_BY_NAME[k].label} {a} → {b} {SLA_BY_NAME[k].unit}" for k, (a, b) in changes.items())
+        _audit(s, actor, AUDIT_SLA_KIND, kind_.value, f"{KIND_LABELS[kind_]}：{text}",
+               {"kind": kind_.value, "old": {k: a for k, (a, _) in changes.items()},
+                "new": {k: b for k, (_, b) in changes.items()}}, now)
+    # this process at once; other processes (web workers, the scheduler) when their cached copy
+    # expires (RefCache.ttl, 30 s): they re-read sla_rules on their next use after that
+    db.refcache.invalidate()
+    return changes
+
+
+# ---------------------------------------------------------------------------------------------
+# who viewed a whistleblower's identity, across cases (services.get records it)
+# ---------------------------------------------------------------------------------------------
+VIEW_PAGE_LABELS = {"case": "工单页", "print": "打印登记表", "api": "接口（API）", None: "—"}
+
+
+@dataclass(frozen=True)
+class IdentityView:
+    at: datetime
+    number: str
+    kind: Kind
+    actor_id: int | None
+    actor_name: str
+    role: str | None  # the role at the time of the view (older entries: the user's role now)
+    via: str | None
+
+    @property
+    def page_label(self) -> str:
+        return VIEW_PAGE_LABELS.get(self.via, self.via or "—")
+
+
+def _require_view_auditor(actor: Actor) -> None:
+    from .errors import Forbidden
+
+    if not services.may_audit_views(actor):
+        raise Forbidden("只有班长和管理员可以查看身份信息查阅记录")
+
+
+def identity_view_of(e: TicketEvent, number: str, kind: Kind, role_now: Role | None) -> IdentityView:
+    data = e.data or {}
+    return IdentityView(at=e.at, number=number, kind=kind, actor_id=e.actor_id, actor_name=e.actor_name,
+                        role=data.get("role") or (role_now.value if role_now else None), via=data.get("via"))
+
+
+async def case_identity_views(db: Database, actor: Actor, ticket_id: int) -> list[IdentityView]:
+    """The views of one case, newest first (the case page's 身份信息查阅记录)."""
+    _require_view_auditor(actor)
+    async with db.session() as s:
+        rows = (await s.execute(
+            select(TicketEvent, Ticket.number, Ticket.kind, User.role)
+            .join(Ticket, Ticket.id == TicketEvent.ticket_id).outerjoin(User, User.id == TicketEvent.actor_id)
+            .where(TicketEvent.ticket_id == ticket_id, TicketEvent.action == services.VIEW)
+            .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
+        )).all()
+    return [identity_view_of(e, n, k, r) for e, n, k, r in rows]
+
+
+async def identity_views(db: Database, actor: Actor, *, since: datetime | None = None, until: datetime | None = None,
+                         user_id: int | None = None, limit: int = 50, offset: int = 0) -> tuple[list[IdentityView], int]:
+    """Every recorded view of a confidential case in [since, until), by `user_id` if given,
+    newest first, and how many match. Supervisors and the admin only (may_audit_views)."""
+    _require_view_auditor(actor)
+    conds = [TicketEvent.action == services.VIEW]
+    if since is not None:
+        conds.append(TicketEvent.at >= since)
+    if until is not None:
+        conds.append(TicketEvent.at < until)
+    if user_id is not None:
+        conds.append(TicketEvent.actor_id == user_id)
+    async with db.session() as s:
+        total = (await s.execute(select(func.count()).select_from(TicketEvent).where(*conds))).scalar_one()
+        rows = (await s.execute(
+            select(TicketEvent, Ticket.number, Ticket.kind, User.role)
+            .join(Ticket, Ticket.id == TicketEvent.ticket_id).outerjoin(User, User.id == TicketEvent.actor_id)
+            .where(*conds).order_by(TicketEvent.at.desc(), TicketEvent.id.desc()).limit(limit).offset(offset)
+        )).all()
+    return [identity_view_of(e, n, k, r) for e, n, k, r in rows], total
+
+
+async def identity_viewers(db: Database) -> list[User]:
+    """The people who can view identities (everyone but clerks), for the list's filter."""
+    async with db.session() as s:
+        return list((await s.scalars(select(User).where(User.role != Role.clerk)
+                                     .order_by(User.role, User.username))).all())

@@ -209,10 +209,27 @@ async def _load(s: AsyncSession, number: str) -> Ticket:
     return t
 
 
-async def get(db: Database, actor: Actor, number: str, *, record_view: bool = True) -> Ticket:
+# the audit trail's action for "opened a confidential case with its caller's identity shown"
+VIEW = "view"
+# where a view was made (TicketEvent.data["via"]): the console's case page, its print form, the API
+VIEW_PAGES = ("case", "print", "api")
+
+
+def may_audit_views(actor: Actor) -> bool:
+    # The rule (who sees who viewed a whistleblower's identity): supervisors (班长) and the admin
+    # only, on the case page, the cross-case list and the API's trail alike. Who looked is itself
+    # confidential — it tells who investigates — so operators and clerks never see view entries,
+    # not even their own (events() drops them for those roles).
+    return actor.role in (Role.supervisor, Role.admin)
+
+
+async def get(db: Database, actor: Actor, number: str, *, record_view: bool = True, via: str | None = None) -> Ticket:
     """The case, if the actor may see it. Opening a confidential case (a 干部举报 or one marked
     confidential) with its caller's identity shown is recorded in the audit trail (DOMAIN.md,
-    Privacy): who viewed it and when. Local tools (the system actor) are not recorded."""
+    Privacy): who viewed it, when, in which role and from which page (`via`, one of
+    VIEW_PAGES). Local tools (the system actor) are not recorded."""
+    if via is not None and via not in VIEW_PAGES:
+        raise ValueError(f"via must be one of {VIEW_PAGES}, not {via!r}")
     async with db.session() as s:
         t = await _load(s, number)
     if not visible_to(t, actor):
@@ -227,11 +244,12 @@ async def get(db: Database, actor: Actor, number: str, *, record_view: bool = Tr
                     "at": utcnow(),
                     "actor_id": actor.id,
                     "actor_name": actor.name,
-                    "action": "view",
+                    "action": VIEW,
                     "from_status": t.status.value,
                     "to_status": t.status.value,
                     "note": "查看保密件（含来电人信息）",
-                    "data": None,
+                    # the role at the time (a user's role may change later) and the page
+                    "data": {"role": actor.role.value, "via": via},
                 },
             )
     return t
@@ -335,13 +353,16 @@ def _apply(t: Ticket, change: Change, now: datetime) -> None:
 
 
 async def events(db: Database, actor: Actor, number: str) -> list[TicketEvent]:
+    """The case's audit trail in order; its view entries only for those who may audit them
+    (may_audit_views)."""
     async with db.session() as s:
         t = await _load(s, number)
         if not visible_to(t, actor):
             raise Forbidden("this case belongs to another department")
-        return list(
-            (await s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id))).all()
-        )
+        q = select(TicketEvent).where(TicketEvent.ticket_id == t.id)
+        if not may_audit_views(actor):
+            q = q.where(TicketEvent.action != VIEW)
+        return list((await s.scalars(q.order_by(TicketEvent.id))).all())
 
 
 @dataclass

@@ -122,7 +122,7 @@ def _day_start(d: date | None) -> datetime | None:
 
 @router.get("/tickets/{number}", response_model=TicketOut, responses={403: ERRORS[403], 404: ERRORS[404]})
 async def get_ticket(number: Number, db: DbDep, actor: ActorDep) -> JSONResponse:
-    t = await services.get(db, actor, number)
+    t = await services.get(db, actor, number, via="api")
     return _json(ticket_dict(t, await _ref(db), actor))
 
 

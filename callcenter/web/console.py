@@ -378,11 +378,14 @@ def _actions_for(t: Ticket, user: ConsoleUser) -> list[str]:
 
 @_route("GET", "/cases/{number}", CASE)
 async def case_page(request: Request, number: str, user: Annotated[ConsoleUser, require(*CASE)]) -> Response:
-    t, ctx = await _case_context(request, number, user)
+    t, ctx = await _case_context(request, number, user, "case")
+    # 身份信息查阅记录: only for those who may audit it (services.may_audit_views), else None
+    views = (await admin.case_identity_views(db_of(request), user.actor, t.id)
+             if services.may_audit_views(user.actor) else None)
     return page(request, "case.html", {
         **ctx, "actions": _actions_for(t, user),
         "departments": _departments(await ref(request)), "due_raw": t.due_at, "accept_due_raw": t.accept_due_at,
-        "ext_raw": t.extension_requested_until,
+        "ext_raw": t.extension_requested_until, "views": views,
     })
 
 
@@ -444,16 +447,19 @@ def _action_or_none(a: str) -> Any:
 
 @_route("GET", "/cases/{number}/print", CASE)
 async def case_print(request: Request, number: str, user: Annotated[ConsoleUser, require(*CASE)]) -> Response:
-    _t, ctx = await _case_context(request, number, user)
+    _t, ctx = await _case_context(request, number, user, "print")
     return page(request, "print_case.html", ctx)
 
 
-async def _case_context(request: Request, number: str, user: ConsoleUser) -> tuple[Any, dict[str, Any]]:
-    """The case (if the user may see it) and what both the case page and its print form show."""
+async def _case_context(request: Request, number: str, user: ConsoleUser, via: str) -> tuple[Any, dict[str, Any]]:
+    """The case (if the user may see it) and what both the case page and its print form show.
+    `via` names the page in the audit trail's view entry (services.get)."""
     db = db_of(request)
-    t = await services.get(db, user.actor, number)
+    t = await services.get(db, user.actor, number, via=via)
     evs = await services.events(db, user.actor, number)
-    return t, {"t": ticket_dict(t, await ref(request), user.actor), "events": evs}
+    # 办理记录 is the workflow's steps; views are listed apart, to auditors only (case_page)
+    steps = [e for e in evs if e.action != services.VIEW]
+    return t, {"t": ticket_dict(t, await ref(request), user.actor), "events": steps}
 
 
 @_route("GET", "/print/day", OP)
@@ -700,6 +706,114 @@ async def admin_update_user(
     return await _admin_do(request, admin.update_user(db_of(request), user.actor, user_id, role=role,
                                                       department_id=dep, seat=seat, active=_bool(active),
                                                       password=password or None), "已保存用户")
+
+
+# ---------------------------------------------------------------------------------------------
+# admin: deadline and callback rules per kind (sla_rules)
+# ---------------------------------------------------------------------------------------------
+def _kind_or_404(kind: str) -> Kind:
+    try:
+        return Kind(kind)
+    except ValueError:
+        raise NotFound(f"没有诉求类型 {kind!r} 的规则") from None
+
+
+async def _sla_context(request: Request) -> dict[str, Any]:
+    mpd = admin.minutes_per_working_day((await ref(request)).calendar)
+    return {"fields": admin.SLA_FIELDS, "minutes_per_day": mpd,
+            "bounds": {f.name: admin.sla_bounds(f, mpd) for f in admin.SLA_FIELDS}}
+
+
+@_route("GET", "/admin/sla", ADMIN)
+async def admin_sla(request: Request, user: Annotated[ConsoleUser, require(*ADMIN)]) -> Response:
+    db = db_of(request)
+    return page(request, "admin_sla.html", await _sla_context(request) | {
+        "rules": await admin.sla_rules(db), "changes": await admin.audit_entries(db)})
+
+
+@_route("GET", "/admin/sla/{kind}", ADMIN)
+async def admin_sla_form(request: Request, kind: str, user: Annotated[ConsoleUser, require(*ADMIN)]) -> Response:
+    k = _kind_or_404(kind)
+    rule = next((r for r in await admin.sla_rules(db_of(request)) if r.kind is k), None)
+    if rule is None:
+        raise NotFound(f"没有诉求类型 {KIND_LABELS[k]} 的规则")
+    values = admin.sla_values(rule)
+    return page(request, "admin_sla_edit.html", await _sla_context(request) | {
+        "kind": k, "values": {n: str(v) for n, v in values.items()}, "seen": admin.sla_fingerprint(values),
+        "errors": {}})
+
+
+@_route("POST", "/admin/sla/{kind}", ADMIN)
+async def admin_sla_save(request: Request, kind: str, user: Annotated[ConsoleUser, require(*ADMIN)]) -> Response:
+    k = _kind_or_404(kind)
+    form = await request.form()  # parsed once already (CSRF check): the thirteen fields by name
+    raw = {f.name: str(form.get(f.name) or "")[:20] for f in admin.SLA_FIELDS}
+    seen = str(form.get("seen") or "")[:200] or None
+    try:
+        changes = await admin.save_sla_rule(db_of(request), user.actor, k, raw, seen=seen)
+    except (admin.SlaInvalid, Conflict) as e:
+        # the form again, with what was typed and the error beside each field; nothing saved
+        errors = e.errors if isinstance(e, admin.SlaInvalid) else {}
+        rule = next(r for r in await admin.sla_rules(db_of(request)) if r.kind is k)
+        return page(request, "admin_sla_edit.html", await _sla_context(request) | {
+            "kind": k, "values": raw if errors else {n: str(v) for n, v in admin.sla_values(rule).items()},
+            "seen": admin.sla_fingerprint(admin.sla_values(rule)) if not errors else seen, "errors": errors,
+            "problem": e.message}, status_code=e.status_code)
+    label = KIND_LABELS[k]
+    auth_web.flash(request, f"已保存{label}的办理时限规则（{len(changes)} 项改动）" if changes
+                   else f"{label}的规则没有改动", "ok")
+    return redirect("/admin/sla")
+
+
+# ---------------------------------------------------------------------------------------------
+# who viewed a whistleblower's identity (supervisors and the admin: services.may_audit_views)
+# ---------------------------------------------------------------------------------------------
+AUDITORS = (Role.supervisor, Role.admin)
+VIEWS_PER_PAGE = 50
+
+
+def _day(v: str, field: str) -> date | None:
+    v = (v or "").strip()
+    if not v:
+        return None
+    try:
+        return date.fromisoformat(v)
+    except ValueError:
+        raise Invalid(f"日期“{v[:20]}”有误，请按 YYYY-MM-DD 填写", field=field) from None
+
+
+@_route("GET", "/audit/identity-views", AUDITORS)
+async def identity_views_page(
+    request: Request, user: Annotated[ConsoleUser, require(*AUDITORS)],
+    from_: Annotated[str, Query(alias="from", max_length=10)] = "",
+    to: Annotated[str, Query(max_length=10)] = "",
+    user_id: Annotated[str, Query(alias="user", max_length=12)] = "",
+    page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1,
+) -> Response:
+    """Every view of a confidential case's identity, newest first: by local day range
+    (inclusive) and person, VIEWS_PER_PAGE a page; the print shows the page with its filter."""
+    d0, d1 = _day(from_, "from"), _day(to, "to")
+    if d0 and d1 and d0 > d1:
+        raise Invalid("起始日期晚于截止日期", field="from")
+    try:
+        uid = _int_or_none(user_id)
+    except Invalid:
+        raise Invalid(f"查阅人“{user_id[:12]}”有误", field="user") from None
+    db = db_of(request)
+    rows, total = await admin.identity_views(
+        db, user.actor, since=datetime.combine(d0, time(0), tzinfo=TZ) if d0 else None,
+        until=datetime.combine(d1 + timedelta(days=1), time(0), tzinfo=TZ) if d1 else None,
+        user_id=uid, limit=VIEWS_PER_PAGE, offset=(page_no - 1) * VIEWS_PER_PAGE)
+    people = await admin.identity_viewers(db)
+    pages = max(1, -(-total // VIEWS_PER_PAGE))
+    query = {"from": d0.isoformat() if d0 else "", "to": d1.isoformat() if d1 else "",
+             "user": str(uid) if uid is not None else ""}
+    return page(request, "identity_views.html", {
+        "rows": rows, "total": total, "page_no": page_no, "pages": pages, "per_page": VIEWS_PER_PAGE,
+        "people": people, "who": next((p for p in people if p.id == uid), None), "q": query,
+        "qs": "&".join(f"{k}={quote(v)}" for k, v in query.items() if v),
+        "may_open_cases": user.role in CASE,
+    })
 
 
 # ---------------------------------------------------------------------------------------------

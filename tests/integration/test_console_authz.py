@@ -50,6 +50,7 @@ async def world(sqlite_database: Database, tmp_path: Path) -> AsyncIterator[tupl
     await kb.create_draft(db, SYSTEM, "KB0001", kb.EntryFields(title="电梯维修", answer="联系物业", department="zjj"))
     ids["code"] = "KB0001"
     ids["group_id"] = await kb.add_synonyms(db, SYSTEM, ["电梯", "升降梯"])
+    ids["kind"] = "complaint"  # 办理时限与回访规则 of 民众诉求 (the admin's form)
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url), db=db)
     yield app, db, ids
 
@@ -74,6 +75,14 @@ BODIES: dict[str, dict[str, str]] = {
     "/admin/rules/{rule_id}/active": {"active": "1"},
     "/admin/users": {"username": "newbie", "role": "operator", "password": "long-enough-pw"},
     "/admin/users/{user_id}": {"role": "operator", "seat": "8001", "active": "1"},
+    # sla_rules of 民众诉求 as migrated (saved unchanged: 303 with a message)
+    "/admin/sla/{kind}": {"resolve_working_days": "5", "urgent_resolve_working_days": "1",
+                          "max_extension_working_days": "10", "accept_working_minutes": "120",
+                          "urgent_accept_working_minutes": "30", "return_working_days": "2",
+                          "callback_working_days": "1", "callback_max_attempts": "3",
+                          "callback_attempt_gap_minutes": "120", "missed_callback_working_minutes": "60",
+                          "remind_before_working_days": "1", "remind_before_working_minutes": "120",
+                          "escalate_after_working_days": "5"},
     # 知识库 直接答复 (issue 8): no published entry in this world → a message and a redirect for the admitted
     "/console/kb/answer": {"kb_entry": "KB0001:1", "kind": "consultation", "category": "办理证照",
                            "content": "办证要带什么"},
