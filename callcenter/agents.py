@@ -339,7 +339,7 @@ class WallFigures:
                                    for name in wait))
             out: dict[str, Any] = {}
             for name in ("today", "month", "year"):
-                out[name] = {**self._cache[name][2], "department_rates": self._cache["dep:" + name][2]}
+                out[name] = {**self._cache[name][2], **self._cache["dep:" + name][2]}
         return out
 
     async def _refresh(self, db: Database, name: str, lo: date, hi: date, now: datetime, raise_: bool = False) -> None:
@@ -355,9 +355,9 @@ class WallFigures:
 
     async def _compute(self, db: Database, name: str, lo: date, hi: date, now: datetime) -> dict[str, Any]:
         if name.startswith("dep:"):
-            from .wall import department_rates
+            from .wall import key_rates
 
-            return await department_rates(db, lo, hi, now)
+            return await key_rates(db, lo, hi, now)
         from reports.metrics import metrics
 
         return await metrics(db, lo, hi, now=now)

@@ -133,7 +133,7 @@ class Status(str, enum.Enum):
 
 
 # the open states (reports.metrics.OPEN) as SQL, for the partial index on open cases
-_OPEN_SQL = "status IN ('registered', 'dispatched', 'accepted', 'returned', 'reopened')"
+OPEN_STATES_SQL = "status IN ('registered', 'dispatched', 'accepted', 'returned', 'reopened')"
 
 STATUS_LABELS: dict[Status, str] = {
     Status.registered: "已登记",
@@ -319,8 +319,8 @@ class Ticket(Base):
         Index("ix_tickets_department_status", "department_id", "status"),
         Index("ix_tickets_caller_norm", "caller_norm"),
         # open cases by deadline: the live count of open cases past their deadline (overdue_open)
-        Index("ix_tickets_open_due", "due_at", "registered_at", "department_id",
-              postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL)),
+        Index("ix_tickets_open_due", "due_at", "registered_at", "department_id", "category_id",
+              postgresql_where=text(OPEN_STATES_SQL), sqlite_where=text(OPEN_STATES_SQL)),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

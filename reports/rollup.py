@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import (
     Date,
     and_,
+    case,
     cast,
     delete,
     false,
@@ -53,6 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.db import Database
 from callcenter.models import (
+    OPEN_STATES_SQL,
     Call,
     Category,
     Department,
@@ -146,11 +148,21 @@ def _case_atoms_select(where: Any, day: Any = None) -> Any:
     )
 
 
-def _group_selects(where: Any, day: Any = None) -> list[Any]:
-    """(day?, dim, key_id, key_text, n) of registered cases, one SELECT per breakdown."""
-    reg = _registered(Atoms(atom_exprs(_EPOCH)))
+# the counts behind a breakdown key's rates kept beside `n` (registered) in report_case_group_days
+KEY_FIGURES = ("resolved", "on_time", "callbacks_required", "callbacks_reached", "satisfied", "overdue_late")
+
+
+def _group_selects(where: Any, day: Any = None, dims: Sequence[str] | None = None) -> list[Any]:
+    """(day?, dim, key_id, key_text, n, KEY_FIGURES…) of registered cases, one SELECT per breakdown.
+
+    Each figure is counted with its CASE_FIGURES predicate (all of them imply `registered`)."""
+    a = Atoms(atom_exprs(_EPOCH))
+    reg = _registered(a)
+    figs = [func.count(case((CASE_FIGURES[k](a), 1))).label(k) for k in KEY_FIGURES]
     out = []
     for dim, g in GROUPS.items():
+        if dims is not None and dim not in dims:
+            continue
         kid = g.id_col if g.id_col is not None else null()
         ktext = null() if g.id_col is not None else cast(g.key, ReportCaseGroupDay.key_text.type)
         cond = and_(where, reg) if g.id_col is None else and_(where, reg, g.id_col.is_not(None))
@@ -159,7 +171,7 @@ def _group_selects(where: Any, day: Any = None) -> list[Any]:
         if day is not None:
             keys.insert(0, day.label("day"))
             grp.insert(0, day)
-        out.append(select(*keys, func.count().label("n")).select_from(Ticket).where(cond).group_by(*grp))
+        out.append(select(*keys, func.count().label("n"), *figs).select_from(Ticket).where(cond).group_by(*grp))
     return out
 
 
@@ -175,7 +187,7 @@ class _Spec:
         if self.name == "cases":
             q = _case_atoms_select(where, day)
             stmts = [insert(ReportCaseDay).from_select(["day", *CASE_ATOMS, "n"], q)]
-            cols = ["day", "dim", "key_id", "key_text", "n"]
+            cols = ["day", "dim", "key_id", "key_text", "n", *KEY_FIGURES]
             stmts += [insert(ReportCaseGroupDay).from_select(cols, g) for g in _group_selects(where, day)]
             return stmts
         q = call_atoms_query(where, day)
@@ -246,19 +258,21 @@ async def _refresh(db: Database, spec: _Spec, now: datetime, rebuild: bool) -> b
 # ---------------------------------------------------------------------------------------------
 # read
 # ---------------------------------------------------------------------------------------------
-async def counts_from_rollups(
-    session: AsyncSession, s: Scope, d0: date, d1: date
-) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, Any]] | None:
-    """The whole hotline's case counts, breakdowns and call counts of [d0, d1] from the rollups.
+async def _custom_plans(session: AsyncSession) -> None:
+    """PostgreSQL: plan each of this transaction's statements for its own values. asyncpg
+    prepares statements, and from the sixth run on PostgreSQL may reuse a generic plan made
+    without the parameters' values: for a year's range of `registered_at` it walks a million
+    rows (seen: the open-cases count 6 ms with its values, 190 ms generic)."""
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
-    None when the rollups have not been built (or too many of the period's days changed since
-    the watermark): reports.metrics then counts the base tables.
-    """
-    if s.department_id is not None:
-        return None
+
+async def _changed_days(session: AsyncSession, s: Scope) -> tuple[list[date], list[date]] | None:
+    """The period's days whose cases / calls changed since the rollups' watermarks (counted live
+    by a read); None when the rollups are not built or too many days changed."""
     dialect = _dialect(session)
     if dialect == "postgresql":  # one snapshot for the state, the rollups and the live part
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        await _custom_plans(session)
     marks = dict((await session.execute(select(ReportRollupState.name, ReportRollupState.watermark))).all())
     if marks.get("cases") is None or marks.get("calls") is None:
         return None
@@ -273,6 +287,83 @@ async def counts_from_rollups(
     call_days = await changed(CALLS)
     if case_days is None or call_days is None:
         return None
+    return case_days, call_days
+
+
+def _overdue_open_select(dialect: str, s: Scope, key: Any = None) -> Any:
+    """COUNT of the period's open cases past their deadline as of s.now (per `key` if given).
+
+    The figure's own predicate, plus the partial index's condition spelled as the index has it
+    (literal states) so that both planners can answer from `ix_tickets_open_due` alone."""
+    open_late = CASE_FIGURES["overdue_open"](Atoms(atom_exprs(s)))
+    where = (_period_noindex(dialect, Ticket.registered_at, s), text(OPEN_STATES_SQL), open_late)
+    if key is None:
+        return select(func.count()).select_from(Ticket).where(*where)
+    return select(key, func.count()).select_from(Ticket).where(*where, key.is_not(None)).group_by(key)
+
+
+async def key_counts(session: AsyncSession, s: Scope, d0: date, d1: date, dims: Sequence[str],
+                     *, use_rollups: bool = True) -> dict[str, dict[Any, dict[str, int]]]:
+    """Per breakdown of `dims` (of GROUPS), per key (a department / category id, or the key's
+    text): `registered`, KEY_FIGURES and `overdue_open` of the cases registered in [d0, d1] as of
+    s.now.
+
+    From the rollups for the days unchanged since their watermark, the base table for the
+    others (or for the whole period when the rollups are not built): the base table's counts
+    exactly (tested). Keys without a registered case are left out.
+    """
+    dialect = _dialect(session)
+    window = await _changed_days(session, s) if use_rollups else None
+    if window is None and dialect == "postgresql":
+        await _custom_plans(session)
+    if window is not None:
+        runs = _day_runs(Ticket.registered_at, window[0], dialect)
+    else:
+        runs = [and_(Ticket.registered_at >= s.lo, Ticket.registered_at < s.hi)]
+    cols = ("n", *KEY_FIGURES)
+    G = ReportCaseGroupDay
+    out: dict[str, dict[Any, dict[str, int]]] = {}
+    for dim in dims:
+        parts: list[Any] = []
+        if window is not None:
+            parts.append(
+                select(G.key_id, G.key_text, *(func.sum(getattr(G, c)).label(c) for c in cols))
+                .where(G.dim == dim, G.day >= d0, G.day <= d1, G.day.not_in(window[0]))
+                .group_by(G.key_id, G.key_text))
+        for run in runs:
+            q = _group_selects(run, dims=(dim,))[0]
+            parts.append(q.with_only_columns(*(q.selected_columns[c] for c in ("key_id", "key_text", *cols))))
+        acc: dict[Any, dict[str, int]] = {}
+        for kid, ktext, *vals in (await session.execute(union_all(*parts))).all():
+            row = acc.setdefault(kid if kid is not None else ktext, dict.fromkeys((*cols, "overdue_open"), 0))
+            for c, v in zip(cols, vals, strict=True):
+                row[c] += int(v or 0)
+        g = GROUPS[dim]
+        key_col = g.id_col if g.id_col is not None else g.key
+        for key, n in (await session.execute(_overdue_open_select(dialect, s, key_col))).all():
+            if key in acc:
+                acc[key]["overdue_open"] += int(n)
+        for row in acc.values():
+            row["registered"] = row.pop("n")
+        out[dim] = {k: v for k, v in acc.items() if v["registered"]}
+    return out
+
+
+async def counts_from_rollups(
+    session: AsyncSession, s: Scope, d0: date, d1: date
+) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, Any]] | None:
+    """The whole hotline's case counts, breakdowns and call counts of [d0, d1] from the rollups.
+
+    None when the rollups have not been built (or too many of the period's days changed since
+    the watermark): reports.metrics then counts the base tables.
+    """
+    if s.department_id is not None:
+        return None
+    dialect = _dialect(session)
+    window = await _changed_days(session, s)
+    if window is None:
+        return None
+    case_days, call_days = window
 
     # cases: the rollup's groups of the clean days + the changed days' groups from tickets
     R = ReportCaseDay
@@ -288,12 +379,7 @@ async def counts_from_rollups(
     row = (await session.execute(case_counts_over(union_all(*parts).subquery("atoms")))).mappings().one()
     c = {k: int(v) for k, v in row.items()}
     # open past the deadline depends on `now`: always from tickets (open cases are few)
-    open_late = CASE_FIGURES["overdue_open"](Atoms(atom_exprs(s)))
-    c["overdue_open"] = int(
-        (await session.execute(
-            select(func.count()).select_from(Ticket).where(_period_noindex(dialect, Ticket.registered_at, s), open_late)
-        )).scalar_one()
-    )
+    c["overdue_open"] = int((await session.execute(_overdue_open_select(dialect, s))).scalar_one())
     c["overdue"] = c["overdue_open"] + c["overdue_late"]
 
     # breakdowns

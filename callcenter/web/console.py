@@ -509,7 +509,7 @@ def _period(m: dict[str, Any]) -> dict[str, Any]:
     c = m["cases"]
     keys = ("registered", "resolved", "completion_rate", "on_time_rate", "callback_rate", "satisfaction_rate",
             "overdue", "answered_directly", "dispatched", "open", "by_department", "by_category")
-    return {k: c[k] for k in keys} | {"department_rates": m.get("department_rates") or {}}
+    return {k: c[k] for k in keys} | {k: m.get(k) or {} for k in ("department_rates", "category_rates")}
 
 
 async def wall_payload(app: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The supervisor wall's figures (callcenter.agents.WallFigures, callcenter.wall) on SQLite and
-PostgreSQL: each department's rates from one grouped query equal metrics() for that
-department; today's figures are fresh on every answer, this month's and this year's are
-served from the cache and refreshed in the background."""
+PostgreSQL: each department's rates equal metrics() for that department, counted from the base
+table and from the rollups (tests/unit/test_rollup.py checks every breakdown's keys on random
+data, clean and changed days mixed); today's figures are fresh on every answer, this month's and
+this year's are served from the cache and refreshed in the background."""
 
 from __future__ import annotations
 
@@ -13,19 +14,21 @@ import pytest
 from callcenter.agents import WallFigures
 from callcenter.db import Database
 from callcenter.models import Kind, Status, Ticket
-from callcenter.wall import department_rates
+from callcenter.wall import key_rates
 from reports.metrics import metrics
+from reports.rollup import refresh_rollups
 from tests.unit.test_metrics import build_cases, cst
 
 NOW = cst(2025, 11, 2, 12)  # "today" is 2 November 2025: L was registered this morning, K yesterday
 
 
-async def test_department_rates_equal_metrics_per_department(database: Database) -> None:
-    await build_cases(database)
-    for lo, hi in ((date(2025, 1, 1), date(2025, 12, 31)), (date(2025, 6, 1), date(2025, 6, 30)),
-                   (date(2024, 1, 1), date(2026, 12, 31))):
-        got = await department_rates(database, lo, hi, NOW)
-        assert got, (lo, hi)
+PERIODS = ((date(2025, 1, 1), date(2025, 12, 31)), (date(2025, 6, 1), date(2025, 6, 30)),
+           (date(2024, 1, 1), date(2026, 12, 31)), (date(2025, 11, 2), date(2025, 11, 2)))
+
+
+async def _check_against_metrics(database: Database, use_rollups: bool) -> None:
+    for lo, hi in PERIODS:
+        got = (await key_rates(database, lo, hi, NOW, use_rollups=use_rollups))["department_rates"]
         for code, name in (("zjj", "住房和城乡建设局"), ("cgj", "城市管理局")):
             c = (await metrics(database, lo, hi, department_code=code, now=NOW))["cases"]
             if not c["registered"]:
@@ -34,7 +37,15 @@ async def test_department_rates_equal_metrics_per_department(database: Database)
             d = got[name]
             for k in ("registered", "resolved", "completion_rate", "on_time_rate", "callback_rate",
                       "satisfaction_rate", "overdue"):
-                assert d[k] == c[k], (lo, hi, code, k)
+                assert d[k] == c[k], (lo, hi, code, k, use_rollups)
+
+
+async def test_department_rates_equal_metrics_per_department(database: Database) -> None:
+    await build_cases(database)
+    assert (await key_rates(database, *PERIODS[0], NOW))["department_rates"]
+    await _check_against_metrics(database, use_rollups=False)
+    await refresh_rollups(database, NOW)
+    await _check_against_metrics(database, use_rollups=True)
 
 
 async def test_month_and_year_are_served_from_the_cache_and_refreshed_behind(database: Database) -> None:

@@ -32,8 +32,8 @@ from callcenter.models import (
     Ticket,
 )
 from reports import rollup
-from reports.metrics import _scope, metrics
-from reports.rollup import counts_from_rollups, refresh_rollups
+from reports.metrics import GROUPS, _scope, metrics
+from reports.rollup import counts_from_rollups, key_counts, refresh_rollups
 
 CST = timezone(timedelta(hours=8))
 REAL_NOW = datetime.now(UTC)
@@ -121,12 +121,31 @@ async def assert_same(db: Database, now: datetime, *, expect_rollups: bool = Tru
                 assert await counts_from_rollups(s, _scope(d0, d1, now, None), d0, d1) is not None
         fast = await metrics(db, d0, d1, now=now)
         base = await metrics(db, d0, d1, now=now, use_rollups=False)
+        await assert_same_keys(db, now, d0, d1)
         (f, ff), (b, bf) = _strip_floats(fast), _strip_floats(base)
         assert f == b, (d0, d1)
         for k in ff:
             assert (ff[k] is None) == (bf[k] is None), (d0, d1, k)
             if bf[k] is not None:
                 assert ff[k] == pytest.approx(bf[k], rel=1e-12), (d0, d1, k)
+
+
+async def assert_same_keys(db: Database, now: datetime, d0: date, d1: date) -> None:
+    """Each breakdown key's counts (the wall's rates) from the rollups equal the base table's, and
+    a department's equal metrics() for that department (an independent query)."""
+    sc = _scope(d0, d1, now, None)
+    async with db.session() as s:
+        fast = await key_counts(s, sc, d0, d1, tuple(GROUPS))
+    async with db.session() as s:
+        base = await key_counts(s, sc, d0, d1, tuple(GROUPS), use_rollups=False)
+        depts = (await s.execute(select(Department.id, Department.code))).all()
+    assert fast == base, (d0, d1)
+    for dep_id, code in depts:
+        c = (await metrics(db, d0, d1, department_code=code, now=now))["cases"]
+        got = fast["by_department"].get(dep_id, {})
+        for k in ("registered", "resolved", "on_time", "callbacks_required", "callbacks_reached", "satisfied",
+                  "overdue_open", "overdue_late"):
+            assert got.get(k, 0) == c[k], (d0, d1, code, k)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

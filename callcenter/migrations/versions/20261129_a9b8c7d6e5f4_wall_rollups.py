@@ -30,7 +30,7 @@ def upgrade() -> None:
         for name in FIGURES:
             batch_op.add_column(sa.Column(name, sa.Integer(), server_default="0", nullable=False))
     op.execute("UPDATE report_rollup_state SET watermark = NULL WHERE name = 'cases'")
-    op.create_index("ix_tickets_open_due", "tickets", ["due_at", "registered_at", "department_id"],
+    op.create_index("ix_tickets_open_due", "tickets", ["due_at", "registered_at", "department_id", "category_id"],
                     postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN))
 
 
