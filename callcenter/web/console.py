@@ -302,6 +302,30 @@ async def operator_suggest(request: Request, user: Annotated[ConsoleUser, requir
     return JSONResponse({"department_code": dep.code if dep else None, "department": dep.name if dep else None})
 
 
+@_route("GET", "/operator/similar", OP)
+async def operator_similar(request: Request, user: Annotated[ConsoleUser, require(*OP)],
+                           phone: Annotated[str, Query(max_length=40)] = "",
+                           address: Annotated[str, Query(max_length=300)] = "",
+                           area: Annotated[str, Query(max_length=100)] = "",
+                           category: Annotated[str, Query(max_length=100)] = "",
+                           text: Annotated[str, Query(max_length=5000)] = "") -> Response:
+    """可能重复的工单 for the 来电登记 form as typed so far, as an HTML fragment (similar.js
+    fetches it as the operator types, debounced); each has a 并入此单 button that submits the
+    form with then=merge."""
+    from .. import similar
+
+    draft = similar.Draft(phone=phone.strip() or None, address=address.strip() or None, area=area.strip() or None,
+                          category=category.strip() or None, text=text.strip())
+    asked = any((draft.phone, draft.address, draft.text))
+    try:
+        cands = await similar.find(db_of(request), user.actor, draft) if asked else []
+    except Invalid as e:
+        return page(request, "_similar.html", {"asked": True, "cands": [],
+                                               "error": f"无法查找可能重复的工单：{e.message}（{e.field}）"},
+                    status_code=422)
+    return page(request, "_similar.html", {"asked": asked, "cands": cands})
+
+
 def _bool(v: str | None) -> bool:
     return v in ("1", "on", "true", "yes")
 

@@ -41,6 +41,7 @@
     $("f-linkedid").value = call.linkedid || "";
     $("f-time").value = call.time;
     $("f-phone").value = call.number || "";
+    $("f-phone").dispatchEvent(new Event("input"));  // the number's likely duplicates (similar.js)
     $("f-name").focus();
     loadHistory(call.number);
     document.title = "来电 " + (call.number || "") + " · 话务台";
