@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import Database
@@ -85,4 +86,29 @@ def adapter_status(adapter: Any) -> dict[str, Any]:
         "spool_depth": spool,
         "calls_written": adapter.written,
         "write_failures": adapter.write_failures,
+        # the queue members' pause state as the PBX has it (seat → {paused, reason, at}): a web
+        # worker that starts seeds its board from here (pause_states)
+        "pauses": adapter.pauses.snapshot(),
+        "pauses_listed_at": adapter.pauses.listed_at,
     }
+
+
+async def pause_states(db: Database, now: datetime | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """pbx → seat → {paused, reason, at} from the telephony adapters' heartbeats; a row older
+    than STALE_S is ignored (that adapter is gone: what it last knew may no longer be true)."""
+    now = now or utcnow()
+    async with db.session() as s:
+        rows = (await s.scalars(select(ProcessHeartbeat).where(ProcessHeartbeat.kind == "telephony"))).all()
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for b in rows:
+        if (now - b.beat_at).total_seconds() > STALE_S:
+            continue
+        data = b.data or {}
+        pauses = data.get("pauses")
+        if not isinstance(pauses, dict):
+            continue
+        out[str(data.get("pbx") or b.name)] = {
+            str(seat): {"paused": bool(v.get("paused")), "reason": v.get("reason") or None,
+                        "at": float(v.get("at") or 0.0)}
+            for seat, v in pauses.items() if isinstance(v, dict)}
+    return out

@@ -9,6 +9,12 @@ closes those that ended unseen — including calls restored from the spool's jou
 SIGKILL. The writer drains the spool into the sink; when the database is away the facts wait
 in the spool and go out in order when it is back.
 
+Operators' pause state (示忙) is the PBX's: `PauseBook` follows QueueMemberPause and the
+QueueStatus listing sent at every login, in wire order; each change goes out as `agent.paused`
+({seat, paused, reason, pbx, at, source}), the whole map in the heartbeat (`pauses`) and, to a
+web worker that says `agent.hello`, as one `agent.pause_map`. The console's `agent.pause`
+requests are carried out here (QueuePause); a refused one is published as `agent.pause_failed`.
+
 This module imports no web framework (memory target of the adapter process).
 """
 
@@ -17,13 +23,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telephony.ami import AMIClient, AMIError
+from telephony.ami import AMIClient, AMIError, AMINotConnected, AMITimeout
+from telephony.pauses import MEMBER_EVENTS, PauseBook, PauseChange
 from telephony.ports import CallFact, CallSink, Publisher
 from telephony.spool import Spool
 from telephony.tracker import CallTracker, TrackerConfig, Update
@@ -51,6 +59,8 @@ class AdapterConfig:
     batch: int = 500
     retry_min: float = 0.5
     retry_max: float = 10.0
+    member_context: str = "agents"  # queue members are Local/<seat>@<member_context>
+    pause_confirm_s: float = 2.0  # no QueueMemberPause after a QueuePause by then: ask QueueStatus
 
 
 class Adapter:
@@ -67,6 +77,8 @@ class Adapter:
                                 on_event=self._on_event, on_login=self._on_login,
                                 action_timeout=config.action_timeout, ping_interval=config.ping_interval,
                                 reconnect_min=config.reconnect_min, reconnect_max=config.reconnect_max)
+        self.pauses = PauseBook(config.queue)
+        self._pause_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._stopping = False
@@ -117,8 +129,24 @@ class Adapter:
             limit = await self.client.getvar("TRUNK_LINES")
             if limit and limit.isdigit():
                 self.tracker.lines.set_limit(int(limit), time.time())
+        # the members' pause state: the listing's rows come through the ordered stream too, so a
+        # QueueMemberPause received after them is applied after them
+        listing = f"hl-pauses-{uuid.uuid4().hex[:10]}"
+        self.pauses.begin_listing(listing)
+        try:
+            await self.client.queue_status(queue=self.config.queue, action_id=listing)
+        except AMIError as exc:
+            self.pauses.abandon_listing()
+            log.warning("cannot read the queue members' pause state (QueueStatus: %s); give the AMI user "
+                        "the 'agent' read and write classes", exc)
 
     async def _on_event(self, message: Any, received_at: float) -> None:
+        if message.get("Event") in MEMBER_EVENTS:
+            try:
+                for change in self.pauses.feed(message, received_at):
+                    await self._pause_changed(change)
+            except Exception:  # noqa: BLE001 - the pause state never stops the calls
+                log.exception("pause state: cannot apply %s", message.get("Event"))
         updates = self.tracker.feed(message, received_at)
         if updates:
             await self._handle(updates, received_at)
@@ -205,23 +233,109 @@ class Adapter:
             raise
         return None
 
+    def member_interface(self, seat: str) -> str:
+        return f"Local/{seat}@{self.config.member_context}"
+
     async def queue_pause(self, seat: str, paused: bool, reason: str | None = None) -> None:
-        await self.client.queue_pause(f"Local/{seat}@agents", paused, reason, queue=self.config.queue)
+        await self.client.queue_pause(self.member_interface(seat), paused, reason, queue=self.config.queue)
+
+    # ---- the members' pause state ----------------------------------------------------------------
+
+    def _pause_payload(self, change: PauseChange) -> dict[str, Any]:
+        st = change.state
+        return {"seat": st.seat, "paused": st.paused, "reason": st.reason, "pbx": self.config.pbx, "at": st.at,
+                "source": change.source, "member": st.member}
+
+    async def _pause_changed(self, change: PauseChange) -> None:
+        if change.source == "event":
+            for waiter in self._pause_waiters.pop(change.state.seat, []):
+                if not waiter.done():
+                    waiter.set_result(None)
+        log.info("seat %s %s on the PBX%s (%s)", change.state.seat, "paused" if change.state.paused else "ready",
+                 f" ({change.state.reason})" if change.state.reason else "", change.source)
+        if self.publisher is None:
+            return
+        try:
+            await self.publisher.publish("agent.paused", self._pause_payload(change))
+        except Exception:  # noqa: BLE001 - the bus never stops the adapter
+            log.exception("publishing agent.paused failed")
+
+    def pause_map(self) -> dict[str, Any]:
+        """The `agent.pause_map` payload: every member's state as the PBX has it."""
+        return {"pbx": self.config.pbx, "seats": self.pauses.snapshot(), "listed_at": self.pauses.listed_at}
+
+    async def carry_out_pause(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """One `agent.pause` request ({seat, paused, reason, rid}): QueuePause; None when done,
+        else the `agent.pause_failed` payload. The PBX's QueueMemberPause is what publishes the
+        new state; if none comes within `pause_confirm_s` (the AMI user cannot read the `agent`
+        class?) the member's QueueStatus row is published instead."""
+        seat, paused = str(request.get("seat") or ""), bool(request.get("paused"))
+        failed = {"seat": seat, "paused": paused, "rid": request.get("rid"), "pbx": self.config.pbx}
+        if not _SEAT_OK.match(seat):
+            return failed | {"code": "invalid_seat", "error": f"invalid seat {seat!r}"}
+        reason = " ".join(str(request.get("reason") or "").split())[:80] or None  # no CR/LF into AMI
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pause_waiters.setdefault(seat, []).append(waiter)
+        try:
+            await self.queue_pause(seat, paused, reason)
+        except Exception as e:  # noqa: BLE001 - reported to the console, never raised
+            with contextlib.suppress(ValueError):
+                self._pause_waiters.get(seat, []).remove(waiter)
+            log.warning("pause of seat %s failed: %s", seat, e)
+            return failed | {"code": _failure_code(e), "error": str(e)}
+        try:
+            await asyncio.wait_for(waiter, self.config.pause_confirm_s)
+            return None
+        except TimeoutError:
+            with contextlib.suppress(ValueError):
+                self._pause_waiters.get(seat, []).remove(waiter)
+        log.warning("no QueueMemberPause for seat %s within %.1f s of its QueuePause: does the AMI user read "
+                    "the 'agent' class? confirming with QueueStatus", seat, self.config.pause_confirm_s)
+        try:
+            rows = await self.client.queue_status(queue=self.config.queue, member=self.member_interface(seat))
+        except AMIError as e:
+            return failed | {"code": _failure_code(e), "error": f"no confirmation from the PBX: {e}"}
+        for row in rows:
+            if row.get("Event") == "QueueMember":
+                change = self.pauses.apply_row(row, time.time())
+                if change is not None:
+                    await self._pause_changed(change)
+        return None
 
     async def follow_pause_requests(self, bus: Any) -> None:
-        """Carry out `agent.pause` requests ({seat, paused, reason}) published by the console:
-        the web never opens AMI. A failed pause is logged and published as `agent.pause_failed`."""
-        async with bus.subscribe("agent.pause") as q:
+        """Carry out `agent.pause` requests ({seat, paused, reason, rid}) published by the console
+        (the web never opens AMI), one after another in the order asked; a failed one is
+        published as `agent.pause_failed` ({seat, paused, rid, pbx, code, error}). A web worker
+        that starts says `agent.hello`: it is answered at once with `agent.pause_map`."""
+        requests: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def work() -> None:
             while True:
-                topic, p = await q.get()
-                if topic != "agent.pause":
-                    continue
+                p = await requests.get()
                 try:
-                    await self.queue_pause(str(p["seat"]), bool(p.get("paused")), p.get("reason"))
-                except Exception as e:  # noqa: BLE001 — one bad request must not stop the loop
-                    log.warning("pause of seat %s failed: %s", p.get("seat"), e)
+                    failed = await self.carry_out_pause(p)
+                except Exception:  # noqa: BLE001 - one bad request must not stop the loop
+                    log.exception("pause request %r", p)
+                    failed = {"seat": p.get("seat"), "paused": bool(p.get("paused")), "rid": p.get("rid"),
+                              "pbx": self.config.pbx, "code": "error", "error": "internal error"}
+                if failed is not None:
                     with contextlib.suppress(Exception):
-                        await bus.publish("agent.pause_failed", {"seat": p.get("seat"), "error": str(e)})
+                        await bus.publish("agent.pause_failed", failed)
+
+        worker = asyncio.create_task(work(), name="pause-worker")
+        try:
+            async with bus.subscribe("agent.pause", "agent.hello") as q:
+                while True:
+                    topic, p = await q.get()
+                    if topic == "agent.pause":
+                        requests.put_nowait(p)
+                    elif topic == "agent.hello":
+                        with contextlib.suppress(Exception):
+                            await bus.publish("agent.pause_map", self.pause_map())
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
 
     async def queue_status(self) -> list[dict[str, str]]:
         return [dict(m.items()) for m in await self.client.queue_status(queue=self.config.queue)]
@@ -233,6 +347,23 @@ class Adapter:
             await self.client.blind_transfer(channel, context, target)
         else:
             await self.client.redirect(channel, context, target)
+
+
+_SEAT_OK = re.compile(r"^[0-9A-Za-z_.-]{1,32}$")
+
+
+def _failure_code(e: BaseException) -> str:
+    """What the console tells the operator (callcenter.agents.PAUSE_FAILURES)."""
+    text = str(e)
+    if isinstance(e, AMITimeout):
+        return "timeout"
+    if isinstance(e, AMINotConnected):
+        return "not_connected"
+    if "Interface not found" in text:
+        return "not_in_queue"
+    if "Permission denied" in text:
+        return "permission"
+    return "error"
 
 
 def _payload(f: CallFact) -> dict[str, Any]:

@@ -469,12 +469,17 @@ class AMIClient:
             fields["Queue"] = queue
         return await self.action(fields)
 
-    async def queue_status(self, queue: str | None = None, member: str | None = None) -> list[Message]:
+    async def queue_status(self, queue: str | None = None, member: str | None = None,
+                           action_id: str | None = None) -> list[Message]:
+        """The queue's params, members (QueueMember: Paused / PausedReason) and callers. The rows
+        are events: they also reach `on_event`, in wire order, carrying this ActionID."""
         fields = {"Action": "QueueStatus"}
         if queue:
             fields["Queue"] = queue
         if member:
             fields["Member"] = member
+        if action_id:
+            fields["ActionID"] = action_id
         return _as_list(await self.action(fields))
 
     async def core_show_channels(self) -> list[Message]:
