@@ -108,6 +108,12 @@ def test_a_call_pops_is_dispatched_resolved_and_the_wall_follows(chromium: Brows
     shot(zhang, "04-case-resolved")
     expect(wall.locator("[data-k='periods.today.resolved']")).to_have_text("1", timeout=15_000)
     assert wall.evaluate("window.__noReload") == 42
+    # today's rates per department and per category count the resolved case
+    wall.select_option("#chart-period", "today")
+    for table, key in (("#tbl-department-rates", "住房和城乡建设局"), ("#tbl-category-rates", "物业管理")):
+        cells = wall.locator(f"{table} tr", has_text=key).locator("td")
+        expect(cells.nth(2)).to_have_text("1", timeout=15_000)  # 办结
+        expect(cells.nth(3)).to_have_text("100.0%")  # 办结率
 
     # the case is linked to its call (来电 → 工单)
     from sqlalchemy import create_engine, text

@@ -21,12 +21,12 @@
     }).join("") || '<tr><td colspan="4" class="muted">暂无数据</td></tr>';
   }
 
-  // each department's rates for the period chosen above the charts (one grouped query a period)
-  function rates(period, label) {
-    var r = data.periods[period].department_rates || {};
-    document.getElementById("dep-rates-title").textContent = "各承办单位指标（" + label + "）";
+  // each department's and each category's rates for the period chosen above the charts
+  function rates(period, label, field, id, title) {
+    var r = data.periods[period][field] || {};
+    document.getElementById(id + "-title").textContent = title + "（" + label + "）";
     var rows = Object.keys(r).sort(function (a, b) { return r[b].registered - r[a].registered; });
-    document.querySelector("#tbl-department-rates tbody").innerHTML = rows.map(function (k) {
+    document.querySelector("#" + id + " tbody").innerHTML = rows.map(function (k) {
       var d = r[k];
       return "<tr><td>" + esc(k) + "</td><td>" + d.registered + "</td><td>" + d.resolved + "</td><td>" +
              pct(d.completion_rate) + "</td><td>" + pct(d.on_time_rate) + "</td><td>" + pct(d.callback_rate) +
@@ -63,7 +63,8 @@
     var label = { today: "今日", month: "本月", year: "本年" }[period];
     chart("chart-category", label + "各问题分类受理量", data.periods[period].by_category);
     chart("chart-department", label + "各承办单位受理量", data.periods[period].by_department);
-    rates(period, label);
+    rates(period, label, "department_rates", "tbl-department-rates", "各承办单位指标");
+    rates(period, label, "category_rates", "tbl-category-rates", "各问题分类指标");
     if (lastTickets !== null && lastTickets !== data.board.ticket_seq) refreshDue();
     lastTickets = data.board.ticket_seq;
   }
