@@ -2,18 +2,22 @@
 figures, and the few use cases of the console that are not a single workflow action.
 
 The live state (`AgentBoard`) is built from bus events (call.*, lines.changed, agent.*) in
-this process; it is seeded from the calls still in progress at start. A pause is never sent
-to the PBX from here: it is published as `agent.pause` ({seat, paused, reason, operator}) and
-the telephony process (the only holder of AMI) carries it out (ARCHITECTURE.md, Runtime).
+this process; it is seeded from the calls still in progress at start and from the telephony
+adapters' heartbeats (the seats' pause state as the PBX has it). A pause is never sent to the
+PBX from here: it is published as `agent.pause` ({seat, paused, reason, rid, operator}) and the
+telephony process (the only holder of AMI) carries it out (ARCHITECTURE.md, Runtime); what the
+PBX then reports (`agent.paused`, `agent.pause_failed`) decides the seat's state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,26 +37,80 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
+class _PbxPause:
+    """A seat's pause state as the PBX confirmed it (`agent.paused`, the adapters' heartbeats)."""
+
+    paused: bool
+    reason: str | None
+    at: float  # the adapter's clock when it learnt it (epoch seconds)
+    pbx: str | None = None
+
+
+@dataclass
+class _PauseRequest:
+    """The console asked (`agent.pause`) and the PBX has not answered yet."""
+
+    paused: bool
+    rid: str
+    reason: str | None
+    since: float  # time.monotonic() on this board
+
+
+# agent.pause_failed `code` → what the operator reads, and whether only an administrator can help
+PAUSE_FAILURES = {
+    "not_in_queue": ("您的分机不在电话系统的队列中", True),
+    "not_connected": ("话务接口未连接电话系统", False),
+    "timeout": ("电话系统没有响应", False),
+    "permission": ("电话系统拒绝了操作（接口权限不足）", True),
+    "invalid_seat": ("分机号无效", True),
+}
+
+
+def _label(paused: bool) -> str:
+    """A seat's state."""
+    return "示忙" if paused else "空闲"
+
+
+def _verb(paused: bool) -> str:
+    """What the operator asked for."""
+    return "示忙" if paused else "置闲"
+
+
+@dataclass
 class AgentBoard:
-    """Lines, callers waiting and each seat's state, from the bus. One per web process."""
+    """Lines, callers waiting and each seat's state, from the bus. One per web process.
+
+    Pause (示忙): the PBX is the truth. `agent.paused` (the telephony adapter saw it on the PBX:
+    QueueMemberPause, or its QueueStatus listing at login) sets a seat's state; `agent.pause_map`
+    (the adapter's answer to our `agent.hello`) and the adapters' heartbeat rows (`seed_pauses`,
+    at start) set every seat's, unless older than what the board knows. The console's own
+    request (`agent.pause`) shows at once, as pending, until the PBX answers: `agent.paused`
+    ends it (the PBX's state wins), `agent.pause_failed` reverts it with an error for the
+    operator, and no answer within PENDING_S reverts it too.
+    """
 
     lines_in_use: int = 0
     lines_limit: int = 10
     waiting: dict[str, dict[str, Any]] = field(default_factory=dict)  # linkedid → call payload
     on_call: dict[str, str] = field(default_factory=dict)  # seat → linkedid
-    paused: dict[str, bool] = field(default_factory=dict)  # seat → paused (from the console)
+    pbx_pause: dict[str, _PbxPause] = field(default_factory=dict)  # seat → what the PBX confirmed
+    requests: dict[str, _PauseRequest] = field(default_factory=dict)  # seat → request awaiting the PBX
+    pause_errors: dict[str, tuple[str, float]] = field(default_factory=dict)  # seat → (message, time.time())
     online: Counter[str] = field(default_factory=Counter)  # seat → open operator pages, every worker
     version: int = 0
     ticket_seq: int = 0  # bumps on every ticket.changed: lists of cases are stale
     # Operator pages are open on any web worker: each worker counts its own (`local`) and
     # publishes the count with its id (`agent.online`); every board sums the workers' counts.
     # A worker that starts says `agent.hello`; the others answer with `agent.presence` (their
-    # counts and the pause states they know), and repeat it every PRESENCE_S: a worker gone
-    # silent for 3 × PRESENCE_S no longer counts.
+    # counts), and repeat it every PRESENCE_S: a worker gone silent for 3 × PRESENCE_S no
+    # longer counts. The telephony adapters answer `agent.hello` with `agent.pause_map`.
     worker: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     local: Counter[str] = field(default_factory=Counter)
     presence: dict[str, tuple[float, dict[str, int]]] = field(default_factory=dict)
+    watchers: dict[str, set[asyncio.Queue[tuple[str, dict[str, Any]]]]] = field(default_factory=dict)
     PRESENCE_S = 20.0
+    PENDING_S = 15.0  # a request the PBX has not answered by then is dropped (adapter not running?)
+    ERROR_S = 120.0  # how long a failed request's message is shown
 
     def apply(self, topic: str, p: dict[str, Any]) -> bool:
         """Take one bus event in; return whether the board changed."""
@@ -77,8 +135,14 @@ class AgentBoard:
                         del self.on_call[seat]
             self.version += 1
         elif topic == "agent.pause":
-            self.paused[str(p["seat"])] = bool(p.get("paused"))
-            self.version += 1
+            self._requested(p)
+        elif topic == "agent.paused":
+            self._confirmed(str(p["seat"]), p, answer=p.get("source") == "event")
+        elif topic == "agent.pause_map":
+            for seat, st in (p.get("seats") or {}).items():
+                self._confirmed(str(seat), {**st, "pbx": p.get("pbx")}, answer=False)
+        elif topic == "agent.pause_failed":
+            self._failed(p)
         elif topic == "agent.online":
             w = str(p.get("worker") or "")
             if w and "n" in p:
@@ -88,13 +152,138 @@ class AgentBoard:
             self.version += 1
         elif topic == "agent.presence":
             self._presence(str(p.get("worker") or ""), {str(k): int(v) for k, v in (p.get("seats") or {}).items()})
-            for seat, paused in (p.get("paused") or {}).items():
-                self.paused.setdefault(str(seat), bool(paused))  # what this worker saw itself wins
             self.version += 1
         elif topic.startswith("ticket."):
             self.ticket_seq += 1
             self.version += 1
         return self.version != before
+
+    # ---- pause (示忙) ---------------------------------------------------------------------------
+
+    def _requested(self, p: dict[str, Any]) -> None:
+        seat = str(p["seat"])
+        rid = str(p.get("rid") or "")
+        req = self.requests.get(seat)
+        if req is not None and rid and req.rid == rid:
+            return  # our own request, back from the bus
+        self.requests[seat] = _PauseRequest(bool(p.get("paused")), rid, p.get("reason") or None, time.monotonic())
+        self.pause_errors.pop(seat, None)
+        self._changed(seat)
+
+    def _confirmed(self, seat: str, st: dict[str, Any], answer: bool) -> None:
+        """The PBX's state of a seat. `answer`: a QueueMemberPause, the PBX's answer to a pause
+        request; otherwise a listing or a map, which may predate a request still on its way."""
+        at = float(st.get("at") or 0.0)
+        known = self.pbx_pause.get(seat)
+        if not answer and known is not None and at < known.at:
+            return  # older than what this board already has
+        new = _PbxPause(bool(st.get("paused")), (st.get("reason") or None) if st.get("paused") else None, at,
+                        st.get("pbx"))
+        changed = known != new
+        req = self.requests.get(seat)
+        if req is not None and (answer or req.paused == new.paused):
+            del self.requests[seat]
+            changed = True
+        if answer and self.pause_errors.pop(seat, None) is not None:
+            changed = True
+        self.pbx_pause[seat] = new
+        if changed:
+            self._changed(seat)
+
+    def _failed(self, p: dict[str, Any]) -> None:
+        seat = str(p.get("seat") or "")
+        req = self.requests.get(seat)
+        rid = str(p.get("rid") or "")
+        if req is not None and rid and req.rid != rid:
+            return  # an older request failed; the newer one is still on its way
+        if req is not None:
+            del self.requests[seat]
+        wanted = bool(p.get("paused"))
+        why, admin = PAUSE_FAILURES.get(str(p.get("code") or ""), ("电话系统未执行", False))
+        detail = f"（{p['error']}）" if p.get("error") else ""
+        hint = "，请联系管理员" if admin else "，请稍后重试"
+        self.pause_errors[seat] = (f"{_verb(wanted)}未成功：{why}{detail}{hint}。"
+                                   f"当前状态：{_label(self.is_paused(seat))}", time.time())
+        self._changed(seat)
+
+    def expire_requests(self, now: float | None = None) -> list[str]:
+        """Drop the requests the PBX has not answered within PENDING_S; return their seats."""
+        now = time.monotonic() if now is None else now
+        gone = [seat for seat, r in self.requests.items() if now - r.since >= self.PENDING_S]
+        for seat in gone:
+            req = self.requests.pop(seat)
+            self.pause_errors[seat] = (f"{_verb(req.paused)}未得到电话系统确认（话务接口可能未运行），状态未改变，请稍后重试。"
+                                       f"当前状态：{_label(self.is_paused(seat))}", time.time())
+            self._changed(seat)
+        return gone
+
+    def _next_expiry(self) -> float | None:
+        return min((r.since + self.PENDING_S for r in self.requests.values()), default=None)
+
+    def is_paused(self, seat: str) -> bool:
+        req = self.requests.get(seat)
+        if req is not None:
+            return req.paused
+        known = self.pbx_pause.get(seat)
+        return known.paused if known is not None else False
+
+    def pause_view(self, seat: str) -> dict[str, Any]:
+        """What the operator page shows: paused (the request while pending), pending, the PBX's
+        reason, the last failure's message."""
+        req = self.requests.get(seat)
+        known = self.pbx_pause.get(seat)
+        err = self.pause_errors.get(seat)
+        error = err[0] if err is not None and time.time() - err[1] < self.ERROR_S else None
+        paused = self.is_paused(seat)
+        reason = req.reason if req is not None else (known.reason if known is not None else None)
+        return {"seat": seat, "paused": paused, "label": _label(paused), "pending": req is not None,
+                "reason": reason if paused else None, "confirmed": known.paused if known is not None else None,
+                "error": error}
+
+    def _changed(self, seat: str) -> None:
+        self.version += 1
+        view: dict[str, Any] | None = None
+        for q in self.watchers.get(seat, ()):
+            view = view or self.pause_view(seat)
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(("seat.pause", view))
+
+    @contextlib.contextmanager
+    def watch(self, seat: str, q: asyncio.Queue[tuple[str, dict[str, Any]]]) -> Iterator[None]:
+        """While inside, every change of `seat`'s pause state is put into `q` as
+        ("seat.pause", pause_view) — the operator's SSE stream passes it on."""
+        self.watchers.setdefault(seat, set()).add(q)
+        try:
+            yield
+        finally:
+            qs = self.watchers.get(seat)
+            if qs is not None:
+                qs.discard(q)
+                if not qs:
+                    del self.watchers[seat]
+
+    async def settle(self, seat: str, timeout: float) -> dict[str, Any]:
+        """Wait (at most `timeout` s) until the PBX has answered the seat's pending request."""
+        q: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        with self.watch(seat, q), contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while seat in self.requests:
+                    await q.get()
+        return self.pause_view(seat)
+
+    async def seed_pauses(self, db: Database) -> int:
+        """Seed the seats' pause state from the telephony adapters' heartbeat rows (a web worker
+        starting cold); return how many seats were read."""
+        from .heartbeat import pause_states
+
+        n = 0
+        for pbx, seats in (await pause_states(db)).items():
+            for seat, st in seats.items():
+                self._confirmed(seat, {**st, "pbx": pbx}, answer=False)
+                n += 1
+        return n
+
+    # ---- operator pages --------------------------------------------------------------------------
 
     def _presence(self, worker: str, seats: dict[str, int]) -> None:
         if worker:
@@ -118,8 +307,7 @@ class AgentBoard:
         return payload
 
     def presence_payload(self) -> dict[str, Any]:
-        return {"worker": self.worker, "seats": {k: v for k, v in self.local.items() if v > 0},
-                "paused": dict(self.paused)}
+        return {"worker": self.worker, "seats": {k: v for k, v in self.local.items() if v > 0}}
 
     def seat_state(self, seat: str | None) -> str:
         """busy 通话中 / paused 示忙 / ready 空闲 / offline 未登录 (no operator page open)."""
@@ -129,7 +317,7 @@ class AgentBoard:
             return "busy"
         if self.online.get(seat, 0) <= 0:
             return "offline"
-        return "paused" if self.paused.get(seat, False) else "ready"
+        return "paused" if self.is_paused(seat) else "ready"
 
     def snapshot(self, operators: list[dict[str, Any]]) -> dict[str, Any]:
         seats = [{**o, "state": self.seat_state(o.get("seat"))} for o in operators]
@@ -165,12 +353,16 @@ class AgentBoard:
             await bus.publish("agent.hello", {"worker": self.worker})
             next_presence = time.monotonic() + self.PRESENCE_S
             while True:
+                wake = min(next_presence, self._next_expiry() or next_presence)
                 try:
-                    topic, payload = await asyncio.wait_for(q.get(), max(0.0, next_presence - time.monotonic()))
+                    topic, payload = await asyncio.wait_for(q.get(), max(0.0, wake - time.monotonic()))
                 except TimeoutError:
-                    next_presence = time.monotonic() + self.PRESENCE_S
-                    await bus.publish("agent.presence", self.presence_payload())
-                    self._recount()
+                    if self.expire_requests() and on_change is not None:
+                        on_change("agent.pause")
+                    if time.monotonic() >= next_presence:
+                        next_presence = time.monotonic() + self.PRESENCE_S
+                        await bus.publish("agent.presence", self.presence_payload())
+                        self._recount()
                     continue
                 try:
                     if topic == "agent.hello" and payload.get("worker") != self.worker:
@@ -183,16 +375,19 @@ class AgentBoard:
 
 
 async def set_paused(bus: Publisher | None, board: AgentBoard, actor: Actor, seat: str | None, paused: bool,
-                     reason: str | None = None) -> None:
-    """Ask the PBX to pause / unpause the operator's seat (QueuePause through telephony/)."""
+                     reason: str | None = None) -> str:
+    """Ask the PBX to pause / unpause the operator's seat (QueuePause through telephony/); the
+    board shows the request at once, as pending, until the PBX answers. Returns the request id."""
     if actor.role is not Role.operator and actor.role is not Role.supervisor:
         raise Invalid("only operators have a seat in the queue", field="seat")
     if not seat:
         raise Invalid("您没有坐席（分机），请联系管理员设置", field="seat")
-    payload = {"seat": seat, "paused": paused, "reason": reason or ("示忙" if paused else None),
+    rid = uuid.uuid4().hex[:16]
+    payload = {"seat": seat, "paused": paused, "reason": reason or ("示忙" if paused else None), "rid": rid,
                "operator": actor.name, "operator_id": actor.id, "at": utcnow().isoformat()}
     board.apply("agent.pause", payload)
     await (bus or NullBus()).publish("agent.pause", payload)
+    return rid
 
 
 async def operators(db: Database) -> list[dict[str, Any]]:

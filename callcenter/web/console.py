@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -29,6 +30,8 @@ from ..views import ticket_dict
 from ..workflow import ACTION_LABELS, RULES, Action
 from . import auth_web
 from .auth_web import ConsoleUser, CsrfRefused, LoginRequired, require
+
+log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 TZ = agents.TZ
@@ -172,6 +175,10 @@ async def start_board(app: Any) -> asyncio.Task[None]:
         await board.load(app.state.db)
     except Exception:  # noqa: BLE001 - an empty board is better than no console
         pass
+    try:  # the seats' pause state as the PBX has it, from the telephony adapters' heartbeats
+        await board.seed_pauses(app.state.db)
+    except Exception:  # noqa: BLE001 - the adapter answers our agent.hello with its map anyway
+        log.warning("board: cannot read the seats' pause state from the heartbeats", exc_info=True)
     # the wall's figures are computed once at start, so the first wall of a worker does not wait
     app.state.wall_warmup = asyncio.create_task(app.state.wall_figures.warm(app.state.db), name="wall-warmup")
     return asyncio.create_task(board.follow(app.state.bus, app.state.wall_figures.mark_dirty), name="agent-board")
@@ -233,8 +240,11 @@ async def operator_page(request: Request, user: Annotated[ConsoleUser, require(*
     due = await agents.callbacks_due(db_of(request))
     return page(request, "operator.html", {
         "categories": _categories(r), "departments": _departments(r), "kinds": list(Kind),
-        "paused": board.paused.get(user.seat or "", False), "callbacks": due,
+        "pause": board.pause_view(user.seat or ""), "callbacks": due,
     })
+
+
+PAUSE_SETTLE_S = 2.0  # how long 示忙/置闲 waits for the PBX's answer before showing it as pending
 
 
 @_route("POST", "/operator/status", OP)
@@ -242,18 +252,25 @@ async def operator_status(
     request: Request, user: Annotated[ConsoleUser, require(*OP)],
     paused: Annotated[str, Form(pattern="^(0|1)$")],
 ) -> Response:
+    """示忙 / 置闲: asked of the PBX through the telephony process; the answer (usually within
+    milliseconds) decides what the page says, else it shows the request as pending and the
+    operator's stream brings the answer."""
+    board: agents.AgentBoard = request.app.state.board
     try:
-        await agents.set_paused(request.app.state.bus, request.app.state.board, user.actor, user.seat, paused == "1")
+        await agents.set_paused(request.app.state.bus, board, user.actor, user.seat, paused == "1")
     except Invalid as e:
         auth_web.flash(request, e.message if not user.seat else f"未能切换：{e.message}", "error")
         return redirect("/operator")
-    auth_web.flash(request, "已示忙（暂停接听）" if paused == "1" else "已置闲，等待来电")
+    view = await board.settle(user.seat or "", PAUSE_SETTLE_S)
+    if not view["pending"] and not view["error"]:  # else the page shows it (#seat-pending, #pause-error)
+        auth_web.flash(request, "已示忙（暂停接听）" if view["paused"] else "已置闲，等待来电")
     return redirect("/operator")
 
 
 @_route("GET", "/operator/stream", OP, response_class=EventSourceResponse)
 async def operator_stream(request: Request, user: Annotated[ConsoleUser, require(*OP)]) -> AsyncIterator[ServerSentEvent]:
-    """The screen pop: call.answered for this operator's seat, within a blink."""
+    """The screen pop: call.answered for this operator's seat, within a blink; and the seat's
+    pause state (`pause`: AgentBoard.pause_view) whenever it changes — on the PBX too."""
     app = request.app
     board: agents.AgentBoard = app.state.board
     seat = user.seat
@@ -261,25 +278,37 @@ async def operator_stream(request: Request, user: Annotated[ConsoleUser, require
         if seat:  # counted by every worker's board (AgentBoard.page_opened)
             await app.state.bus.publish("agent.online", board.page_opened(seat, +1))
         try:
-            yield ServerSentEvent(event="hello", data={"seat": seat}, retry=2000)
-            while True:
-                topic, p = await q.get()
-                if not seat or str(p.get("seat") or "") != seat:
-                    continue
-                if topic == "call.answered":
-                    answered = p.get("answered_at") or p.get("offered_at")
-                    at = datetime.fromisoformat(answered) if answered else datetime.now(UTC)
-                    yield ServerSentEvent(event="call", data={
-                        "linkedid": p.get("linkedid"), "number": p.get("caller_number") or "",
-                        "time": local(at, "%Y-%m-%d %H:%M:%S"), "line": p.get("line"),
-                        "queue": p.get("queue"), "direction": p.get("direction"),
-                        "wait_s": p.get("wait_s"), "ticket_ref": p.get("ticket_ref"),
-                    })
-                else:
-                    yield ServerSentEvent(event="ended", data={"linkedid": p.get("linkedid")})
+            with board.watch(seat or "", q):  # the board puts ("seat.pause", view) into q
+                yield ServerSentEvent(event="hello", data={"seat": seat}, retry=2000)
+                if seat:  # what changed between the page's rendering and this stream
+                    yield ServerSentEvent(event="pause", data=board.pause_view(seat))
+                async for event in _operator_events(q, seat):
+                    yield event
         finally:
             if seat:
                 await app.state.bus.publish("agent.online", board.page_opened(seat, -1))
+
+
+async def _operator_events(q: asyncio.Queue[tuple[str, dict[str, Any]]], seat: str | None,
+                           ) -> AsyncIterator[ServerSentEvent]:
+    while True:
+        topic, p = await q.get()
+        if topic == "seat.pause":
+            yield ServerSentEvent(event="pause", data=p)
+            continue
+        if not seat or str(p.get("seat") or "") != seat:
+            continue
+        if topic == "call.answered":
+            answered = p.get("answered_at") or p.get("offered_at")
+            at = datetime.fromisoformat(answered) if answered else datetime.now(UTC)
+            yield ServerSentEvent(event="call", data={
+                "linkedid": p.get("linkedid"), "number": p.get("caller_number") or "",
+                "time": local(at, "%Y-%m-%d %H:%M:%S"), "line": p.get("line"),
+                "queue": p.get("queue"), "direction": p.get("direction"),
+                "wait_s": p.get("wait_s"), "ticket_ref": p.get("ticket_ref"),
+            })
+        else:
+            yield ServerSentEvent(event="ended", data={"linkedid": p.get("linkedid")})
 
 
 @_route("GET", "/operator/history", OP)

@@ -1,7 +1,8 @@
 """The wall's seat board (callcenter.agents.AgentBoard) across web workers: operator pages
 open on one worker count on every worker's board, a worker started later learns who is online
-and paused from the others and who is on a call from the store, and a page closed anywhere
-goes offline everywhere (two boards on two PostgreSQL buses = two workers)."""
+from the others, who is paused from the telephony adapter's heartbeat (the PBX's state) and who
+is on a call from the store, and a page closed anywhere goes offline everywhere (two boards on
+two PostgreSQL buses = two workers). The pause state end to end: tests/integration/test_pause_state.py."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 
+from callcenter import heartbeat
 from callcenter.agents import AgentBoard
 from callcenter.bus import InProcessBus, PgBus
 from callcenter.db import Database
@@ -56,24 +58,34 @@ async def test_a_worker_started_later_shows_the_seats_as_they_are(pg_url: str) -
             from sqlalchemy import text
 
             await conn.execute(text("DELETE FROM calls"))
+            await conn.execute(text("DELETE FROM process_heartbeats"))
         await bus_a.start()
         tasks.append(asyncio.create_task(a.follow(bus_a)))
         await asyncio.sleep(0.2)
         # worker A: 8001's page open and paused, 8002's page open, 8003 talking (call begun before B)
         for seat in ("8001", "8002", "8003"):
             await bus_a.publish("agent.online", a.page_opened(seat, +1))
-        pause = {"seat": "8001", "paused": True, "operator": "李娜"}
+        pause = {"seat": "8001", "paused": True, "operator": "李娜", "rid": "r1"}
         a.apply("agent.pause", pause)
         await bus_a.publish("agent.pause", pause)
+        # the telephony adapter: the PBX confirmed it (bus), and its heartbeat carries the map
+        now = time.time()
+        await bus_a.publish("agent.paused", {"seat": "8001", "paused": True, "reason": "示忙", "pbx": "default",
+                                             "at": now, "source": "event"})
+        await heartbeat.beat(db, "telephony:default", "telephony", {"pbx": "default", "ami_logged_in": True, "pauses": {
+            "8001": {"paused": True, "reason": "示忙", "at": now}, "8002": {"paused": False, "reason": None, "at": now}}},
+            utcnow())
         async with db.transaction() as s:
             s.add(Call(linkedid="L1", direction=CallDirection.inbound, outcome=CallOutcome.in_progress,
                        caller_number="13812345678", offered_at=utcnow() - timedelta(seconds=30),
                        answered_at=utcnow() - timedelta(seconds=20), seat="8003", line=1))
         await until(lambda: a.online["8003"] == 1)
 
-        # worker B starts now: the store for calls, worker A for pages and pauses
+        await until(lambda: a.pause_view("8001")["confirmed"] is True)
+        # worker B starts now: the store for calls, the adapter's heartbeat for pauses, worker A for pages
         await bus_b.start()
         await b.load(db)
+        assert await b.seed_pauses(db) == 2
         tasks.append(asyncio.create_task(b.follow(bus_b)))
         await until(lambda: {s: b.seat_state(s) for s in ("8001", "8002", "8003", "8004")}
                     == {"8001": "paused", "8002": "ready", "8003": "busy", "8004": "offline"})

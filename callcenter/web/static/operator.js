@@ -47,10 +47,25 @@
     document.title = "来电 " + (call.number || "") + " · 话务台";
   }
 
+  // 示忙/置闲 as the PBX has it (AgentBoard.pause_view): a request shows at once as pending;
+  // the PBX's answer, a refusal (with its reason) or a change made on the phone follow here
+  function showPause(v) {
+    var badge = $("seat-state");
+    badge.textContent = v.label;
+    badge.className = "badge " + (v.paused ? "paused" : "ready");
+    $("seat-reason").textContent = v.paused && v.reason ? v.reason : "";
+    $("seat-pending").classList.toggle("hidden", !v.pending);
+    $("seat-target").value = v.paused ? "0" : "1";
+    $("toggle-ready").textContent = v.paused ? "置闲（接听来电）" : "示忙（暂停接听）";
+    $("pause-error").textContent = v.error || "";
+    $("pause-error").classList.toggle("hidden", !v.error);
+  }
+
   if (!window.EventSource) { conn.title = "浏览器不支持来电推送"; return; }
   var es = new EventSource("/operator/stream");
   es.addEventListener("hello", function () { conn.classList.add("on"); conn.title = "来电推送已连接"; });
   es.addEventListener("call", function (e) { pop(JSON.parse(e.data)); });
+  es.addEventListener("pause", function (e) { showPause(JSON.parse(e.data)); });
   es.addEventListener("ended", function (e) {
     var d = JSON.parse(e.data);
     if (d.linkedid === current) { $("pop-state").textContent = "已挂机"; $("pop-state").className = "badge"; }
