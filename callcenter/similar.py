@@ -53,6 +53,10 @@ CALLER_LIMIT = 20  # the caller's newest cases considered
 LIMIT = 5  # candidates shown
 KEYWORDS_IN_QUERY = 3  # the draft's rarest keywords that pull cases of other categories/areas in
 CONTENT_CHARS = 400  # content compared (and cached) per case: the head of a long text suffices
+# Segmenting costs ~0.1 ms per text: only the pool's SEGMENT_TOP texts sharing the most
+# character bigrams with the draft (and at least BIGRAMS_MIN) are segmented and compared
+SEGMENT_TOP = 60
+BIGRAMS_MIN = 2
 SIM_MIN = 0.2  # content similarity that counts as a reason on its own
 
 # weights of the signals (noisy-OR: score = 1 - Π(1 - w))
@@ -63,8 +67,11 @@ W_CONTENT = 0.9  # × similarity
 W_CATEGORY = 0.1
 W_AREA = 0.05
 
-TARGET_STATES = (*OPEN_STATES, Status.resolved, Status.answered)  # never merged/invalid/closed
-_OPEN = tuple(OPEN_STATES)
+# in the order of the partial index's predicate (models.OPEN_STATES_SQL): PostgreSQL then
+# sees the query's clause is the index's and does not AND a second index in
+_OPEN = (Status.registered, Status.dispatched, Status.accepted, Status.returned, Status.reopened)
+assert frozenset(_OPEN) == OPEN_STATES
+TARGET_STATES = (*_OPEN, Status.resolved, Status.answered)  # never merged/invalid/closed
 _CALLER_TARGETS = TARGET_STATES
 
 # words every 12345 record says: they make unrelated cases look alike
@@ -154,14 +161,8 @@ def _keywords(text: str) -> frozenset[str]:
 
 
 def cosine(a: frozenset[str], b: frozenset[str], idf: dict[str, float]) -> float:
-    """Cosine of two keyword sets weighted by IDF (binary term frequency)."""
-    common = a & b
-    if not common:
-        return 0.0
-    num = sum(idf.get(w, 1.0) ** 2 for w in common)
-    na = math.sqrt(sum(idf.get(w, 1.0) ** 2 for w in a))
-    nb = math.sqrt(sum(idf.get(w, 1.0) ** 2 for w in b))
-    return num / (na * nb) if na and nb else 0.0
+    """Cosine of two keyword sets weighted by IDF (binary term frequency; unknown words 1)."""
+    return _cosine(a, math.sqrt(sum(idf.get(w, 1.0) ** 2 for w in a)), b, idf)
 
 
 def pool_idf(docs: list[frozenset[str]]) -> dict[str, float]:
@@ -252,12 +253,29 @@ async def find(db: Database, actor: Actor, draft: Draft, now: datetime | None = 
         return []
     async with db.session() as s:
         rows = (await s.execute(stmt)).mappings().all()
-    return score(rows, actor, draft, category_id, now, ref)[:limit]
+    return score(rows, actor, draft, category_id, now, ref, limit)
 
 
-def score(rows: Any, actor: Actor, draft: Draft, category_id: int | None, now: datetime, ref: Any) -> list[Candidate]:
-    """Score and explain the candidate rows (deduplicated by id); those without a real signal
-    (caller, address, content) are dropped."""
+def _bigram_ranked(text: str, by_id: dict[int, Any], top: int) -> list[int]:
+    """The ids whose content shares the most character bigrams with the text (at least
+    BIGRAMS_MIN), best `top` first: a cheap pass so only the closest texts are segmented."""
+    mine = _bigrams(text)
+    if not mine:
+        return []
+    overlap = [(len(mine & _bigrams(r["content"] or "")), i) for i, r in by_id.items()]
+    return [i for n, i in sorted(overlap, reverse=True)[:top] if n >= BIGRAMS_MIN]
+
+
+@lru_cache(maxsize=8192)
+def _bigrams(text: str) -> frozenset[str]:
+    t = unicodedata.normalize("NFKC", text[:CONTENT_CHARS]).lower()
+    return frozenset(t[k:k + 2] for k in range(len(t) - 1))
+
+
+def score(rows: Any, actor: Actor, draft: Draft, category_id: int | None, now: datetime, ref: Any,
+          limit: int = LIMIT) -> list[Candidate]:
+    """Score and explain the candidate rows (deduplicated by id), best `limit` first; rows
+    without a real signal (caller, address, content) are dropped."""
     by_id: dict[int, Any] = {}
     for r in rows:
         by_id.setdefault(r["id"], r)
@@ -265,33 +283,33 @@ def score(rows: Any, actor: Actor, draft: Draft, category_id: int | None, now: d
     addr = normalize_address(draft.address)
     area = (draft.area or "").strip()
     mine = keywords(draft.text)
-    docs = {i: keywords(r["content"] or "") for i, r in by_id.items()} if mine else {}
+    docs: dict[int, frozenset[str]] = {}
+    if mine:
+        docs = {i: keywords(by_id[i]["content"] or "") for i in _bigram_ranked(draft.text, by_id, SEGMENT_TOP)}
     idf = pool_idf(list(docs.values())) if docs else {}
-    out: list[Candidate] = []
+    mine_norm = math.sqrt(sum(idf.get(w, 1.0) ** 2 for w in mine))
+    scored: list[tuple[float, float, int, list[str], set[str], float]] = []
     for i, r in by_id.items():
-        status, kind = Status(r["status"]), Kind(r["kind"])
-        if status not in TARGET_STATES:
+        if r["status"] not in TARGET_STATES:
             continue
         if actor.role is Role.clerk and r["department_id"] != actor.department_id:
             continue
-        secret = kind is Kind.report or bool(r["confidential"])
-        reg: datetime = r["registered_at"]
-        if reg.tzinfo is None:  # naive UTC, should a driver hand one back
-            reg = reg.replace(tzinfo=UTC)
+        secret = r["kind"] is Kind.report or bool(r["confidential"])
         weights: list[float] = []
         reasons: list[str] = []
         signals: set[str] = set()
         if norm and not secret and r["caller_norm"] == norm:
-            age = max(1, math.ceil((now - reg).total_seconds() / 86400))
+            age = max(1, math.ceil((now - _aware(r["registered_at"])).total_seconds() / 86400))
             weights.append(W_CALLER)
             reasons.append(f"同一来电号码 {age} 天内")
             signals.add("caller")
-        m = address_match(addr, normalize_address(r["address"]))
+        m = address_match(addr, normalize_address(r["address"])) if addr and r["address"] else None
         if m:
             weights.append(W_ADDRESS_SAME if m == "same" else W_ADDRESS_NEAR)
             reasons.append("地址相同" if m == "same" else "地址相近")
             signals.add("address")
-        sim = cosine(mine, docs.get(i, frozenset()), idf) if mine else 0.0
+        doc = docs.get(i)
+        sim = _cosine(mine, mine_norm, doc, idf) if doc else 0.0
         if sim >= SIM_MIN:
             weights.append(W_CONTENT * sim)
             reasons.append(f"内容相似 {sim:.2f}")
@@ -309,19 +327,41 @@ def score(rows: Any, actor: Actor, draft: Draft, category_id: int | None, now: d
         p = 1.0
         for w in weights:
             p *= 1.0 - w
-        cat = ref.categories.get(r["category_id"])
-        dep = ref.departments.get(r["department_id"]) if r["department_id"] else None
-        identity = not secret and shows_identity(Ticket(kind=kind, confidential=False), actor)
-        content = r["content"] or ""
-        out.append(Candidate(
-            number=r["number"], score=round(1.0 - p, 3), reasons=reasons, status=status.value,
-            status_label=STATUS_LABELS[status], kind=kind.value, category=cat.name if cat else None,
-            department=dep.name if dep else None, registered_at=reg, confidential=secret,
-            excerpt=None if secret else (content[:60] + ("…" if len(content) > 60 else "")),
-            address=None if secret else r["address"],
-            caller_name=r["caller_name"] if identity else None,
-            caller_phone=phones.mask(r["caller_phone"]) if identity and r["caller_phone"] else None,
-            similarity=round(sim, 3), signals=signals,
-        ))
-    out.sort(key=lambda c: (-c.score, -c.registered_at.timestamp()))
-    return out
+        scored.append((round(1.0 - p, 3), _aware(r["registered_at"]).timestamp(), i, reasons, signals, sim))
+    scored.sort(key=lambda x: (-x[0], -x[1]))
+    return [_candidate(by_id[i], sc, reasons, signals, sim, actor, ref)
+            for sc, _, i, reasons, signals, sim in scored[:limit]]
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)  # naive UTC, should a driver hand one back
+
+
+def _cosine(a: frozenset[str], a_norm: float, b: frozenset[str], idf: dict[str, float]) -> float:
+    common = a & b
+    if not common or not a_norm:
+        return 0.0
+    nb = math.sqrt(sum(idf.get(w, 1.0) ** 2 for w in b))
+    return sum(idf.get(w, 1.0) ** 2 for w in common) / (a_norm * nb) if nb else 0.0
+
+
+def _candidate(r: Any, sc: float, reasons: list[str], signals: set[str], sim: float, actor: Actor,
+               ref: Any) -> Candidate:
+    """What the operator is shown of one case: of a 干部举报 / confidential one, no identity,
+    address or content."""
+    status, kind = Status(r["status"]), Kind(r["kind"])
+    secret = kind is Kind.report or bool(r["confidential"])
+    identity = not secret and shows_identity(Ticket(kind=kind, confidential=False), actor)
+    cat = ref.categories.get(r["category_id"])
+    dep = ref.departments.get(r["department_id"]) if r["department_id"] else None
+    content = r["content"] or ""
+    return Candidate(
+        number=r["number"], score=sc, reasons=reasons, status=status.value, status_label=STATUS_LABELS[status],
+        kind=kind.value, category=cat.name if cat else None, department=dep.name if dep else None,
+        registered_at=_aware(r["registered_at"]), confidential=secret,
+        excerpt=None if secret else (content[:60] + ("…" if len(content) > 60 else "")),
+        address=None if secret else r["address"],
+        caller_name=r["caller_name"] if identity else None,
+        caller_phone=phones.mask(r["caller_phone"]) if identity and r["caller_phone"] else None,
+        similarity=round(sim, 3), signals=signals,
+    )
