@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import time
@@ -261,8 +262,25 @@ class Adapter:
             log.exception("publishing agent.paused failed")
 
     def pause_map(self) -> dict[str, Any]:
-        """The `agent.pause_map` payload: every member's state as the PBX has it."""
+        """Every member's state as the PBX has it: the `agent.pause_map` payload."""
         return {"pbx": self.config.pbx, "seats": self.pauses.snapshot(), "listed_at": self.pauses.listed_at}
+
+    def pause_maps(self, max_bytes: int = 6000) -> list[dict[str, Any]]:
+        """pause_map in pieces that each fit a NOTIFY (≤ 8000 bytes); a board applies a piece
+        seat by seat, needing no other piece to use it."""
+        whole = self.pause_map()
+        pieces: list[dict[str, Any]] = []
+        seats: dict[str, Any] = {}
+        size = 0
+        for seat, st in whole["seats"].items():
+            n = len(json.dumps({seat: st}, ensure_ascii=False).encode())
+            if seats and size + n > max_bytes:
+                pieces.append({**whole, "seats": seats})
+                seats, size = {}, 0
+            seats[seat] = st
+            size += n
+        pieces.append({**whole, "seats": seats})
+        return pieces
 
     async def carry_out_pause(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """One `agent.pause` request ({seat, paused, reason, rid}): QueuePause; None when done,
@@ -330,8 +348,9 @@ class Adapter:
                     if topic == "agent.pause":
                         requests.put_nowait(p)
                     elif topic == "agent.hello":
-                        with contextlib.suppress(Exception):
-                            await bus.publish("agent.pause_map", self.pause_map())
+                        for piece in self.pause_maps():
+                            with contextlib.suppress(Exception):
+                                await bus.publish("agent.pause_map", piece)
         finally:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
