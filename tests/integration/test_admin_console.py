@@ -92,7 +92,7 @@ async def test_the_admin_sees_every_kinds_rules_with_their_units(world) -> None:
         assert cell and cell.group(1) == "20"  # 依申请公开: 20 working days
         form = await c.get("/admin/sla/complaint")
         assert form.status_code == 200
-        assert 'name="callback_max_attempts" value="3"' in form.text and "回访最多拨打（次）" in form.text
+        assert 'name="callback_max_attempts" value="3"' in form.text and re.search(r"回访最多拨打</label>\s*<span><input[^>]*> <span class=\"unit\">次</span>", form.text)
         assert (await c.get("/admin/sla/nosuchkind")).status_code == 404
 
 
