@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -108,6 +108,7 @@ class AgentBoard:
     local: Counter[str] = field(default_factory=Counter)
     presence: dict[str, tuple[float, dict[str, int]]] = field(default_factory=dict)
     watchers: dict[str, set[asyncio.Queue[tuple[str, dict[str, Any]]]]] = field(default_factory=dict)
+    answered: deque[str] = field(default_factory=lambda: deque(maxlen=256))  # rids the PBX answered
     PRESENCE_S = 20.0
     PENDING_S = 15.0  # a request the PBX has not answered by then is dropped (adapter not running?)
     ERROR_S = 120.0  # how long a failed request's message is shown
@@ -164,8 +165,8 @@ class AgentBoard:
         seat = str(p["seat"])
         rid = str(p.get("rid") or "")
         req = self.requests.get(seat)
-        if req is not None and rid and req.rid == rid:
-            return  # our own request, back from the bus
+        if rid and ((req is not None and req.rid == rid) or rid in self.answered):
+            return  # our own request back from the bus, or one already answered
         self.requests[seat] = _PauseRequest(bool(p.get("paused")), rid, p.get("reason") or None, time.monotonic())
         self.pause_errors.pop(seat, None)
         self._changed(seat)
@@ -182,7 +183,7 @@ class AgentBoard:
         changed = known != new
         req = self.requests.get(seat)
         if req is not None and (answer or req.paused == new.paused):
-            del self.requests[seat]
+            self._answered(seat)
             changed = True
         if answer and self.pause_errors.pop(seat, None) is not None:
             changed = True
@@ -197,7 +198,7 @@ class AgentBoard:
         if req is not None and rid and req.rid != rid:
             return  # an older request failed; the newer one is still on its way
         if req is not None:
-            del self.requests[seat]
+            self._answered(seat)
         wanted = bool(p.get("paused"))
         why, admin = PAUSE_FAILURES.get(str(p.get("code") or ""), ("电话系统未执行", False))
         detail = f"（{p['error']}）" if p.get("error") else ""
@@ -205,6 +206,11 @@ class AgentBoard:
         self.pause_errors[seat] = (f"{_verb(wanted)}未成功：{why}{detail}{hint}。"
                                    f"当前状态：{_label(self.is_paused(seat))}", time.time())
         self._changed(seat)
+
+    def _answered(self, seat: str) -> None:
+        req = self.requests.pop(seat)
+        if req.rid:
+            self.answered.append(req.rid)
 
     def expire_requests(self, now: float | None = None) -> list[str]:
         """Drop the requests the PBX has not answered within PENDING_S; return their seats."""

@@ -31,6 +31,8 @@ def test_a_request_shows_at_once_and_the_pbxs_answer_confirms_it() -> None:
     assert b.version == v
     pbx(b, "8001", True, 100.0, reason="示忙")
     assert b.pause_view("8001")["pending"] is False and b.pause_view("8001")["confirmed"] is True
+    request(b, "8001", True, "r1")  # the request coming back from the bus after the PBX answered it
+    assert b.pause_view("8001")["pending"] is False
 
 
 def test_the_pbxs_answer_wins_over_the_request() -> None:
