@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import Database
 from .errors import Conflict, Invalid, NotFound
@@ -53,28 +54,44 @@ async def add_user(
     password: str | None = None,
     seat: str | None = None,
 ) -> User:
+    async with db.transaction() as s:
+        return await create_user(s, username, role, display_name=display_name, department=department,
+                                 password=password, seat=seat)
+
+
+async def create_user(
+    s: AsyncSession,
+    username: str,
+    role: Role,
+    *,
+    display_name: str | None = None,
+    department: str | None = None,
+    password: str | None = None,
+    seat: str | None = None,
+) -> User:
+    """add_user inside the caller's transaction (the admin's change and its audit entry are one)."""
     if role is Role.clerk and not department:
         raise Invalid("a clerk needs --department CODE", field="department")
-    async with db.transaction() as s:
-        if (await s.execute(select(User.id).where(User.username == username))).first():
-            raise Conflict(f"user {username!r} exists")
-        dep_id = None
-        if department:
-            dep = (
-                await s.execute(select(Department).where((Department.code == department) | (Department.name == department)))
-            ).scalar_one_or_none()
-            if dep is None:
-                raise Invalid(f"no department {department!r}", field="department")
-            dep_id = dep.id
-        u = User(
-            username=username,
-            display_name=display_name or username,
-            role=role,
-            department_id=dep_id,
-            password_hash=hash_password(password) if password else None,
-            seat=seat,
-        )
-        s.add(u)
+    if (await s.execute(select(User.id).where(User.username == username))).first():
+        raise Conflict(f"user {username!r} exists")
+    dep_id = None
+    if department:
+        dep = (
+            await s.execute(select(Department).where((Department.code == department) | (Department.name == department)))
+        ).scalar_one_or_none()
+        if dep is None:
+            raise Invalid(f"no department {department!r}", field="department")
+        dep_id = dep.id
+    u = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        department_id=dep_id,
+        password_hash=hash_password(password) if password else None,
+        seat=seat,
+    )
+    s.add(u)
+    await s.flush()
     return u
 
 

@@ -33,6 +33,11 @@ def reset_context(token: contextvars.Token[dict[str, Any] | None]) -> None:
     _context.reset(token)
 
 
+def context_value(name: str) -> Any:
+    """A field of the current task's log context (e.g. the web request's `request_id`), or None."""
+    return (_context.get() or {}).get(name)
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, process_kind: str | None = None) -> None:
         super().__init__()

@@ -392,6 +392,42 @@ class TicketEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+# the identity views (services.VIEW) as SQL: the partial index below and the queries that must
+# match its predicate literally (a bound parameter would not prove it on either store)
+VIEW_EVENTS_SQL = "action = 'view'"
+# who viewed a confidential case's identity, across cases, newest first (admin.identity_views)
+Index("ix_ticket_events_views", TicketEvent.at, TicketEvent.id,
+      postgresql_where=text(VIEW_EVENTS_SQL), sqlite_where=text(VIEW_EVENTS_SQL))
+
+
+class AuditEntry(Base):
+    """The admin's audit log: one row per admin change (users and their roles and seats,
+    departments, categories, routing rules, sla_rules) and per registry export, written in the
+    change's own transaction (callcenter/admin.py `record`).
+
+    Append-only like ticket_events: the database refuses UPDATE and DELETE of either table
+    (triggers of migration 6969cb17e4e0). `changes` holds field → [old, new] (a create: old
+    None), or field → a fact in words; a password or its hash is never written ("password
+    changed"). The actor's name and role are as they were at the time.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_target", "target_type", "target_id"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the CLI, the system
+    actor_name: Mapped[str] = mapped_column(String(100))
+    actor_role: Mapped[str | None] = mapped_column(String(24))
+    action: Mapped[str] = mapped_column(String(48))  # <target>.<verb>: user.create, sla.update, …
+    target_type: Mapped[str] = mapped_column(String(32))  # user, department, category, routing_rule, sla_rule, registry
+    target_id: Mapped[str | None] = mapped_column(String(64))  # the row's id or key
+    target_label: Mapped[str | None] = mapped_column(String(200))  # its name at the time
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(32))  # the web request's id, as in its log lines
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
 class Callback(Base):
     """A callback task: 回访 of a case or 回拨 of a missed call. Rows the scheduler ticks over."""
 

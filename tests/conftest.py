@@ -28,7 +28,7 @@ _pg_skipped: list[str] = []
 DATA_TABLES = [
     "callback_requests", "notifications", "scheduler_leases", "process_heartbeats", "kb_uses", "kb_entry_versions", "kb_entries",
     "report_case_days", "report_case_group_days", "report_call_days", "report_rollup_state", "disclosure_figures",
-    "ticket_events", "callbacks", "tickets", "calls", "routing_rules", "users",
+    "audit_log", "ticket_events", "callbacks", "tickets", "calls", "routing_rules", "users",
     "categories", "departments", "calendar_days", "ticket_counters",
 ]
 
@@ -66,12 +66,14 @@ def pg_url() -> str:
 
 
 async def _truncate(db: Database) -> None:
+    """Empty the data tables of the session's PostgreSQL database. TRUNCATE fires no row
+    trigger, so it empties the append-only tables (audit_log, ticket_events) too. An SQLite
+    store is emptied by copying the migrated template file instead (`database`): the database
+    refuses DELETE on the append-only tables, and SQLite has no TRUNCATE."""
+    if db.is_sqlite:
+        raise RuntimeError("an SQLite store is emptied by copying sqlite_template, not by deleting rows")
     async with db.engine.begin() as conn:
-        if db.is_sqlite:
-            for t in DATA_TABLES:
-                await conn.execute(text(f"DELETE FROM {t}"))
-        else:
-            await conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
+        await conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])

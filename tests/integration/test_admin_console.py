@@ -1,8 +1,8 @@
 """Two admin-side pages of the console, httpx against the ASGI app on SQLite and PostgreSQL:
 
 - the deadline and callback rules per kind (sla_rules): the table, the edit form, its checks
-  (a bad value → 422 with the field's error and nothing written), the audit entry (old → new,
-  in the change's transaction), and the reference data every process reads;
+  (a bad value → 422 with the field's error and nothing written), the audit_log entry (old →
+  new, in the change's transaction), and the reference data every process reads;
 - who viewed a whistleblower's identity: the case page's 身份信息查阅记录 and the list across
   cases for supervisors and the admin only — operators and clerks never see who looked, on
   the case page, its print form or the API's trail.
@@ -25,7 +25,7 @@ from callcenter import admin, services
 from callcenter.auth import actor_of, issue_token
 from callcenter.db import Database
 from callcenter.errors import Forbidden
-from callcenter.models import Kind, Notification, SlaRule, TicketEvent, User
+from callcenter.models import AuditEntry, Kind, Notification, SlaRule, TicketEvent, User
 from callcenter.settings import Settings
 from callcenter.web.app import create_app
 from tests.console_people import seed_console_people, sign_in
@@ -68,10 +68,10 @@ async def complaint_row(db: Database) -> dict[str, int]:
         return admin.sla_values(r)
 
 
-async def audit_rows(db: Database) -> list[Notification]:
+async def audit_rows(db: Database) -> list[AuditEntry]:
     async with db.session() as s:
-        return list((await s.scalars(select(Notification).where(Notification.kind == admin.AUDIT_SLA_KIND)
-                                     .order_by(Notification.id))).all())
+        return list((await s.scalars(select(AuditEntry).where(AuditEntry.target_type == "sla_rule")
+                                     .order_by(AuditEntry.id))).all())
 
 
 # ---- the rules table and its form ----------------------------------------------------------------
@@ -117,12 +117,15 @@ async def test_a_change_is_saved_with_its_audit_entry_and_every_reader_sees_it(w
         assert await complaint_row(db) == {k: int(v) for k, v in COMPLAINT.items()} | {
             "resolve_working_days": 7, "callback_max_attempts": 2, "callback_attempt_gap_minutes": 90}
         [entry] = await audit_rows(db)
-        assert entry.data == {"actor_id": people["admin"].id, "actor": "管理员", "role": "admin", "kind": "complaint",
-                              "old": {"resolve_working_days": 5, "callback_max_attempts": 3,
-                                      "callback_attempt_gap_minutes": 120},
-                              "new": {"resolve_working_days": 7, "callback_max_attempts": 2,
-                                      "callback_attempt_gap_minutes": 90}}
-        assert entry.created_by == "管理员" and entry.status == "audit" and entry.audience == "admin"
+        assert (entry.actor_id, entry.actor_name, entry.actor_role) == (people["admin"].id, "管理员", "admin")
+        assert (entry.action, entry.target_type, entry.target_id, entry.target_label) == (
+            "sla.update", "sla_rule", "complaint", "民众诉求")
+        assert entry.changes == {"resolve_working_days": [5, 7], "callback_max_attempts": [3, 2],
+                                 "callback_attempt_gap_minutes": [120, 90]}
+        assert entry.request_id and entry.ip  # the web request's id (as in its log lines) and the client
+        # no longer a notifications row (the stop-gap before audit_log existed)
+        async with db.session() as s:
+            assert (await s.scalars(select(Notification))).all() == []
         # this process at once: a new case's deadline and the callback rules follow
         ref = await db.ref()
         assert ref.sla_for(Kind.complaint).resolve_working_days == 7
@@ -333,8 +336,8 @@ async def test_the_list_across_cases_filters_pages_and_is_for_supervisors_and_th
 
 
 def test_the_audit_trail_has_no_update_or_delete_path() -> None:
-    """ticket_events is append-only by the code: nothing updates or deletes its rows (the
-    database itself does not enforce it — no trigger on either store)."""
+    """ticket_events is append-only by the code too: nothing tries to update or delete its rows
+    (the database refuses it: tests/integration/test_audit_log.py)."""
     root = Path(__file__).resolve().parents[2]
     pattern = re.compile(r"(update|delete)\(\s*(TicketEvent|table_of\(TicketEvent\))|"
                          r"(UPDATE|DELETE\s+FROM)\s+ticket_events|session\.delete\(\s*e\b", re.I)
