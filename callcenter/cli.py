@@ -256,8 +256,12 @@ def export_registry(
     date_from: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"])] = None,
     date_to: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"])] = None,
     unmask: Annotated[bool, typer.Option("--unmask", help="full phone numbers (hotline staff only)")] = False,
+    with_confidential: Annotated[bool, typer.Option(
+        "--with-confidential", help="name the callers of confidential cases (干部举报) instead of （保密）")] = False,
 ) -> None:
-    """Export the 来电登记表 as CSV or XLSX (phone numbers masked unless --unmask)."""
+    """Export the 来电登记表 as CSV or XLSX (phone numbers masked unless --unmask; a confidential
+    case's caller shown as （保密） unless --with-confidential). Every export is recorded in the
+    audit log with what it included."""
     from . import registry_io
     from .settings import get_settings
 
@@ -267,7 +271,8 @@ def export_registry(
         out = d / f"registry-{datetime.now():%Y%m%d-%H%M%S}.{fmt.value}"
     f = date_from.date() if date_from else None
     t = date_to.date() if date_to else None
-    run(lambda db: registry_io.export(db, out, fmt.value, date_from=f, date_to=t, unmask=unmask))
+    run(lambda db: registry_io.export(db, out, fmt.value, date_from=f, date_to=t, unmask=unmask,
+                                      include_confidential=with_confidential))
     typer.echo(str(out))
 
 

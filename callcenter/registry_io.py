@@ -16,7 +16,11 @@ normalised number, 诉求内容).
 
 Export writes the import's columns, so an export re-imports to the same figures. Phone numbers
 are masked unless `unmask`; import therefore accepts a number masked the way phones.mask
-writes it (138****5678, 0731-****9227) and keeps it as it is, with no normalised form.
+writes it (138****5678, 0731-****9227) and keeps it as it is, with no normalised form. A
+confidential case's (干部举报's) caller is exported as （保密） in both columns unless
+`include_confidential`; import reads （保密） as no name, no number. Every export is recorded
+in the audit log (action registry.export), saying whether it holds full numbers and
+confidential callers' identities.
 """
 
 from __future__ import annotations
@@ -99,6 +103,8 @@ CALLBACK_CHOICES = "、".join(CALLBACK_BY_LABEL)
 MAX_LEN = {C_REF: 64, C_NAME: 100, C_CATEGORY: 100, C_DEPT: 100}
 
 _DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})(?::(\d{2}))?$")
+# a confidential caller's name and number in an export without --with-confidential
+WITHHELD = "（保密）"
 # a number as phones.mask writes it (an export without --unmask): 138****5678, 0731-****9227
 _MASKED = re.compile(r"^(?:\+?\d{2,4}\*{3,}\d{4}|0\d{2,3}-\*{3,}\d{4})$")
 # cells a spreadsheet would run as a formula; exported CSV prefixes them with ' (and import drops it)
@@ -277,6 +283,8 @@ def _check_row(row: _Row, get: dict[str, str], ref: RefData, create_missing: boo
     phone = get.get(C_PHONE, "")
     if not phone:
         row.error(C_PHONE, "a value is required")
+    elif phone == WITHHELD:
+        row.phone = None  # a confidential caller's number, withheld by the export
     elif _MASKED.match(phone):
         row.phone = phone  # an export's masked number: kept as it is, matches no caller
     elif (norm := _valid_phone(phone)) and len(phone) <= 40:
@@ -284,7 +292,7 @@ def _check_row(row: _Row, get: dict[str, str], ref: RefData, create_missing: boo
     else:
         row.error(C_PHONE, f'"{phone}" is not a phone number (a mobile number of 11 digits, '
                            "or a landline with its area code such as 0731-52310539)")
-    row.name = get.get(C_NAME) or None
+    row.name = get.get(C_NAME) if get.get(C_NAME) not in ("", WITHHELD) else None
 
     kind = get.get(C_KIND, "")
     if not kind:
@@ -714,7 +722,7 @@ def _callback_label(t: Ticket) -> str:
     return ""
 
 
-def _export_row(t: Ticket, ref: RefData, unmask: bool) -> list[str]:
+def _export_row(t: Ticket, ref: RefData, unmask: bool, include_confidential: bool) -> list[str]:
     cat = ref.categories.get(t.category_id)
     dep = ref.departments.get(t.department_id) if t.department_id else None
     resolved = t.resolved_at if t.status in (Status.answered, Status.resolved, Status.closed) else None
@@ -725,10 +733,11 @@ def _export_row(t: Ticket, ref: RefData, unmask: bool) -> list[str]:
     called = callback in ("满意", "基本满意", "不满意", "未接通")
     name = t.caller_name or ""
     phone = t.caller_phone or ""
-    if not unmask:
+    if (t.kind is Kind.report or t.confidential) and not include_confidential:
+        # 举报人信息保密: an export leaves the hotline's screens, so it never names the caller
+        name = phone = WITHHELD
+    elif not unmask:
         phone = phones.mask(phone)
-        if t.kind is Kind.report or t.confidential:
-            name = ""  # 举报人信息保密: a report's caller is named only inside the hotline
     return [
         t.external_ref or t.number,
         _local(t.registered_at),
@@ -753,13 +762,21 @@ async def export(
     date_from: date | datetime | None = None,
     date_to: date | datetime | None = None,
     unmask: bool = False,
+    include_confidential: bool = False,
+    by: str | None = None,
 ) -> ExportReport:
     """Write the registered cases (by 来电时间, Shanghai days, `date_to` inclusive) as a 来电登记表.
 
     The columns are the import's, so an export re-imports to the same figures. Merged (重复件)
     and invalid (无效) cases are not registered cases in the figures and are left out. Phone
-    numbers are masked unless `unmask` (the hotline's own roles: the CLI's --unmask); without
-    it a 干部举报 or confidential case's caller name is left out too.
+    numbers are masked unless `unmask` (the hotline's own roles: the CLI's --unmask). A 干部举报
+    or confidential case's caller name and number are （保密） unless `include_confidential`
+    (the CLI's --with-confidential; then as the other rows: the number masked unless `unmask`).
+
+    The export is recorded in the audit log (registry.export: the file, its rows and range,
+    whether it holds full numbers and confidential identities) by `by` (who ran it; default
+    the local user, as the CLI is a local admin tool). If that record cannot be written the
+    file is removed and the error raised: no export leaves without its entry.
     """
     if fmt not in ("csv", "xlsx"):
         raise Invalid(f"unknown export format {fmt!r}: use csv or xlsx", field="format")
@@ -776,6 +793,38 @@ async def export(
     async with db.session() as s:
         ref = await refdata_mod.load(s)
         async for t in await s.stream_scalars(q.execution_options(yield_per=CHUNK)):
-            rows.append(_export_row(t, ref, unmask))
+            rows.append(_export_row(t, ref, unmask, include_confidential))
     n = _write_table(out, COLUMNS, rows, fmt)
+    try:
+        await _record_export(db, out, fmt, n, date_from, date_to, unmask, include_confidential, by)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
     return ExportReport(path=out, rows=n)
+
+
+def local_user() -> str:
+    """Who runs a local tool: the operating system's user at this host."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return f"{user}@{socket.gethostname()}"
+
+
+async def _record_export(db: Database, out: Path, fmt: str, n: int, date_from: date | datetime | None,
+                         date_to: date | datetime | None, unmask: bool, include_confidential: bool,
+                         by: str | None) -> None:
+    from .admin import record
+
+    def day(v: date | datetime | None) -> str | None:
+        return v.isoformat() if v is not None else None
+
+    async with db.transaction() as s:
+        record(s, None, "registry.export", "registry", None, out.name,
+               {"file": str(out.resolve()), "format": fmt, "rows": n, "from": day(date_from), "to": day(date_to),
+                "full_numbers": unmask, "confidential_identities": include_confidential},
+               actor_name=f"命令行 {by or local_user()}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, true
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -396,17 +396,22 @@ def _filtered(f: TicketFilter, actor: Actor) -> Select[Ticket]:
         q = q.where(Ticket.registered_at >= f.registered_from)
     if f.registered_to:
         q = q.where(Ticket.registered_at < f.registered_to)
+    # a confidential case is never found by its caller's name or number (only by its number,
+    # content or address): a hit would tie a guessed identity to the case without opening it,
+    # which is the one recorded way to the identity (get). Local tools (no user) search all.
+    by_caller = (and_(Ticket.confidential.is_(False), Ticket.kind != Kind.report) if actor.id is not None
+                 else true())
     if f.phone:
-        q = q.where(Ticket.caller_norm == (phones.normalize(f.phone) or f.phone))
+        q = q.where(Ticket.caller_norm == (phones.normalize(f.phone) or f.phone), by_caller)
     if f.overdue_at:
         q = q.where(Ticket.status.in_(OPEN_FOR_DEADLINE), Ticket.due_at < f.overdue_at)
     if f.q:
         term = f.q.strip()
         norm = phones.normalize(term)
-        conds = [Ticket.number == term, Ticket.content.contains(term), Ticket.caller_name == term,
+        conds = [Ticket.number == term, Ticket.content.contains(term), and_(Ticket.caller_name == term, by_caller),
                  Ticket.external_ref == term, Ticket.address.contains(term)]
         if norm:
-            conds.append(Ticket.caller_norm == norm)
+            conds.append(and_(Ticket.caller_norm == norm, by_caller))
         q = q.where(or_(*conds))
     return q
 

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import phones
-from .models import KIND_LABELS, STATUS_LABELS, Call, Ticket, TicketEvent
+from .models import KIND_LABELS, STATUS_LABELS, Call, Kind, Ticket, TicketEvent
 from .refdata import RefData
 from .services import shows_identity
 from .workflow import Actor
@@ -19,12 +19,23 @@ def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(TZ).isoformat() if dt else None
 
 
+def is_confidential(t: Ticket) -> bool:
+    """A 干部举报 or a case marked confidential: its caller's identity is 保密."""
+    return t.confidential or t.kind is Kind.report
+
+
 def ticket_dict(t: Ticket, ref: RefData, actor: Actor | None = None, *, masked: bool = False) -> dict[str, Any]:
-    """The case as the API shows it. `actor` None means a trusted local caller (the CLI)."""
+    """The case as the API shows it. `actor` None means a trusted local caller (the CLI).
+
+    `masked`: the case as a list or a print of many shows it (search results, inboxes, the
+    day's 来电登记表, the API's lists): the phone number masked (138****5678), and a
+    confidential case's caller name and number never (identity_hidden, shown as （保密）) —
+    whatever the role. Opening the case itself is the one way to its caller's identity, and
+    that view is recorded (services.get)."""
     cat = ref.categories.get(t.category_id)
     dep = ref.departments.get(t.department_id) if t.department_id else None
     sug = ref.departments.get(t.suggested_department_id) if t.suggested_department_id else None
-    identity = actor is None or shows_identity(t, actor)
+    identity = (actor is None or shows_identity(t, actor)) and not (masked and is_confidential(t))
     phone = t.caller_phone if identity else None
     name = t.caller_name if identity else None
     if masked and phone:

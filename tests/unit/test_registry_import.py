@@ -7,19 +7,23 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
 from callcenter import registry_io
 from callcenter.db import Database
 from callcenter.errors import Invalid
 from callcenter.models import (
     KIND_LABELS,
+    AuditEntry,
     CallbackResult,
     Category,
     Department,
@@ -97,11 +101,27 @@ async def seed_reference(db: Database) -> None:
     db.refcache.invalidate()
 
 
-async def empty_store(db: Database) -> None:
-    async with db.transaction() as s:
-        for t in ["ticket_events", "callbacks", "tickets", "categories", "departments", "ticket_counters"]:
-            await s.execute(text(f"DELETE FROM {t}"))
-    db.refcache.invalidate()
+@pytest.fixture
+def empty_store(request: pytest.FixtureRequest) -> Callable[[Database], Awaitable[None]]:
+    """Empty the store the way the test set-up does (the case trail is append-only: the
+    database refuses DELETE on ticket_events): PostgreSQL truncates; an SQLite store gets a
+    fresh copy of the migrated template file under the same path."""
+    template: Path = request.getfixturevalue("sqlite_template")
+
+    async def go(db: Database) -> None:
+        if db.is_sqlite:
+            path = Path(make_url(db.url).database or "")
+            await db.dispose()  # the engines open new connections to the new file on next use
+            for extra in ("-wal", "-shm"):
+                Path(f"{path}{extra}").unlink(missing_ok=True)
+            shutil.copy(template, path)
+        else:
+            async with db.transaction() as s:
+                await s.execute(text("TRUNCATE ticket_events, callbacks, tickets, categories, departments, "
+                                     "ticket_counters RESTART IDENTITY CASCADE"))
+        db.refcache.invalidate()
+
+    return go
 
 
 def write_csv(path: Path, *rows: str, header: str = HEADER) -> Path:
@@ -224,7 +244,7 @@ async def test_importing_the_same_file_again_adds_nothing(database):
     assert await figures(database) == before
 
 
-async def test_the_same_data_as_xlsx_imports_identically(database, tmp_path):
+async def test_the_same_data_as_xlsx_imports_identically(database, tmp_path, empty_store):
     xlsx = csv_to_xlsx(SAMPLE, tmp_path / "registry.xlsx")
     report = await import_file(database, xlsx, create_missing=True)
     assert report.imported == 60
@@ -238,7 +258,8 @@ async def test_the_same_data_as_xlsx_imports_identically(database, tmp_path):
 
 
 @pytest.mark.parametrize("fmt,unmask", [("csv", False), ("xlsx", True)])
-async def test_an_export_reimports_into_an_empty_store_with_the_same_figures(database, tmp_path, fmt, unmask):
+async def test_an_export_reimports_into_an_empty_store_with_the_same_figures(database, tmp_path, fmt, unmask,
+                                                                             empty_store):
     await import_file(database, SAMPLE, create_missing=True)
     before = await figures(database)
     exported = await export(database, tmp_path / f"registry.{fmt}", fmt, unmask=unmask)
@@ -252,21 +273,55 @@ async def test_an_export_reimports_into_an_empty_store_with_the_same_figures(dat
     assert await figures(database) == before
 
 
-async def test_an_export_masks_numbers_and_never_names_a_report_caller_unless_unmasked(database, tmp_path):
+async def test_an_export_masks_numbers_and_withholds_a_report_caller_unless_asked_and_records_itself(
+    database, tmp_path
+):
     await import_file(database, SAMPLE, create_missing=True)
     masked = await export(database, tmp_path / "masked.csv", "csv")
     rows = {r["登记编号"]: r for r in csv.DictReader(masked.path.open(encoding="utf-8-sig"))}
     assert rows["RX201201020001"]["来电号码"] == "187****4714"
     assert rows["RX201201070002"]["来电号码"] == "0731-****9227"
     assert rows["RX201201020001"]["来电人姓名"] == "李玉"
-    report_case = rows["RX201208070029"]  # 干部举报
-    assert (report_case["来电人姓名"], report_case["来电号码"]) == ("", "0731-****9616")
-    assert "0731-57009616" not in masked.path.read_text(encoding="utf-8-sig")
+    report_case = rows["RX201208070029"]  # 干部举报: neither its name nor any part of its number
+    assert (report_case["来电人姓名"], report_case["来电号码"]) == ("（保密）", "（保密）")
+    assert "9616" not in masked.path.read_text(encoding="utf-8-sig")
 
+    # full numbers: still no confidential caller
     unmasked = await export(database, tmp_path / "all.csv", "csv", unmask=True)
     rows = {r["登记编号"]: r for r in csv.DictReader(unmasked.path.open(encoding="utf-8-sig"))}
     assert rows["RX201201020001"]["来电号码"] == "18767634714"
-    assert rows["RX201208070029"]["来电号码"] == "0731-57009616"
+    assert rows["RX201208070029"]["来电号码"] == "（保密）"
+    assert "0731-57009616" not in unmasked.path.read_text(encoding="utf-8-sig")
+
+    # asked for: the confidential callers too, like every other row (masked unless unmask)
+    with_conf = await export(database, tmp_path / "conf.csv", "csv", include_confidential=True)
+    rows = {r["登记编号"]: r for r in csv.DictReader(with_conf.path.open(encoding="utf-8-sig"))}
+    assert rows["RX201208070029"]["来电号码"] == "0731-****9616"
+    everything = await export(database, tmp_path / "everything.xlsx", "xlsx", unmask=True, include_confidential=True,
+                              by="tester@host")
+    assert "0731-57009616" in [c.value for c in openpyxl.load_workbook(everything.path).worksheets[0]["C"]]
+
+    # every export is in the audit log, saying what it held
+    async with database.session() as s:
+        entries = (await s.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+    assert [(e.action, e.target_type, e.target_label) for e in entries] == [
+        ("registry.export", "registry", name) for name in ("masked.csv", "all.csv", "conf.csv", "everything.xlsx")]
+    assert [(e.changes["full_numbers"], e.changes["confidential_identities"]) for e in entries] == [
+        (False, False), (True, False), (False, True), (True, True)]
+    assert all(e.changes["rows"] == 60 and e.actor_id is None and e.actor_name.startswith("命令行 ") for e in entries)
+    assert entries[-1].actor_name == "命令行 tester@host" and entries[-1].changes["format"] == "xlsx"
+    assert entries[-1].changes["file"] == str(everything.path.resolve())
+
+
+async def test_a_withheld_caller_reimports_as_no_name_and_no_number(database, tmp_path, empty_store):
+    await import_file(database, SAMPLE, create_missing=True)
+    out = await export(database, tmp_path / "masked.csv", "csv")
+    await empty_store(database)
+    report = await import_file(database, out.path, create_missing=True)
+    assert (report.imported, report.rejected) == (60, 0)
+    async with database.session() as s:
+        t = (await s.execute(select(Ticket).where(Ticket.external_ref == "RX201208070029"))).scalar_one()
+    assert (t.caller_name, t.caller_phone, t.caller_norm, t.confidential) == (None, None, None, True)
 
 
 async def test_an_export_takes_a_date_range_in_shanghai_days(database, tmp_path):
@@ -411,7 +466,7 @@ async def test_a_file_that_is_not_utf8_or_not_a_registry_is_refused_plainly(data
 
 
 async def test_text_that_a_spreadsheet_would_run_as_a_formula_is_exported_inert_and_reimports_as_it_was(
-    database, tmp_path
+    database, tmp_path, empty_store
 ):
     path = write_csv(tmp_path / "f.csv", GOOD.replace("反映补偿款未到位", "=1+2"))
     await import_file(database, path, create_missing=True)
