@@ -93,6 +93,18 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 @pytest.fixture
+async def pg(pg_url: str) -> AsyncIterator[Database]:
+    """The session's PostgreSQL database, emptied: for tests of real processes side by side (they
+    need PostgreSQL: LISTEN/NOTIFY, advisory locks)."""
+    db = Database(pg_url, pool_size=3)
+    await _truncate(db)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
 async def sqlite_database(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
     path = tmp_path / "hotline.db"
     shutil.copy(sqlite_template, path)

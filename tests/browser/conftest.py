@@ -20,6 +20,7 @@ from tests.livesrv import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 OUT = Path(__file__).resolve().parents[2] / "test-output" / "browser"
+VIEW = {"width": 1366, "height": 768}  # the smallest screen the console is made for
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -69,7 +70,8 @@ class Live:
 
 @pytest.fixture
 def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
-    """uvicorn + PBX simulator (one operator seat, 8001, long talks) + adapter, one loop;
+    """uvicorn + PBX simulator (one operator seat, 8001, long talks) + adapter with its pause
+    follower, one loop;
     on SQLite (a copy of the migrated template) unless parametrised with "pg"."""
     import uvicorn
 
@@ -109,6 +111,8 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
                                         write_interval=0.05, reconnect_min=0.05), StoreCallSink(db),
                           publisher=app.state.bus)
         await adapter.start(connect_timeout=10)
+        # the console's pause requests are carried out beside the adapter, as `hotline telephony run` does
+        follower = asyncio.create_task(adapter.follow_pause_requests(app.state.bus), name="pause-requests")
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                                timeout_graceful_shutdown=2))
         box.update(loop=asyncio.get_running_loop(), sim=sim, adapter=adapter, app=app, server=server)
@@ -117,6 +121,7 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
             await asyncio.sleep(0.02)
         ready.set()
         await serving
+        follower.cancel()
         await adapter.stop(flush_timeout=5)
         await sim.stop()
         await db.dispose()
@@ -127,3 +132,23 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
     yield Live(f"http://127.0.0.1:{port}", box["loop"], box["sim"], box["adapter"], box["app"], url)
     box["server"].should_exit = True
     th.join(15)
+
+
+def sign_in(browser: Any, live: Live, username: str) -> Any:
+    """A new browser context (1366×768, zh-CN, Asia/Shanghai) signed in as `username`."""
+    from tests.console_people import PASSWORD
+
+    ctx = browser.new_context(viewport=VIEW, locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = ctx.new_page()
+    page.goto(f"{live.base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("domcontentloaded")
+    assert "/login" not in page.url, page.content()[:500]
+    return page
+
+
+def shot(page: Any, name: str, full: bool = True) -> None:
+    """A screenshot under test-output/browser/ (look at them)."""
+    page.screenshot(path=str(OUT / f"{name}.png"), full_page=full)

@@ -17,31 +17,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from tests.browser.conftest import OUT, Live
-from tests.console_people import PASSWORD
+from tests.browser.conftest import Live, shot, sign_in
 
 pytestmark = pytest.mark.browser
-VIEW = {"width": 1366, "height": 768}
 ANSWERS, NO_ANSWER = "13812345678", "15907311234"
 
 
-def sign_in(browser: Browser, live: Live, username: str) -> Page:
-    ctx = browser.new_context(viewport=VIEW, locale="zh-CN", timezone_id="Asia/Shanghai")
-    page = ctx.new_page()
-    page.goto(f"{live.base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("domcontentloaded")
-    assert "/login" not in page.url, page.content()[:500]
-    return page
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

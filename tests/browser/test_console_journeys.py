@@ -12,27 +12,11 @@ import time
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import OUT, Live
-from tests.console_people import PASSWORD
+from tests.browser.conftest import Live, shot, sign_in
 
 pytestmark = pytest.mark.browser
-VIEW = {"width": 1366, "height": 768}
 
 
-def sign_in(browser: Browser, live: Live, username: str) -> Page:
-    ctx = browser.new_context(viewport=VIEW, locale="zh-CN", timezone_id="Asia/Shanghai")
-    page = ctx.new_page()
-    page.goto(f"{live.base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("domcontentloaded")
-    assert "/login" not in page.url, page.content()[:500]
-    return page
-
-
-def shot(page: Page, name: str, full: bool = True) -> None:
-    page.screenshot(path=str(OUT / f"{name}.png"), full_page=full)
 
 
 def live_tz():  # type: ignore[no-untyped-def]

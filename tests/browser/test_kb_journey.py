@@ -14,8 +14,7 @@ import time
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import Live
-from tests.browser.test_console_journeys import shot, sign_in
+from tests.browser.conftest import Live, shot, sign_in
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.browser

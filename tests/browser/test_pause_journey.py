@@ -1,34 +1,18 @@
 """示忙 in a real Chromium: the operator's toggle is carried out by the PBX simulator through the
-adapter (its pause follower runs on the server's loop, as `hotline telephony run` does), a
+adapter (its pause follower runs on the server's loop — the `live` fixture — as `hotline telephony run` does), a
 pause made on the PBX directly shows on the open page and on the wall without a reload, and a
 pause the PBX refuses stays visibly refused."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import OUT, Live
-from tests.console_people import PASSWORD
+from tests.browser.conftest import OUT, Live, sign_in
 
 pytestmark = pytest.mark.browser
-VIEW = {"width": 1366, "height": 768}
-
-
-def sign_in(browser: Browser, live: Live, username: str) -> Page:
-    ctx = browser.new_context(viewport=VIEW, locale="zh-CN", timezone_id="Asia/Shanghai")
-    page = ctx.new_page()
-    page.goto(f"{live.base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("domcontentloaded")
-    assert "/login" not in page.url, page.content()[:500]
-    return page
 
 
 def pbx_pause(live: Live, seat: str, paused: bool, reason: str | None = None) -> None:
@@ -47,51 +31,38 @@ def pbx_pause(live: Live, seat: str, paused: bool, reason: str | None = None) ->
 
 
 def test_the_operator_page_and_the_wall_show_the_pbxs_pause_state(chromium: Browser, live: Live) -> None:
-    box: dict[str, Any] = {}
+    lina = sign_in(chromium, live, "lina")
+    expect(lina).to_have_url(re.compile(r"/operator$"))
+    expect(lina.locator("#conn")).to_have_class(re.compile(r"\bon\b"), timeout=10_000)
+    wall = sign_in(chromium, live, "chenjing")
+    expect(wall.locator("[data-k='board.ready']")).to_have_text("1", timeout=10_000)
+    expect(lina.locator("#seat-state")).to_have_text("空闲")
 
-    async def follow() -> None:
-        box["task"] = asyncio.create_task(live.adapter.follow_pause_requests(live.app.state.bus))
-        await asyncio.sleep(0.05)
+    # the console asks; the PBX pauses; the page says so, confirmed (nothing pending)
+    lina.click("#toggle-ready")
+    expect(lina.locator("#seat-state")).to_have_text("示忙")
+    expect(lina.locator(".flash.ok, .flash:not(.error)").first).to_contain_text("已示忙")
+    expect(lina.locator("#seat-pending")).to_be_hidden()
+    expect(lina.locator("#toggle-ready")).to_have_text("置闲（接听来电）")
+    assert live.sim.members[0].paused
+    expect(wall.locator("[data-k='board.paused']")).to_have_text("1", timeout=10_000)
 
-    live.run(follow())
-    try:
-        lina = sign_in(chromium, live, "lina")
-        expect(lina).to_have_url(re.compile(r"/operator$"))
-        expect(lina.locator("#conn")).to_have_class(re.compile(r"\bon\b"), timeout=10_000)
-        wall = sign_in(chromium, live, "chenjing")
-        expect(wall.locator("[data-k='board.ready']")).to_have_text("1", timeout=10_000)
-        expect(lina.locator("#seat-state")).to_have_text("空闲")
+    # on the PBX directly: unpaused, then paused for lunch — the open page follows, no reload
+    lina.evaluate("window.__noReload = 42")
+    pbx_pause(live, "8001", False)
+    expect(lina.locator("#seat-state")).to_have_text("空闲", timeout=5_000)
+    expect(lina.locator("#toggle-ready")).to_have_text("示忙（暂停接听）")
+    pbx_pause(live, "8001", True, "午休 lunch")
+    expect(lina.locator("#seat-state")).to_have_text("示忙", timeout=5_000)
+    expect(lina.locator("#seat-reason")).to_have_text("午休 lunch")
+    assert lina.evaluate("window.__noReload") == 42
+    expect(wall.locator("#seats")).to_contain_text("示忙", timeout=10_000)
+    lina.screenshot(path=str(OUT / "pause-01-paused-on-the-pbx.png"))
 
-        # the console asks; the PBX pauses; the page says so, confirmed (nothing pending)
-        lina.click("#toggle-ready")
-        expect(lina.locator("#seat-state")).to_have_text("示忙")
-        expect(lina.locator(".flash.ok, .flash:not(.error)").first).to_contain_text("已示忙")
-        expect(lina.locator("#seat-pending")).to_be_hidden()
-        expect(lina.locator("#toggle-ready")).to_have_text("置闲（接听来电）")
-        assert live.sim.members[0].paused
-        expect(wall.locator("[data-k='board.paused']")).to_have_text("1", timeout=10_000)
-
-        # on the PBX directly: unpaused, then paused for lunch — the open page follows, no reload
-        lina.evaluate("window.__noReload = 42")
-        pbx_pause(live, "8001", False)
-        expect(lina.locator("#seat-state")).to_have_text("空闲", timeout=5_000)
-        expect(lina.locator("#toggle-ready")).to_have_text("示忙（暂停接听）")
-        pbx_pause(live, "8001", True, "午休 lunch")
-        expect(lina.locator("#seat-state")).to_have_text("示忙", timeout=5_000)
-        expect(lina.locator("#seat-reason")).to_have_text("午休 lunch")
-        assert lina.evaluate("window.__noReload") == 42
-        expect(wall.locator("#seats")).to_contain_text("示忙", timeout=10_000)
-        lina.screenshot(path=str(OUT / "pause-01-paused-on-the-pbx.png"))
-
-        # the PBX refuses (the seat is no longer a member of the queue): the state stays, the reason shows
-        live.call(lambda: live.sim.members.clear())
-        lina.click("#toggle-ready")
-        expect(lina.locator("#pause-error")).to_be_visible()
-        expect(lina.locator("#pause-error")).to_contain_text("置闲未成功：您的分机不在电话系统的队列中")
-        expect(lina.locator("#seat-state")).to_have_text("示忙")
-        lina.screenshot(path=str(OUT / "pause-02-refused.png"))
-    finally:
-        async def stop() -> None:
-            box["task"].cancel()
-
-        live.run(stop())
+    # the PBX refuses (the seat is no longer a member of the queue): the state stays, the reason shows
+    live.call(lambda: live.sim.members.clear())
+    lina.click("#toggle-ready")
+    expect(lina.locator("#pause-error")).to_be_visible()
+    expect(lina.locator("#pause-error")).to_contain_text("置闲未成功：您的分机不在电话系统的队列中")
+    expect(lina.locator("#seat-state")).to_have_text("示忙")
+    lina.screenshot(path=str(OUT / "pause-02-refused.png"))

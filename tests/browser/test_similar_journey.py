@@ -13,8 +13,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import Live
-from tests.browser.test_console_journeys import shot, sign_in
+from tests.browser.conftest import Live, shot, sign_in
 
 pytestmark = pytest.mark.browser
 CALLER = "13788889999"

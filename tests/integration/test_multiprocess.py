@@ -10,21 +10,18 @@ exactly one scheduler acts; /readyz and /metrics see the whole installation from
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 
 from callcenter import services
 from callcenter.auth import actor_of, add_user, issue_token
@@ -32,68 +29,19 @@ from callcenter.db import Database
 from callcenter.models import Notification, ProcessHeartbeat, Role, SchedulerLease, User, utcnow
 from callcenter.services import NewTicket
 from telephony.simulator import PBXSimulator, SimConfig
-from tests.conftest import DATA_TABLES
+from tests import livesrv
 from tests.console_people import PASSWORD, seed_console_people, sign_in
-from tests.livesrv import free_port
+from tests.livesrv import Stream, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.pg]
 HOTLINE = str(Path(sys.executable).parent / "hotline")
 
 
-@pytest.fixture
-async def pg(pg_url: str) -> AsyncIterator[Database]:
-    db = Database(pg_url, pool_size=3)
-    async with db.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)}, process_heartbeats RESTART IDENTITY CASCADE"))
-    try:
-        yield db
-    finally:
-        await db.dispose()
+async def until(check: Any, timeout: float = 20.0, what: str = "") -> Any:
+    """livesrv.until with this module's patience (20.0 s)."""
+    return await livesrv.until(check, timeout, what)
 
 
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, what: str = "") -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        got = await check()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what or check.__name__}")
-        await asyncio.sleep(0.1)
-
-
-class Stream:
-    """An SSE stream read in the background: (event, data) pairs into a queue."""
-
-    def __init__(self, client: httpx.AsyncClient, path: str) -> None:
-        self.client, self.path = client, path
-        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async with self.client.stream("GET", self.path, headers={"accept": "text/event-stream"}) as r:
-            assert r.status_code == 200, r.status_code
-            event, data = "message", ""
-            async for line in r.aiter_lines():
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    data += line[5:].strip()
-                elif line == "" and data:
-                    await self.events.put((event, json.loads(data)))
-                    event, data = "message", ""
-
-    async def next(self, event: str, match: Callable[[Any], bool] = lambda d: True, timeout: float = 10.0) -> Any:
-        async with asyncio.timeout(timeout):
-            while True:
-                ev, data = await self.events.get()
-                if ev == event and match(data):
-                    return data
-
-    async def close(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(BaseException):
-            await self.task
 
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

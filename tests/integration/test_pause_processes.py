@@ -11,37 +11,25 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from callcenter.auth import add_user
 from callcenter.db import Database
 from callcenter.models import Role
 from telephony.ami import AMIClient
 from telephony.simulator import PBXSimulator, SimConfig
-from tests.conftest import DATA_TABLES
 from tests.console_people import PASSWORD, csrf_of, seed_console_people, sign_in
-from tests.integration.test_pause_state import Stream, badge, until
-from tests.livesrv import free_port
+from tests.integration.test_pause_state import badge
+from tests.livesrv import Stream, free_port, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.pg]
 HOTLINE = str(Path(sys.executable).parent / "hotline")
 
 
-@pytest.fixture
-async def pg(pg_url: str) -> AsyncIterator[Database]:
-    db = Database(pg_url, pool_size=2)
-    async with db.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 class Proc:

@@ -13,10 +13,8 @@ operator's page and SSE stream (SQLite with the in-process bus, PostgreSQL with 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -38,53 +36,7 @@ from telephony.adapter import Adapter, AdapterConfig
 from telephony.ami import AMIClient
 from telephony.simulator import PBXSimulator, SimConfig
 from tests.console_people import PASSWORD, csrf_of, seed_console_people, sign_in
-from tests.livesrv import free_port
-
-
-async def until(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        got = check()
-        if asyncio.iscoroutine(got):
-            got = await got
-        if got:
-            return got
-        assert time.monotonic() < end, f"timed out waiting for {what or check}"
-        await asyncio.sleep(0.02)
-
-
-class Stream:
-    """An SSE stream read in the background: (event, data) pairs into a queue."""
-
-    def __init__(self, client: httpx.AsyncClient, path: str) -> None:
-        self.client, self.path = client, path
-        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async with self.client.stream("GET", self.path, headers={"accept": "text/event-stream"}) as r:
-            assert r.status_code == 200, r.status_code
-            event, data = "message", ""
-            async for line in r.aiter_lines():
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    data += line[5:].strip()
-                elif line == "" and data:
-                    await self.events.put((event, json.loads(data)))
-                    event, data = "message", ""
-
-    async def next(self, event: str, match: Callable[[Any], bool] = lambda d: True, timeout: float = 10.0) -> Any:
-        async with asyncio.timeout(timeout):
-            while True:
-                ev, data = await self.events.get()
-                if ev == event and match(data):
-                    return data
-
-    async def close(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(BaseException):
-            await self.task
+from tests.livesrv import Stream, free_port, until
 
 
 class Web:

@@ -3,19 +3,16 @@ the leader (SIGKILL) and the other takes over; no notice or attempt is doubled o
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 
 from callcenter import services
 from callcenter.auth import actor_of
@@ -31,22 +28,18 @@ from callcenter.models import (
     utcnow,
 )
 from callcenter.services import NewTicket
-from tests.conftest import DATA_TABLES, make_personas
+from tests import livesrv
+from tests.conftest import make_personas
 
 pytestmark = [pytest.mark.slow, pytest.mark.pg]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-async def pg(pg_url: str) -> AsyncIterator[Database]:
-    db = Database(pg_url, pool_size=3)
-    async with db.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)}, callback_requests, notifications, "
-                                "scheduler_leases RESTART IDENTITY CASCADE"))
-    try:
-        yield db
-    finally:
-        await db.dispose()
+async def until(check: Any, timeout: float = 20.0, what: str = "") -> Any:
+    """livesrv.until with this module's patience (20.0 s)."""
+    return await livesrv.until(check, timeout, what)
+
+
 
 
 def start(name: str, url: str, data_dir: Path) -> subprocess.Popen[bytes]:
@@ -56,18 +49,6 @@ def start(name: str, url: str, data_dir: Path) -> subprocess.Popen[bytes]:
          "--missed-every", "0.3", "--deadlines-every", "0.3", "--leader-every", "0.3"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(data_dir / f"{name}.log", "wb"),
     )
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    """Poll real processes (they run on the wall clock) until `check` returns something true."""
-    end = time.monotonic() + timeout
-    while True:
-        got = await check()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {check.__name__}")
-        await asyncio.sleep(0.1)
 
 
 async def wave(db: Database, people: Any, n: int) -> tuple[list[int], list[int]]:

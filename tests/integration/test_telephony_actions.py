@@ -13,6 +13,7 @@ from telephony.adapter import Adapter, AdapterConfig
 from telephony.ami import AMIError
 from telephony.ports import CallFact
 from telephony.simulator import PBXSimulator, SimConfig
+from tests.livesrv import until
 
 
 class MemorySink:
@@ -38,12 +39,6 @@ async def pbx(tmp_path: Path):  # type: ignore[no-untyped-def]
     yield sim, adapter, sink
     await adapter.stop()
     await sim.stop()
-
-
-async def until(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.01)
 
 
 async def settle(sim: PBXSimulator, adapter: Adapter) -> None:

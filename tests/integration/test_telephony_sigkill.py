@@ -29,18 +29,13 @@ from sqlalchemy import select
 from callcenter.db import Database
 from callcenter.models import Call
 from telephony.simulator import PBXSimulator, SimConfig
+from tests.livesrv import until
 
 HOTLINE = str(Path(sys.executable).parent / "hotline")
 
 
 def start_adapter(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([HOTLINE, "telephony", "run"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-async def until(cond, timeout: float) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.02)
 
 
 @pytest.mark.slow

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -19,13 +19,12 @@ from callcenter.agents import AgentBoard
 from callcenter.bus import InProcessBus, PgBus
 from callcenter.db import Database
 from callcenter.models import Call, CallDirection, CallOutcome, utcnow
+from tests import livesrv
 
 
-async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < end, "timed out"
-        await asyncio.sleep(0.02)
+async def until(check: Any, timeout: float = 5.0, what: str = "") -> Any:
+    """livesrv.until with this module's patience (5.0 s)."""
+    return await livesrv.until(check, timeout, what)
 
 
 async def test_one_worker_counts_its_pages_once() -> None:

@@ -5,7 +5,6 @@ and keeping the map in its heartbeat; and the AMI user of deploy/asterisk may re
 
 from __future__ import annotations
 
-import asyncio
 import configparser
 import json
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from telephony.adapter import Adapter, AdapterConfig
 from telephony.pauses import PauseBook
 from telephony.ports import CallFact
 from tests.ami_capture import inbound_messages, parse, records
+from tests.livesrv import until
 from tests.telephony_replay import ReplayServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,12 +131,6 @@ class Recorder:
 class NoSink:
     async def write(self, facts: Sequence[CallFact]) -> None:
         pass
-
-
-async def until(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize("split_utf8", [False, True], ids=["whole", "utf8-split-across-reads"])
