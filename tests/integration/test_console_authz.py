@@ -247,3 +247,9 @@ async def test_anonymous_pages_redirect_to_login(world) -> None:  # type: ignore
 
 def test_roles_cover_every_role() -> None:
     assert set(ROLE_OF.values()) == set(Role)
+
+
+def test_the_audit_pages_are_in_the_matrix_with_their_rule() -> None:
+    # 审计日志: the admin alone; who viewed an identity: supervisors and the admin
+    assert ROUTE_ROLES[("GET", "/admin/audit")] == (Role.admin,)
+    assert ROUTE_ROLES[("GET", "/audit/identity-views")] == (Role.supervisor, Role.admin)
