@@ -492,21 +492,29 @@ class WallFigures:
     or when older than `max_age`. Today's figures are recomputed before answering (cheap,
     and they move with every call); this month's and this year's, once computed, are answered
     from the cache at once and refreshed in the background (stale-while-revalidate: the wall
-    never waits for a year's query, the figures lag by one refresh). `warm()` computes all at
-    a worker's start so that even its first wall does not wait.
+    never waits for a year's query, the figures lag by one refresh). A background refresh that
+    lands bumps `generation` and wakes `landed()`: the walls get the new figures at once rather
+    than at their next event. `warm()` computes all at a worker's start so that even its first
+    wall does not wait.
     """
 
     SYNC = ("today", "dep:today")
 
     def __init__(self) -> None:
-        self.min_interval = {"today": 0.3, "month": 2.0, "year": 5.0,
-                             "dep:today": 0.3, "dep:month": 10.0, "dep:year": 60.0}
-        self.max_age = {"today": 2.0, "month": 15.0, "year": 60.0,
-                        "dep:today": 2.0, "dep:month": 60.0, "dep:year": 300.0}
+        self.min_interval = {"today": 0.3, "month": 1.0, "year": 2.0,
+                             "dep:today": 0.3, "dep:month": 2.0, "dep:year": 5.0}
+        self.max_age = {"today": 2.0, "month": 15.0, "year": 30.0,
+                        "dep:today": 2.0, "dep:month": 30.0, "dep:year": 60.0}
         self._cache: dict[str, tuple[float, date, dict[str, Any]]] = {}
         self._dirty = {name: True for name in self.min_interval}
         self._lock = asyncio.Lock()
         self._bg: dict[str, asyncio.Task[None]] = {}
+        self.generation = 0
+        self._landed = asyncio.Event()
+
+    async def landed(self) -> None:
+        """Return when the next background refresh has landed in the cache."""
+        await self._landed.wait()
 
     def mark_dirty(self, _topic: str | None = None) -> None:
         for name in self._dirty:
@@ -529,12 +537,15 @@ class WallFigures:
                 hit = self._cache.get(name)
                 age = mono - hit[0] if hit is not None else float("inf")
                 stale = hit is None or hit[1] != today or age > self.max_age[name]
-                if not (stale or (self._dirty[name] and age > self.min_interval[name])):
+                if not (stale or self._dirty[name]):
                     continue
-                if hit is None or hit[1] != today or name in self.SYNC:
+                if hit is None or hit[1] != today or (name in self.SYNC and (stale or age > self.min_interval[name])):
                     wait.append(name)
-                elif name not in self._bg or self._bg[name].done():
-                    self._bg[name] = asyncio.create_task(self._refresh(db, name, starts[name.split(":")[-1]], today, now))
+                elif name not in self.SYNC and (name not in self._bg or self._bg[name].done()):
+                    # refreshed behind the wall, at most once per min_interval
+                    delay = 0.0 if stale else max(0.0, self.min_interval[name] - age)
+                    self._bg[name] = asyncio.create_task(
+                        self._refresh(db, name, starts[name.split(":")[-1]], today, now, delay=delay))
             # the periods' queries run side by side, each on its own connection
             await asyncio.gather(*(self._refresh(db, name, starts[name.split(":")[-1]], today, now, raise_=True)
                                    for name in wait))
@@ -543,7 +554,11 @@ class WallFigures:
                 out[name] = {**self._cache[name][2], **self._cache["dep:" + name][2]}
         return out
 
-    async def _refresh(self, db: Database, name: str, lo: date, hi: date, now: datetime, raise_: bool = False) -> None:
+    async def _refresh(self, db: Database, name: str, lo: date, hi: date, now: datetime, raise_: bool = False,
+                       delay: float = 0.0) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+            now += timedelta(seconds=delay)
         self._dirty[name] = False
         mono = time.monotonic()
         try:
@@ -553,6 +568,11 @@ class WallFigures:
             if raise_:
                 raise
             log.exception("wall figures: cannot refresh %s", name)
+            return
+        if not raise_:  # a background refresh: the walls' payload is stale now
+            self.generation += 1
+            landed, self._landed = self._landed, asyncio.Event()
+            landed.set()
 
     async def _compute(self, db: Database, name: str, lo: date, hi: date, now: datetime) -> dict[str, Any]:
         if name.startswith("dep:"):

@@ -593,8 +593,9 @@ async def wall_json(app: Any) -> str:
     async with st.wall_share_lock:
         shared = st.wall_shared
         now = _monotonic()
-        if shared is None or shared[1] != st.board.version or now - shared[0] > WALL_SHARE_S:
-            shared = st.wall_shared = (now, st.board.version,
+        version = (st.board.version, st.wall_figures.generation)
+        if shared is None or shared[1] != version or now - shared[0] > WALL_SHARE_S:
+            shared = st.wall_shared = (now, version,
                                        json.dumps(await wall_payload(app), ensure_ascii=False, default=str))
         return str(shared[2])
 
@@ -636,19 +637,24 @@ async def wall_due(request: Request, user: Annotated[ConsoleUser, require(*SUP)]
 
 @_route("GET", "/wall/stream", SUP, response_class=EventSourceResponse)
 async def wall_stream(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) -> AsyncIterator[ServerSentEvent]:
-    """The wall's figures on every change (gathered for 0.4 s) and every 5 s: call rows reach
-    the store a moment after their bus event, so a quiet period still settles the figures."""
+    """The wall's figures on every change (gathered for 0.4 s), when a background refresh of the
+    month's or year's figures lands, and every 5 s: call rows reach the store a moment after
+    their bus event, so a quiet period still settles the figures."""
     app = request.app
     async with app.state.bus.subscribe("call.", "lines.", "agent.", "ticket.") as q:
         yield ServerSentEvent(event="wall", raw_data=await wall_json(app), retry=2000)
         while True:
+            event = asyncio.ensure_future(q.get())
+            landed = asyncio.ensure_future(app.state.wall_figures.landed())
             try:
-                await asyncio.wait_for(q.get(), timeout=5)
+                done, _ = await asyncio.wait({event, landed}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                event.cancel()
+                landed.cancel()
+            if event in done:
                 await asyncio.sleep(0.4)
                 while not q.empty():
                     q.get_nowait()
-            except TimeoutError:
-                pass
             yield ServerSentEvent(event="wall", raw_data=await wall_json(app))
 
 

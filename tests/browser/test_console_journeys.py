@@ -179,3 +179,42 @@ def test_a_call_pops_is_dispatched_resolved_and_the_wall_follows(chromium: Brows
     print(f"screen pop after {pop_s * 1000:.0f} ms (placing the call → visible in the browser)")
     for p in (lina, wall, zhang, wang, adm):
         p.context.close()
+
+
+async def _some_cases(live: Live) -> None:
+    """A few cases in two categories and departments, so the wall's charts and tables have rows."""
+    from sqlalchemy import select
+
+    from callcenter import services
+    from callcenter.auth import actor_of
+    from callcenter.models import Kind, User
+
+    db = live.app.state.db
+    async with db.session() as s:
+        lina = actor_of((await s.execute(select(User).where(User.username == "lina"))).scalar_one())
+    for category, department, n in (("物业管理", "zjj", 3), ("城市管理", "cgj", 2)):
+        for i in range(n):
+            t = await services.register(db, lina, services.NewTicket(
+                kind=Kind.complaint, category=category, content=f"测试诉求 {category} {i}", source="phone"))
+            await services.act(db, lina, t.number, "dispatch", None, {"department": department})
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080), (3840, 2160)], ids=["laptop", "full-hd-wall", "4k-wall"])
+def test_the_wall_fits_a_laptop_and_wall_screens(chromium: Browser, live: Live, size: tuple[int, int]) -> None:
+    width, height = size
+    live.run(_some_cases(live))
+    wall = sign_in(chromium, live, "chenjing")
+    wall.set_viewport_size({"width": width, "height": height})
+    expect(wall.locator("#conn")).to_have_class(re.compile(r"\bon\b"), timeout=10_000)
+    expect(wall.locator("#today-registered")).to_have_text("5")
+    # this year's figures are refreshed behind the wall and pushed as soon as they land (well
+    # before the 5 s heartbeat push)
+    expect(wall.locator("[data-k='periods.year.registered']")).to_have_text("5", timeout=4_000)
+    expect(wall.locator("#tbl-department-rates")).to_contain_text("住房和城乡建设局", timeout=4_000)
+    # nothing sideways: the page is as wide as the screen
+    assert wall.evaluate("document.documentElement.scrollWidth") <= width
+    # the figures grow with the screen: readable from across the room
+    figure_px = float(wall.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('#calls-offered')).fontSize)"))
+    assert figure_px >= {1366: 26, 1920: 40, 3840: 70}[width], figure_px
+    shot(wall, f"wall-{width}x{height}", full=False)

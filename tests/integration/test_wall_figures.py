@@ -74,8 +74,13 @@ async def test_month_and_year_are_served_from_the_cache_and_refreshed_behind(dat
     assert f1["today"]["cases"]["registered"] == 2  # recomputed before answering
     assert f1["month"]["cases"]["registered"] == 2  # the cached figure: the wall does not wait
     assert set(w._bg) == {"month", "year", "dep:month", "dep:year"}
+    generation, woken = w.generation, asyncio.create_task(w.landed())
+    await asyncio.sleep(0.05)
+    assert not woken.done()  # nothing landed yet: the walls keep what they show
     gate.set()
     await asyncio.gather(*w._bg.values())
+    await asyncio.wait_for(woken, 1)  # the walls are told at once
+    assert w.generation == generation + 4
     f2 = await w.get(database, now=NOW)
     assert (f2["month"]["cases"]["registered"], f2["year"]["cases"]["registered"]) == (3, year0 + 1)
 

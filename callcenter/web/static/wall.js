@@ -40,9 +40,14 @@
     if (!el) return;
     charts[id] = charts[id] || window.echarts.init(el);
     var keys = Object.keys(obj).sort(function (a, b) { return obj[b] - obj[a]; }).slice(0, 15);
+    // text scales with the page's root size (larger on wall screens, see console.css)
+    var fs = parseFloat(getComputedStyle(document.documentElement).fontSize) || 14;
+    var axis = { fontSize: Math.round(fs * 0.85) };
     charts[id].setOption({
-      title: { text: title, textStyle: { fontSize: 14 } }, grid: { left: 110, right: 20, top: 35, bottom: 20 },
-      tooltip: {}, xAxis: { type: "value", minInterval: 1 }, yAxis: { type: "category", data: keys.slice().reverse() },
+      title: { text: title, textStyle: { fontSize: fs } },
+      grid: { left: Math.round(fs * 8), right: fs, top: Math.round(fs * 2.5), bottom: Math.round(fs * 1.5) },
+      tooltip: {}, xAxis: { type: "value", minInterval: 1, axisLabel: axis },
+      yAxis: { type: "category", data: keys.slice().reverse(), axisLabel: axis },
       series: [{ type: "bar", data: keys.map(function (k) { return obj[k]; }).reverse(), itemStyle: { color: "#1f6feb" } }],
       animation: false,
     });
@@ -76,7 +81,10 @@
   }
 
   document.getElementById("chart-period").addEventListener("change", render);
-  window.addEventListener("resize", function () { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); });
+  window.addEventListener("resize", function () {
+    render();  // the charts' text follows the root font size, which follows the screen
+    Object.keys(charts).forEach(function (k) { charts[k].resize(); });
+  });
   window.addEventListener("load", function () { render(); if (!window.htmx) refreshDue(); });
 
   var es = new EventSource("/wall/stream");
