@@ -16,8 +16,6 @@ past their end as expired.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from .models import (
     Ticket,
     utcnow,
 )
+from .tables import read_table, unescape, write_table
 from .workflow import SYSTEM, Actor
 
 # the columns of kb-README.md, in order
@@ -53,7 +52,6 @@ C_CODE, C_TITLE, C_PHRASINGS, C_ANSWER, C_CATEGORY, C_DEPT, C_FROM, C_UNTIL, C_B
 REQUIRED = (C_CODE, C_TITLE, C_ANSWER, C_CATEGORY, C_DEPT)
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 WIDTHS = {C_TITLE: 300, C_CATEGORY: 100}
 EDITORS = (Role.clerk, Role.supervisor, Role.admin)
 PUBLISHERS = (Role.supervisor, Role.admin)
@@ -549,40 +547,11 @@ def _cell(v: Any) -> str:
         return v.isoformat()
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
-    s = str(v)
-    if len(s) > 1 and s[0] == "'" and s[1] in _FORMULA_START:
-        s = s[1:]
-    return s.strip()
+    return unescape(str(v)).strip()
 
 
 def _read(path: Path) -> tuple[list[str], Iterator[list[str]]]:
-    if not path.is_file():
-        raise KbImportErrors([f"{path}: no such file"])
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        try:
-            content = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise KbImportErrors([f"{path.name}: not UTF-8 text (byte {e.start}); save it as \"CSV UTF-8\""]) from None
-        reader = csv.reader(io.StringIO(content, newline=""))
-        header = next(reader, None)
-        rows: Iterator[list[str]] = ([_cell(c) for c in r] for r in reader)
-    elif suffix in (".xlsx", ".xlsm"):
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as e:
-            raise KbImportErrors([f"{path.name}: not a readable XLSX workbook ({e})"]) from None
-        it = wb.worksheets[0].iter_rows(values_only=True)
-        first = next(it, None)
-        header = [_cell(c) for c in first] if first is not None else None
-        rows = ([_cell(c) for c in r] for r in it)
-    else:
-        raise KbImportErrors([f"{path.name}: unknown file type {path.suffix!r}; use .csv or .xlsx"])
-    if header is None or not any(h.strip() for h in header):
-        raise KbImportErrors(["row 1: the file is empty: the header row is missing"])
-    return [h.strip().lstrip("\ufeff") for h in header], rows
+    return read_table(path, KbImportErrors, _cell)
 
 
 def _parse_date(v: str) -> date | None:
@@ -728,31 +697,5 @@ async def export(db: Database, path: Path, fmt: str = "csv", *, include_unpublis
     data = [[e.code, e.title, e.phrasings or "", e.answer, e.category or "", dn or "",
              e.valid_from.isoformat() if e.valid_from else "", e.valid_until.isoformat() if e.valid_until else "",
              e.basis or ""] for e, dn in rows]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "xlsx":
-        import openpyxl
-        from openpyxl.cell import WriteOnlyCell
-
-        wb = openpyxl.Workbook(write_only=True)
-        ws = wb.create_sheet("知识库")
-
-        def cells(values: list[str]) -> list[WriteOnlyCell]:
-            out = []
-            for v in values:
-                c = WriteOnlyCell(ws, value=v)
-                c.data_type = "s"
-                out.append(c)
-            return out
-
-        ws.append(cells(list(COLUMNS)))
-        for r in data:
-            ws.append(cells(r))
-        wb.save(path)
-    else:
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(COLUMNS)
-            for r in data:
-                w.writerow(["'" + v if v.startswith(_FORMULA_START) else v for v in r])
+    write_table(Path(path), list(COLUMNS), data, fmt, sheet="知识库")
     return len(data)

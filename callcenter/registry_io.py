@@ -26,9 +26,7 @@ confidential callers' identities.
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
-import io
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -65,6 +63,7 @@ from .models import (
     utcnow,
 )
 from .refdata import RefData
+from .tables import read_table, unescape, write_table
 from .workflow import Action
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -107,8 +106,6 @@ _DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})(?::(\d{2}))?$"
 WITHHELD = "（保密）"
 # a number as phones.mask writes it (an export without --unmask): 138****5678, 0731-****9227
 _MASKED = re.compile(r"^(?:\+?\d{2,4}\*{3,}\d{4}|0\d{2,3}-\*{3,}\d{4})$")
-# cells a spreadsheet would run as a formula; exported CSV prefixes them with ' (and import drops it)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 2000
 
 
@@ -197,44 +194,9 @@ def _cell_text(v: Any) -> str:
     return str(v)
 
 
-def _unescape(s: str) -> str:
-    if len(s) > 1 and s[0] == "'" and s[1] in _FORMULA_START:
-        return s[1:]
-    return s
-
-
 def _read_rows(path: Path) -> tuple[list[str], Iterator[list[str]]]:
     """(header, rows as lists of text) from a CSV or XLSX file; RegistryErrors if unreadable."""
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise RegistryErrors([f"{path}: no such file"])
-    if suffix == ".csv":
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise RegistryErrors(
-                [f"{path.name}: not UTF-8 text (byte {e.start}); save the sheet as \"CSV UTF-8\""]
-            ) from None
-        reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader, None)
-        rows: Iterator[list[str]] = ([_unescape(c) for c in r] for r in reader)
-    elif suffix in (".xlsx", ".xlsm"):
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as e:  # zipfile.BadZipFile, KeyError, InvalidFileException …
-            raise RegistryErrors([f"{path.name}: not a readable XLSX workbook ({e})"]) from None
-        ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        first = next(it, None)
-        header = [_cell_text(c) for c in first] if first is not None else None
-        rows = ([_unescape(_cell_text(c)) for c in r] for r in it)
-    else:
-        raise RegistryErrors([f"{path.name}: unknown file type {path.suffix!r}; use .csv or .xlsx"])
-    if header is None or not any(h.strip() for h in header):
-        raise RegistryErrors(["row 1: the file is empty: the header row is missing"])
-    return [h.strip().lstrip("\ufeff") for h in header], rows
+    return read_table(path, RegistryErrors, lambda v: unescape(_cell_text(v)))
 
 
 @lru_cache(maxsize=65536)
@@ -453,35 +415,7 @@ def _write_rejects(path: Path, header: list[str], bad: list[_Row]) -> None:
 
 
 def _write_table(path: Path, header: list[str], rows: Iterable[list[str]], fmt: str) -> int:
-    n = 0
-    if fmt == "xlsx":
-        import openpyxl
-        from openpyxl.cell import WriteOnlyCell
-
-        wb = openpyxl.Workbook(write_only=True)
-        ws = wb.create_sheet("来电登记表")
-
-        def cells(values: list[str]) -> list[WriteOnlyCell]:
-            out = []
-            for v in values:
-                c = WriteOnlyCell(ws, value=v)
-                c.data_type = "s"  # text, never a formula, whatever it starts with
-                out.append(c)
-            return out
-
-        ws.append(cells(header))
-        for r in rows:
-            ws.append(cells(r))
-            n += 1
-        wb.save(path)
-        return n
-    with path.open("w", encoding="utf-8-sig", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        for r in rows:
-            w.writerow(["'" + v if v.startswith(_FORMULA_START) else v for v in r])
-            n += 1
-    return n
+    return write_table(path, header, rows, fmt, sheet="来电登记表", encoding="utf-8-sig")
 
 
 async def import_file(
