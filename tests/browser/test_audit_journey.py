@@ -14,31 +14,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from tests.browser.conftest import OUT, Live
-from tests.console_people import PASSWORD
+from tests.browser.conftest import OUT, Live, shot, sign_in
 
 pytestmark = pytest.mark.browser
-VIEW = {"width": 1366, "height": 768}
 NEW_PASSWORD = "a-fresh-password-7"
-
-
-def open_as(browser: Browser, live: Live, username: str) -> Page:
-    ctx = browser.new_context(viewport=VIEW, locale="zh-CN", timezone_id="Asia/Shanghai")
-    page = ctx.new_page()
-    page.goto(f"{live.base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("domcontentloaded")
-    assert "/login" not in page.url, page.content()[:500]
-    return page
-
-
-def snap(page: Page, name: str) -> None:
-    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
 
 
 async def _lina_id(live: Live) -> int:
@@ -50,7 +32,7 @@ async def _lina_id(live: Live) -> int:
 
 def test_the_admin_finds_a_change_in_the_audit_log(chromium: Browser, live: Live) -> None:
     lina_id = live.run(_lina_id(live))
-    page = open_as(chromium, live, "admin")
+    page = sign_in(chromium, live, "admin")
     expect(page).to_have_url(re.compile(r"/admin$"))
     form = f"user-{lina_id}"
     page.fill(f"input[form='{form}'][name=seat]", "8010")
@@ -70,7 +52,7 @@ def test_the_admin_finds_a_change_in_the_audit_log(chromium: Browser, live: Live
     page.select_option("select[name=action]", label="修改用户")
     page.click("#audit-filter button[type=submit]")
     expect(page.locator("#audit-summary")).to_contain_text("修改用户 · 共 1 条")
-    snap(page, "admin-audit")
+    shot(page, "admin-audit")
     page.select_option("select[name=action]", label="新增承办单位")
     page.click("#audit-filter button[type=submit]")
     expect(page.locator("#audit-summary")).to_contain_text("共 0 条")
@@ -99,7 +81,7 @@ async def _cases(live: Live) -> tuple[str, str]:
 
 def test_a_whistleblower_is_withheld_in_the_lists_and_shown_on_the_case(chromium: Browser, live: Live) -> None:
     report, plain = live.run(_cases(live))
-    sup = open_as(chromium, live, "chenjing")
+    sup = sign_in(chromium, live, "chenjing")
     sup.goto(f"{live.base}/cases")
     sup.fill("input[name=q]", "物业公司")
     sup.press("input[name=q]", "Enter")
@@ -112,7 +94,7 @@ def test_a_whistleblower_is_withheld_in_the_lists_and_shown_on_the_case(chromium
     expect(other.locator("td").nth(2)).to_have_text("王五")
     expect(other.locator("td").nth(3)).to_have_text("138****8000")
     assert "举报人甲" not in sup.content() and "13912345678" not in sup.content()
-    snap(sup, "cases-masked")
+    shot(sup, "cases-masked")
 
     sup.goto(f"{live.base}/print/day")
     paper = sup.locator("table.paper-form.day tbody tr")
@@ -122,7 +104,7 @@ def test_a_whistleblower_is_withheld_in_the_lists_and_shown_on_the_case(chromium
     expect(line.locator("td").nth(3)).to_have_text("（保密）")
     expect(paper.filter(has_text=plain).locator("td").nth(2)).to_have_text("138****8000")
     assert "举报人甲" not in sup.content() and "13912345678" not in sup.content()
-    snap(sup, "print-day-masked")
+    shot(sup, "print-day-masked")
     sup.emulate_media(media="print")
     (OUT / "print-day-masked.pdf").write_bytes(sup.pdf(format="A4", landscape=True))
 
