@@ -13,6 +13,7 @@ Every change of reference data invalidates this process's RefData cache; other p
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +55,7 @@ def _require_admin(actor: Actor) -> None:
 PASSWORD_CHANGED = "password changed"  # what `changes` says of a password: never the password or its hash
 PASSWORD_SET = "password set"
 TOKEN_REVOKED = "token revoked"
+TOKEN_ISSUED = "token issued"
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,46 @@ async def add_user(db: Database, actor: Actor, username: str, display_name: str,
                created({"username": u.username, "display_name": u.display_name, "role": role.value,
                         "department": await _dep_code(s, u.department_id), "seat": seat_, "active": True})
                | {"password": PASSWORD_SET}, origin)
+
+
+def local_tool(who: str | None = None) -> str:
+    """Who a local tool (`hotline users …`, `hotline export …`) acts as in the audit log: `who`,
+    or the operating system's account at this host."""
+    if who is None:
+        import getpass
+        import socket
+
+        try:
+            who = f"{getpass.getuser()}@{socket.gethostname()}"
+        except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+            who = f"?@{socket.gethostname()}"
+    return f"命令行 {who}"
+
+
+async def cli_add_user(db: Database, username: str, role: Role, *, display_name: str | None = None,
+                       department: str | None = None, password: str | None = None, seat: str | None = None) -> User:
+    """`hotline users add`: the user and its audit entry in one transaction (actor: local_tool())."""
+    async with db.transaction() as s:
+        u = await auth.create_user(s, username, role, display_name=display_name, department=department,
+                                   password=password, seat=seat)
+        record(s, None, "user.create", "user", u.id, u.username,
+               created({"username": u.username, "display_name": u.display_name, "role": role.value,
+                        "department": await _dep_code(s, u.department_id), "seat": seat, "active": True})
+               | ({"password": PASSWORD_SET} if password else {}), actor_name=local_tool())
+    return u
+
+
+async def cli_issue_token(db: Database, username: str) -> str:
+    """`hotline users token`: a new bearer token (replacing the old one), recorded in the audit
+    log (never the token). Shown once."""
+    token = secrets.token_urlsafe(32)
+    async with db.transaction() as s:
+        u = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+        if u is None:
+            raise NotFound(f"no user {username!r}")
+        u.token_hash = auth.token_hash(token)
+        record(s, None, "user.token", "user", u.id, u.username, {"api_token": TOKEN_ISSUED}, actor_name=local_tool())
+    return token
 
 
 async def update_user(db: Database, actor: Actor, user_id: int, *, role: Role, department_id: int | None,
@@ -551,7 +593,7 @@ FIELD_LABELS: dict[str, str] = {
     "format": "格式", "rows": "行数", "from": "起始日期", "to": "截止日期", "file": "文件",
     "full_numbers": "完整号码", "confidential_identities": "保密件来电人身份",
 }
-FACT_LABELS = {PASSWORD_CHANGED: "已修改", PASSWORD_SET: "已设置", TOKEN_REVOKED: "已作废"}
+FACT_LABELS = {PASSWORD_CHANGED: "已修改", PASSWORD_SET: "已设置", TOKEN_REVOKED: "已作废", TOKEN_ISSUED: "已签发"}
 ROLE_LABELS = {"operator": "话务员", "clerk": "承办人", "supervisor": "班长", "admin": "管理员"}
 AUDIT_PER_PAGE = 50
 

@@ -178,11 +178,11 @@ def users_add(
     seat: Annotated[str | None, typer.Option(help="operator seat / extension, e.g. 8001")] = None,
 ) -> None:
     """Add a user."""
-    from .auth import add_user
+    from .admin import cli_add_user
     from .models import Role
 
     u = run(
-        lambda db: add_user(
+        lambda db: cli_add_user(
             db, name, Role(role.value), display_name=display_name, department=department, password=password, seat=seat
         )
     )
@@ -192,9 +192,9 @@ def users_add(
 @users_app.command("token")
 def users_token(name: str) -> None:
     """Issue a bearer token for the JSON API (printed alone on the last line)."""
-    from .auth import issue_token
+    from .admin import cli_issue_token
 
-    token = run(lambda db: issue_token(db, name))
+    token = run(lambda db: cli_issue_token(db, name))
     typer.echo(f"API token for {name} (shown once; it replaces any earlier token):", err=True)
     typer.echo(token)
 

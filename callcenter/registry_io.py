@@ -737,22 +737,10 @@ async def export(
     return ExportReport(path=out, rows=n)
 
 
-def local_user() -> str:
-    """Who runs a local tool: the operating system's user at this host."""
-    import getpass
-    import socket
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "?"
-    return f"{user}@{socket.gethostname()}"
-
-
 async def _record_export(db: Database, out: Path, fmt: str, n: int, date_from: date | datetime | None,
                          date_to: date | datetime | None, unmask: bool, include_confidential: bool,
                          by: str | None) -> None:
-    from .admin import record
+    from .admin import local_tool, record
 
     def day(v: date | datetime | None) -> str | None:
         return v.isoformat() if v is not None else None
@@ -761,4 +749,4 @@ async def _record_export(db: Database, out: Path, fmt: str, n: int, date_from: d
         record(s, None, "registry.export", "registry", None, out.name,
                {"file": str(out.resolve()), "format": fmt, "rows": n, "from": day(date_from), "to": day(date_to),
                 "full_numbers": unmask, "confidential_identities": include_confidential},
-               actor_name=f"命令行 {by or local_user()}")
+               actor_name=local_tool(by))

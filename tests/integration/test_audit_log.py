@@ -169,6 +169,26 @@ async def restore_sla(db: Database, a: Any, kind: Kind, values: dict[str, str]) 
     await admin.save_sla_rule(db, a, kind, {k: str(v) for k, v in admin.sla_values(rule).items()} | values)
 
 
+async def test_the_local_user_commands_are_in_the_log_too(world) -> None:  # type: ignore[no-untyped-def]
+    """`hotline users add` / `users token` act as 命令行 <os user>@<host>: one entry each, never
+    the password nor the token."""
+    _, db, _ = world
+    before = len(await entries(db))
+    u = await admin.cli_add_user(db, "zhouli", Role.operator, display_name="周丽", password=PASSWORD, seat="8009")
+    e = await new_entry(db, before)
+    assert (e.action, e.target_id, e.actor_id) == ("user.create", str(u.id), None)
+    assert e.actor_name.startswith("命令行 ") and "@" in e.actor_name
+    assert e.changes["seat"] == [None, "8009"] and e.changes["password"] == admin.PASSWORD_SET  # type: ignore[index]
+    token = await admin.cli_issue_token(db, "zhouli")
+    e = await new_entry(db, before + 1)
+    assert (e.action, e.changes) == ("user.token", {"api_token": admin.TOKEN_ISSUED})
+    dumped = json.dumps([x.changes for x in await entries(db)], ensure_ascii=False)
+    assert PASSWORD not in dumped and token not in dumped
+    with pytest.raises(Conflict):
+        await admin.cli_add_user(db, "zhouli", Role.operator)
+    assert len(await entries(db)) == before + 2
+
+
 async def test_a_refused_change_writes_no_entry(world) -> None:  # type: ignore[no-untyped-def]
     _, db, people = world
     a = actor_of(people["admin"])
