@@ -143,13 +143,20 @@ def _safe_url(url: str) -> str:
 
 
 @seed_app.command("demo")
-def seed_demo() -> None:
-    """Departments, categories, routing rules and demo users (password hotline-demo)."""
+def seed_demo(
+    cases: Annotated[bool, typer.Option(help="also a few weeks of cases (only into a store without cases)")] = True,
+) -> None:
+    """Departments, categories, routing rules, demo users (password hotline-demo) and a few
+    weeks of cases moved through the workflow."""
+    from .demo_cases import seed_cases
     from .seed import DEMO_PASSWORD
     from .seed import seed_demo as _seed
 
     added = run(_seed)
     typer.echo(f"demo data in place; users added: {', '.join(added) or 'none'} (password {DEMO_PASSWORD})")
+    if cases:
+        n = run(seed_cases)
+        typer.echo(f"demo cases: {n} added" if n else "demo cases: the store has cases already, none added")
 
 
 @seed_app.command("reference")

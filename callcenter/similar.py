@@ -41,10 +41,10 @@ from .models import STATUS_LABELS, Kind, Role, Status, Ticket, table_of, utcnow
 from .services import shows_identity
 from .workflow import OPEN_STATES, Actor
 
-# Open cases registered within this many days are compared with the draft. A week covers the
-# burst of calls one event brings (a burst pipe, a noisy site); older open cases still reach
-# the operator through the caller's own history.
-RECENT_DAYS = 7
+# Open cases registered within this many days are compared with the draft: DOMAIN.md's rule
+# (same number, or same address and topic, within 30 days; similar text). Older open cases
+# still reach the operator through the caller's own history.
+RECENT_DAYS = 30
 # The caller's cases resolved / answered within this many days are still proposed (the caller
 # rings again about the same matter); later ones are closed by then or a new matter.
 RESOLVED_DAYS = 7
