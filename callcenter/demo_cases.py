@@ -109,6 +109,11 @@ async def seed_cases(db: Database, now: datetime | None = None, *, days: int = 4
                 await _move(db, rng, t, at, now, op, supervisor, clerk)
             except (Conflict, Invalid):  # a step the rules refuse at that moment: the case stays where it is
                 pass
+    # the cases were written with their own (past) times as updated_at: the report rollups,
+    # which follow updated_at, are rebuilt rather than refreshed (reports/rollup.py)
+    from reports.rollup import refresh_rollups
+
+    await refresh_rollups(db, datetime.now(UTC), rebuild=True)
     return added
 
 
@@ -123,7 +128,7 @@ async def _move(db: Database, rng: random.Random, t: Ticket, at: datetime, now: 
         return True
 
     answer = ANSWERS.get(await _category_name(db, t) or "")
-    if answer and rng.random() < 0.85:  # a consultation answered on the call
+    if answer and rng.random() < 0.85:  # a consultation answered on the call (else dispatched)
         await step(op, "answer", {"answer": answer}, at + timedelta(minutes=4))
         if rng.random() < 0.6:
             await _callback(step, rng, op, at + timedelta(days=1, hours=rng.randrange(1, 6)))
@@ -136,15 +141,20 @@ async def _move(db: Database, rng: random.Random, t: Ticket, at: datetime, now: 
     c = clerk(dep)  # type: ignore[operator]
     if not await step(c, "accept", {}, at + timedelta(hours=rng.uniform(0.5, 20))):
         return
-    if rng.random() < 0.05 and t.due_at is not None:  # asks for more time, waits for the supervisor
+    earliest = at  # no step before the last one
+    if rng.random() < 0.05 and t.due_at is not None and at + timedelta(days=2) < t.due_at:
+        # asks for more time; the supervisor decides the next day (the last days' wait on the wall)
         ask = at + timedelta(days=2)
-        if ask < now and ask < t.due_at:
-            await step(c, "request_extension", {"until": t.due_at + timedelta(days=5), "reason": "需协调多个部门现场处理"},
-                       ask)
+        if not await step(c, "request_extension",
+                          {"until": t.due_at + timedelta(days=5), "reason": "需协调多个部门现场处理"}, ask):
             return
+        if not await step(supervisor, "decide_extension", {"approve": rng.random() < 0.85}, ask + timedelta(days=1)):
+            return
+        earliest = ask + timedelta(days=1, hours=2)
     late = rng.random() < 0.12
     took = timedelta(days=rng.uniform(1, 6)) if not late else (t.due_at - at if t.due_at else timedelta(days=8)) + \
         timedelta(days=rng.uniform(0.5, 4))
+    took = max(took, earliest - at)
     if not await step(c, "resolve", {"resolution": rng.choice(RESOLUTIONS)}, at + took):
         if t.due_at is not None and t.due_at < now and rng.random() < 0.5:  # overdue: the supervisor urges
             await step(supervisor, "urge", {"note": "已超期，请加快办理并报告进展"}, t.due_at + timedelta(hours=2))
