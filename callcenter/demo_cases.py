@@ -130,8 +130,12 @@ async def _move(db: Database, rng: random.Random, t: Ticket, at: datetime, now: 
     answer = ANSWERS.get(await _category_name(db, t) or "")
     if answer and rng.random() < 0.85:  # a consultation answered on the call (else dispatched)
         await step(op, "answer", {"answer": answer}, at + timedelta(minutes=4))
-        if rng.random() < 0.6:
-            await _callback(step, rng, op, at + timedelta(days=1, hours=rng.randrange(1, 6)))
+        when = at + timedelta(days=1, hours=rng.randrange(1, 6))
+        if rng.random() < 0.6 and await _callback(step, rng, op, when) == "dissatisfied":
+            # 重办 of a direct answer: the hotline answers again, in more detail, and calls back
+            if await step(op, "answer", {"answer": answer + "（重办：已再次详细告知办理流程和窗口电话）"},
+                          when + timedelta(hours=1)):
+                await _callback(step, rng, op, when + timedelta(days=1), weights=(60, 30, 5, 5))
         return
     dep = t.suggested_department_id
     if dep is None:
