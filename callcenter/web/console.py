@@ -651,7 +651,7 @@ async def wall_stream(request: Request, user: Annotated[ConsoleUser, require(*SU
             finally:
                 event.cancel()
                 landed.cancel()
-            if event in done:
+            if done:  # gather what follows (several refreshes land one after the other)
                 await asyncio.sleep(0.4)
                 while not q.empty():
                     q.get_nowait()
