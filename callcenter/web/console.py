@@ -359,6 +359,32 @@ def _bool(v: str | None) -> bool:
     return v in ("1", "on", "true", "yes")
 
 
+class CallerForm:
+    """The 来电登记 form's caller fields, posted by a registration and by a 直接答复 with a
+    knowledge-base entry alike (a FastAPI dependency)."""
+
+    def __init__(
+        self,
+        caller_phone: Annotated[str, Form(max_length=40)] = "",
+        caller_name: Annotated[str, Form(max_length=100)] = "",
+        address: Annotated[str, Form(max_length=300)] = "",
+        urgent: Annotated[str | None, Form()] = None,
+        confidential: Annotated[str | None, Form()] = None,
+        no_callback: Annotated[str | None, Form()] = None,
+        linkedid: Annotated[str, Form(max_length=64)] = "",
+    ) -> None:
+        self.caller_phone, self.caller_name, self.address = caller_phone, caller_name, address
+        self.urgent, self.confidential, self.no_callback = _bool(urgent), _bool(confidential), _bool(no_callback)
+        self.linkedid = linkedid or None
+
+    def ticket(self, kind: Kind, category: str, content: str) -> services.NewTicket:
+        return services.NewTicket(
+            kind=kind, category=category, content=content, caller_phone=self.caller_phone or None,
+            caller_name=self.caller_name or None, address=self.address or None, urgent=self.urgent,
+            confidential=self.confidential, no_callback=self.no_callback, source="phone",
+        )
+
+
 @_route("POST", "/operator/register", OP)
 async def operator_register(
     request: Request,
@@ -366,28 +392,18 @@ async def operator_register(
     kind: Annotated[Kind, Form()],
     category: Annotated[str, Form(max_length=100)],
     content: Annotated[str, Form(max_length=5000)],
+    caller: Annotated[CallerForm, Depends()],
     then: Annotated[str, Form(pattern="^(save|answer|dispatch|merge)$")] = "save",
-    caller_phone: Annotated[str, Form(max_length=40)] = "",
-    caller_name: Annotated[str, Form(max_length=100)] = "",
-    address: Annotated[str, Form(max_length=300)] = "",
-    urgent: Annotated[str | None, Form()] = None,
-    confidential: Annotated[str | None, Form()] = None,
-    no_callback: Annotated[str | None, Form()] = None,
-    linkedid: Annotated[str, Form(max_length=64)] = "",
     answer: Annotated[str, Form(max_length=5000)] = "",
     department: Annotated[str, Form(max_length=100)] = "",
     into: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
-    data = services.NewTicket(
-        kind=kind, category=category, content=content, caller_phone=caller_phone or None,
-        caller_name=caller_name or None, address=address or None, urgent=_bool(urgent),
-        confidential=_bool(confidential), no_callback=_bool(no_callback), source="phone",
-    )
+    data = caller.ticket(kind, category, content)
     params = {"answer": answer} if then == "answer" else {"department": department} if then == "dispatch" else {
         "into": into.strip()}
     try:
         t, problem = await agents.intake(db_of(request), user.actor, data, then, params,
-                                         bus=request.app.state.bus, linkedid=linkedid or None)
+                                         bus=request.app.state.bus, linkedid=caller.linkedid)
     except (Invalid, Conflict) as e:
         auth_web.flash(request, f"未登记：{e.message}", "error")
         return redirect("/operator")
@@ -963,18 +979,12 @@ async def kb_answer(
     request: Request,
     user: Annotated[ConsoleUser, require(*OP)],
     kb_entry: Annotated[str, Form(max_length=64)],
+    caller: Annotated[CallerForm, Depends()],
     number: Annotated[str, Form(max_length=32)] = "",
     kind: Annotated[Kind, Form()] = Kind.consultation,
     category: Annotated[str, Form(max_length=100)] = "",
     content: Annotated[str, Form(max_length=5000)] = "",
     kb_q: Annotated[str, Form(max_length=500)] = "",
-    caller_phone: Annotated[str, Form(max_length=40)] = "",
-    caller_name: Annotated[str, Form(max_length=100)] = "",
-    address: Annotated[str, Form(max_length=300)] = "",
-    urgent: Annotated[str | None, Form()] = None,
-    confidential: Annotated[str | None, Form()] = None,
-    no_callback: Annotated[str | None, Form()] = None,
-    linkedid: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """直接答复 with a knowledge-base entry (`kb_entry` = "编号:版本" as the operator saw it):
     case `number` if it is registered already, else the 来电登记 form is registered first and
@@ -995,13 +1005,8 @@ async def kb_answer(
             r = await ref(request)
             if not category and e.category and e.category in r.categories_by_name:
                 category = e.category  # the entry's 问题分类 when the operator chose none
-            data = services.NewTicket(
-                kind=kind, category=category, content=content.strip() or kb_q.strip(),
-                caller_phone=caller_phone or None, caller_name=caller_name or None, address=address or None,
-                urgent=_bool(urgent), confidential=_bool(confidential), no_callback=_bool(no_callback),
-                source="phone",
-            )
-            t, _ = await agents.intake(db, user.actor, data, "save", {}, bus=bus, linkedid=linkedid or None)
+            data = caller.ticket(kind, category, content.strip() or kb_q.strip())
+            t, _ = await agents.intake(db, user.actor, data, "save", {}, bus=bus, linkedid=caller.linkedid)
             try:
                 t = await kb.answer_case(db, user.actor, e.code, t.number, version=e.version,
                                          ticket_version=t.version, bus=bus)
