@@ -6,6 +6,11 @@ fact wins; once the store has a call's final fact the row is closed: a replayed 
 spool batch re-sent after a crash) writes nothing to it, not even updated_at — timings a
 replay derives from its own clock cannot rewrite what was registered. A fact equal to the
 stored row writes nothing either.
+
+One exception: a fact read from the PBX's own CDR (data `cdr`, telephony.cdr) may replace a
+final fact the adapter only guessed — a call it closed unseen (`reconciled`) or took over at a
+reconnect (`adopted`, `answered_unseen`), whose wait was measured to the adapter's return. It
+never replaces a call the adapter saw end, nor another CDR fact: read twice, written once.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from telephony.ports import CallFact
 _COLUMNS = ("uniqueid", "direction", "caller_number", "caller_norm", "line", "queue", "seat", "operator_id",
             "offered_at", "answered_at", "ended_at", "outcome", "wait_s", "talk_s", "transferred_to",
             "ticket_ref", "data")
+
+# data flags of a call the adapter could not follow to its end (telephony.tracker)
+_GUESSED = ("reconciled", "adopted", "answered_unseen")
 
 
 class StoreCallSink:
@@ -56,6 +64,11 @@ class StoreCallSink:
                     else table.c[c].is_distinct_from(ex[c]) for c in _COLUMNS
                 ])
                 still_open = table.c.outcome == CallOutcome.in_progress.value
+                if any((f.data or {}).get("cdr") for f in latest.values()):
+                    stored = cast(table.c.data, Text)
+                    guessed = or_(*[stored.like(f'%"{flag}"%') for flag in _GUESSED]) & ~stored.like('%"cdr"%')
+                    from_cdr = cast(ex.data, Text).like('%"cdr"%')
+                    still_open = or_(still_open, from_cdr & guessed)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["pbx", "linkedid"],
                     set_={**{c: ex[c] for c in _COLUMNS}, "updated_at": utcnow()},

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     lines: int = Field(default=10, ge=1, le=1000, description="concurrent trunk lines")
     trunk_context: str = "inbound"
     queue: str = "hotline"
+    cdr_database_url: str | None = Field(
+        default=None, description="PostgreSQL URL of Asterisk's CDR (cdr_pgsql), read-only: calls the adapter "
+        "did not see (it or its AMI connection was down) are registered from it; unset = no backfill")
+    cdr_table: str = Field(default="cdr", pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$",
+                           description="the CDR table cdr_pgsql writes (cdr_pgsql.conf `table`)")
 
     # web
     host: str = "127.0.0.1"

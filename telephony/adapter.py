@@ -28,10 +28,12 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from telephony.ami import AMIClient, AMIError, AMINotConnected, AMITimeout
+from telephony.cdr import CdrReader, calls_from_cdr
 from telephony.pauses import MEMBER_EVENTS, PauseBook, PauseChange
 from telephony.ports import CallFact, CallSink, Publisher
 from telephony.spool import Spool
@@ -62,6 +64,11 @@ class AdapterConfig:
     retry_max: float = 10.0
     member_context: str = "agents"  # queue members are Local/<seat>@<member_context>
     pause_confirm_s: float = 2.0  # no QueueMemberPause after a QueuePause by then: ask QueueStatus
+    cdr_url: str | None = None  # Asterisk's CDR in PostgreSQL (HOTLINE_CDR_DATABASE_URL); None = no backfill
+    cdr_table: str = "cdr"
+    cdr_poll_s: float = 2.0  # re-read an unseen window this often while its calls are still up
+    cdr_slack_s: float = 2.0  # widen each window by this much (CDR times are whole seconds)
+    cdr_follow_s: float = 900.0  # give up following a window's calls after this long
 
 
 class Adapter:
@@ -85,6 +92,12 @@ class Adapter:
         self._stopping = False
         self.written = 0
         self.write_failures = 0
+        self.cdr = CdrReader(config.cdr_url, config.cdr_table) if config.cdr_url else None
+        self._last_event_at: float | None = None  # the last AMI message received (in memory)
+        self._logins_handled = 0  # the AMI logins whose on_login has run: events after it count as seen
+        self._saved_event_at = 0.0  # … and as last written to the spool (survives a SIGKILL)
+        self._backfills: set[asyncio.Task[None]] = set()
+        self.backfilled = 0  # CDR calls handed to the store (a call read twice counts twice)
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -95,12 +108,21 @@ class Adapter:
             self.tracker.restore(fact, now)
         if self.tracker.open_calls():
             log.info("restored %d calls in progress from the spool journal", len(self.tracker.open_calls()))
+        saved = self.spool.get_meta(f"last_event_at:{self.config.pbx}")
+        self._last_event_at = float(saved) if saved else None
+        if self.cdr is None:
+            log.warning("HOTLINE_CDR_DATABASE_URL is not set: calls that ring and end while the adapter or its "
+                        "AMI connection is down are not registered (no CDR backfill)")
         self._writer = asyncio.create_task(self._write_loop(), name="call-writer")
         await self.client.connect(timeout=connect_timeout)
 
     async def stop(self, flush_timeout: float = 30.0) -> None:
         """Close AMI (handling what is already received), then write out the spool."""
         await self.client.close()
+        for t in list(self._backfills):
+            t.cancel()
+        await asyncio.gather(*self._backfills, return_exceptions=True)
+        self._save_last_event(force=True)
         self._stopping = True
         self._wake.set()
         if self._writer is not None:
@@ -119,13 +141,21 @@ class Adapter:
     # ---- AMI side ------------------------------------------------------------------------------
 
     async def _on_login(self) -> None:
+        # the window this adapter did not see: from its last message (before the connection was
+        # lost, or before the process stopped or was killed) to the listing below
+        unseen_since = self._last_event_at
         # the listing's events come through the ordered stream to the tracker (reconciliation)
         try:
             self.tracker.begin_listing()
             await self.client.core_show_channels()
         except AMIError as exc:
             log.warning("cannot list the PBX's channels to reconcile (%s); give the AMI user the "
-                        "'system' and 'call' read classes and 'system,reporting' write", exc)
+                        "'reporting' write class", exc)
+        self._logins_handled = self.client.logins
+        if unseen_since is not None and self.cdr is not None:
+            task = asyncio.create_task(self._backfill(unseen_since, time.time()), name="cdr-backfill")
+            self._backfills.add(task)
+            task.add_done_callback(self._backfills.discard)
         with contextlib.suppress(AMIError):
             limit = await self.client.getvar("TRUNK_LINES")
             if limit and limit.isdigit():
@@ -141,7 +171,19 @@ class Adapter:
             log.warning("cannot read the queue members' pause state (QueueStatus: %s); give the AMI user "
                         "the 'agent' read and write classes", exc)
 
+    def _save_last_event(self, force: bool = False) -> None:
+        at = self._last_event_at
+        if at is not None and (force or at - self._saved_event_at >= 1.0):
+            self._saved_event_at = at
+            with contextlib.suppress(Exception):
+                self.spool.set_meta(f"last_event_at:{self.config.pbx}", repr(at))
+
     async def _on_event(self, message: Any, received_at: float) -> None:
+        if self._logins_handled == self.client.logins:
+            # an event of the current connection after its listing: the adapter has seen up to here
+            # (events queued before our on_login ran are the old connection's tail or the new one's head)
+            self._last_event_at = received_at
+            self._save_last_event()
         if message.get("Event") in MEMBER_EVENTS:
             try:
                 for change in self.pauses.feed(message, received_at):
@@ -167,6 +209,57 @@ class Adapter:
                     await self.publisher.publish(topic, payload)
                 except Exception:  # noqa: BLE001 - the bus never stops the registration of calls
                     log.exception("publishing %s failed", topic)
+
+    # ---- calls the adapter did not see: Asterisk's CDR -------------------------------------------
+
+    async def _backfill(self, since: float, until: float) -> None:
+        """Register every inbound call of the unseen window [since, until] from the PBX's CDR.
+
+        A CDR row lands when its call ends, so the window is read again while calls that were up
+        at the listing are still followed, and once more after the last of them ended. Calls the
+        tracker still follows are left to it; the store keeps a call the adapter saw end and lets
+        a CDR fact replace one it only guessed (telephony.cdr)."""
+        assert self.cdr is not None
+        slack = timedelta(seconds=self.config.cdr_slack_s)
+        start = datetime.fromtimestamp(since, UTC) - slack
+        end = datetime.fromtimestamp(until, UTC) + slack
+        log.info("reading the PBX's CDR for the window the adapter did not see: %s → %s (%.1f s)",
+                 start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds"), until - since)
+        watch = self.tracker.open_linkedids()
+        deadline = time.monotonic() + self.config.cdr_follow_s
+        last_round = False
+        delay = self.config.cdr_poll_s
+        while True:
+            await asyncio.sleep(delay)
+            following = {lid for lid in watch if self.tracker.is_open(lid)}
+            try:
+                rows = await self.cdr.read(start, end)
+            except Exception as exc:  # noqa: BLE001 - CDR database away: try again
+                log.warning("cannot read the CDR (%s); retrying in %.0f s", exc, delay * 2)
+                delay = min(delay * 2, 60.0)
+                if time.monotonic() > deadline:
+                    log.error("gave up reading the CDR for %s → %s: calls of that window may be missing",
+                              start.isoformat(), end.isoformat())
+                    return
+                continue
+            delay = self.config.cdr_poll_s
+            facts = [f for f in calls_from_cdr(rows, pbx=self.config.pbx, trunk_context=self.config.trunk_context)
+                     if not self.tracker.is_open(f.linkedid)]
+            if facts:
+                self.spool.append(facts)
+                self.backfilled += len(facts)
+                self._wake.set()
+            log.info("CDR window %s → %s: %d inbound calls read (%d still followed live)",
+                     start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds"), len(facts),
+                     len(following))
+            if not following:
+                if last_round:
+                    return
+                last_round = True  # once more: the last calls' rows land a moment after their hang-up
+            elif time.monotonic() > deadline:
+                log.warning("calls of an unseen window are still up after %.0f s; stop following them",
+                            self.config.cdr_follow_s)
+                return
 
     # ---- the writer ----------------------------------------------------------------------------
 

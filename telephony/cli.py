@@ -47,7 +47,8 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
     s = get_settings()
     config = AdapterConfig(host=s.ami_host, port=s.ami_port, username=s.ami_username, secret=s.ami_secret,
                            pbx=s.pbx_name, lines=s.lines, trunk_context=s.trunk_context, queue=s.queue,
-                           data_dir=s.data_dir, action_timeout=s.ami_action_timeout)
+                           data_dir=s.data_dir, action_timeout=s.ami_action_timeout,
+                           cdr_url=s.cdr_database_url, cdr_table=s.cdr_table)
 
     async def main() -> int:
         from callbacks.dialer import run_dialer

@@ -41,6 +41,9 @@ class LineOccupancy:
     def holds(self, key: str) -> bool:
         return key in self._holders
 
+    def holders(self) -> set[str]:
+        return set(self._holders)
+
     def set_limit(self, limit: int, now: float) -> None:
         """The PBX told us its limit (e.g. TRUNK_LINES): full-capacity time follows the new one."""
         if limit >= 1 and limit != self.limit:

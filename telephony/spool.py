@@ -32,6 +32,7 @@ class Spool:
         self._db.execute("CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, fact TEXT NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS open_calls (pbx TEXT, linkedid TEXT, fact TEXT NOT NULL,"
                          " PRIMARY KEY (pbx, linkedid))")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
     def append(self, facts: Sequence[CallFact]) -> None:
         """Durably append facts (one transaction) and keep the in-progress journal in step."""
@@ -73,6 +74,13 @@ class Spool:
         if pbx is not None:
             q, args = q + " WHERE pbx = ?", (pbx,)
         return [CallFact.from_json(json.loads(r[0])) for r in self._db.execute(q, args).fetchall()]
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
 
     def close(self) -> None:
         self._db.close()

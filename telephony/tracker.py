@@ -154,6 +154,7 @@ class CallTracker:
         self._originates: dict[str, _Originate] = {}
         self._listing: dict[str, set[str]] = {}
         self._listing_from: tuple[int, set[str]] | None = None
+        self._adopted_up: list[_Call] = []  # adopted during our listing: they take a line at its end
         self.messages = 0
         self.skipped = 0
 
@@ -195,6 +196,13 @@ class CallTracker:
 
     def open_calls(self) -> list[CallFact]:
         return [c.last for c in self._calls.values() if c.last is not None]
+
+    def is_open(self, linkedid: str) -> bool:
+        """The tracker follows this call now (it has not ended, as far as it knows)."""
+        return linkedid in self._calls
+
+    def open_linkedids(self) -> set[str]:
+        return set(self._calls)
 
     # ---- the message entry point -------------------------------------------------------------
 
@@ -628,9 +636,15 @@ class CallTracker:
             return []
         self._make_line(c, msg, now, direction)
         up = msg.get("ChannelStateDesc") == "Up"
+        deferred = up and self._listing_from is not None
         if up:
             c.up = True
-            c.line = self.lines.acquire(uid, now)
+            if deferred:
+                # our reconciliation listing: the lines are rebuilt from it when it completes, after
+                # the calls it no longer holds have freed theirs (never above the PBX's limit)
+                self._adopted_up.append(c)
+            else:
+                c.line = self.lines.acquire(uid, now)
         if direction == "in" and msg.get("Application") == "Queue":
             c.joined = True
             c.queue = (msg.get("ApplicationData") or "").split(",")[0] or self.config.queue
@@ -641,7 +655,7 @@ class CallTracker:
             c.answered = True
             c.answered_t = now
         c.data["adopted"] = True
-        return self._emit(c, "lines.changed") if up else self._emit(c)
+        return self._emit(c, "lines.changed") if up and not deferred else self._emit(c)
 
     def _listed_bridged(self, c: _Call, msg: Mapping[str, Any], now: float) -> list[Update]:
         """A listed channel of a known inbound call is bridged: an operator took the call while
@@ -666,6 +680,7 @@ class CallTracker:
             return []  # a listing someone else asked for (a supervisor's view): no reconciliation
         mark, known = self._listing_from
         self._listing_from = None
+        adopted, self._adopted_up = self._adopted_up, []
         out: list[Update] = []
         for c in [self._calls[k] for k in known if k in self._calls]:
             if c.direction is None or c.last_msg > mark:
@@ -673,6 +688,15 @@ class CallTracker:
             if not (c.channels & listed) and (c.line_uid not in listed):
                 # it ended while we could not see it (adapter down, connection lost, PBX restart)
                 out.extend(self._finish(c, now, reconciled=True))
+        # the lines in use are the listing's: reset to the lines of listed calls (and of calls
+        # seen live since the listing was asked for), then the adopted calls take theirs
+        taken = {id(c) for c in adopted}
+        live = {c.line_uid for c in self._calls.values() if c.line_uid and c.last_msg > mark and id(c) not in taken}
+        self.lines.reset({k for k in self.lines.holders() if k in listed or k in live}, now)
+        for c in adopted:
+            if c.linkedid in self._calls and c.line_uid:
+                c.line = self.lines.acquire(c.line_uid, now)
+                out.extend(self._emit(c, "lines.changed"))
         return out
 
     def expire_originate(self, action_id: str) -> None:
