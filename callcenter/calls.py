@@ -16,9 +16,10 @@ never replaces a call the adapter saw end, nor another CDR fact: read twice, wri
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.db import Database
@@ -34,6 +35,10 @@ _COLUMNS = ("uniqueid", "direction", "caller_number", "caller_norm", "line", "qu
 _GUESSED = ("reconciled", "adopted", "answered_unseen")
 
 
+def _guessed(f: CallFact) -> bool:
+    return any(f.data.get(flag) for flag in _GUESSED) and not f.data.get("cdr")
+
+
 class StoreCallSink:
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -44,7 +49,12 @@ class StoreCallSink:
             return
         latest: dict[tuple[str, str], CallFact] = {}
         for f in facts:
-            latest.pop(f.key, None)  # keep the order of each key's last fact
+            prev = latest.pop(f.key, None)  # keep the order of each key's last fact
+            if prev is not None and f.data.get("cdr") and prev.is_final:
+                if not _guessed(prev):
+                    f = prev  # the adapter saw this call end: the CDR does not replace it
+                elif prev.line is not None:
+                    f = replace(f, line=prev.line)  # the line it held, which the CDR does not know
             latest[f.key] = f
         async with self.database.transaction() as s:
             seats = {f.seat for f in latest.values() if f.seat}
@@ -71,7 +81,9 @@ class StoreCallSink:
                     still_open = or_(still_open, from_cdr & guessed)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["pbx", "linkedid"],
-                    set_={**{c: ex[c] for c in _COLUMNS}, "updated_at": utcnow()},
+                    # a line number, once known, stays (a CDR fact knows none)
+                    set_={**{c: ex[c] for c in _COLUMNS}, "line": func.coalesce(ex.line, table.c.line),
+                          "updated_at": utcnow()},
                     where=changed & still_open,
                 )
                 await s.execute(stmt)
