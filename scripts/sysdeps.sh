@@ -11,6 +11,12 @@ if [ -f tests/browser/.needs-chromium ] || ls tests/browser/test_*.py >/dev/null
   command -v chromium >/dev/null || need+=(chromium)
   fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy" || need+=(fonts-wqy-microhei)
 fi
+# the pbx tier: the runtime libraries of the Asterisk build in ../shared/pbx (its README's list)
+if ls ../shared/pbx/asterisk-*/sbin/asterisk >/dev/null 2>&1 || [ -n "${HOTLINE_PBX_DIR:-}" ]; then
+  for p in libc6 libcrypt1 libssl3 libedit2 libjansson4 libxml2 libxslt1.1 libsqlite3-0 libuuid1 libpq5; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+  done
+fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing system packages: ${need[*]}"
