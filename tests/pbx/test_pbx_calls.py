@@ -19,8 +19,9 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import select
 
+from callbacks.service import sync_missed_calls
 from callcenter.db import Database
-from callcenter.models import Call
+from callcenter.models import Call, Callback
 from telephony.cdr import CdrReader, calls_from_cdr
 from tests.livesrv import until
 from tests.pbx.asterisk import HOTLINE_SECRET, Asterisk, Driver
@@ -110,3 +111,85 @@ async def test_kill_9_of_the_adapter_mid_burst_loses_and_doubles_nothing(
             assert r.wait_s is not None and abs(r.wait_s - wait) <= 1.0, (r.caller_number, r.wait_s, wait, r.data)
     print("waits (number, store, queue_log):", waits)
     assert len(waits) >= 6
+    # the missed calls, including those read from the CDR, get their 回拨 task
+    await sync_missed_calls(pg, datetime.now(UTC))
+    async with pg.session() as s:
+        tasks = {t.phone_norm for t in (await s.scalars(select(Callback))).all()}
+    assert tasks == {r.caller_norm for r in rows if r.outcome.value in ("abandoned", "refused")}
+
+
+async def test_a_burst_past_ten_lines_matches_asterisk(
+        asterisk: Asterisk, driver: Driver, pg: Database, pg_url: str, tmp_path: Path) -> None:
+    env = adapter_env(asterisk, pg_url, tmp_path / "data")
+    log = tmp_path / "adapter.log"
+    proc = start_adapter(env, log)
+    try:
+        await until(lambda: "adapter running" in log.read_text(), 30)
+        for i in range(14):
+            await driver.inbound(f"1350000{i:04d}", 3 + (i * 5) % 11)
+            await asyncio.sleep(0.25)
+        await wait_quiet(driver)
+        await asyncio.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    async with pg.session() as s:
+        rows = list((await s.scalars(select(Call).where(Call.direction == "in"))).all())
+    pbx = calls_from_cdr(await CdrReader(asterisk.cdr_admin_url).read(datetime.now(UTC) - timedelta(minutes=10),
+                                                                     datetime.now(UTC)), pbx="default")
+    ql = queue_log(asterisk)
+    print(f"\nAsterisk (CDR): {len(pbx)} calls {dict(Counter(f.outcome for f in pbx))}\n"
+          f"store:          {len(rows)} calls {dict(Counter(r.outcome.value for r in rows))}; "
+          f"peak line {max((r.line or 0) for r in rows)}")
+    assert {r.linkedid: r.outcome.value for r in rows} == {f.linkedid: f.outcome for f in pbx}
+    assert Counter(f.outcome for f in pbx)["refused"] >= 1
+    assert max((r.line or 0) for r in rows) == 10  # the trunk was full, never above
+    for r in rows:
+        if r.uniqueid in ql:
+            assert abs((r.wait_s or 0) - ql[r.uniqueid][1]) <= 1.0, (r.caller_number, r.wait_s, ql[r.uniqueid])
+
+
+async def test_an_asterisk_restart_with_calls_up_loses_nothing(
+        asterisk: Asterisk, pg: Database, pg_url: str, tmp_path: Path) -> None:
+    env = adapter_env(asterisk, pg_url, tmp_path / "data")
+    log = tmp_path / "adapter.log"
+    proc = start_adapter(env, log)
+    driver = Driver(asterisk.port)
+    try:
+        await until(lambda: "adapter running" in log.read_text(), 30)
+        assert (await driver.connect()).get("Response") == "Success"
+        for i in range(7):
+            await driver.inbound(f"1860000{i:04d}", 20)
+            await asyncio.sleep(0.3)
+        await asyncio.sleep(3.0)  # 5 talking to operators, 2 waiting in the queue
+        await driver.close()
+        asterisk.stop()  # core stop now: every call is cut
+        asterisk.start()
+        await until(lambda: log.read_text().count("logged in to the PBX") >= 2, 60)
+        driver = Driver(asterisk.port)
+        assert (await driver.connect()).get("Response") == "Success"
+        for i in range(3):  # and calls go on after the restart
+            await driver.inbound(f"1870000{i:04d}", 4)
+            await asyncio.sleep(0.3)
+        await wait_quiet(driver)
+        await asyncio.sleep(6.0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        await driver.close()
+        if proc.poll() is None:
+            proc.kill()
+    async with pg.session() as s:
+        rows = list((await s.scalars(select(Call).where(Call.direction == "in"))).all())
+    pbx = calls_from_cdr(await CdrReader(asterisk.cdr_admin_url).read(datetime.now(UTC) - timedelta(minutes=10),
+                                                                     datetime.now(UTC)), pbx="default")
+    print(f"\nAsterisk (CDR): {len(pbx)} calls {dict(Counter(f.outcome for f in pbx))}\n"
+          f"store:          {len(rows)} calls {dict(Counter(r.outcome.value for r in rows))}")
+    assert len(rows) == 10 and all(r.outcome.value != "in_progress" for r in rows)
+    assert sorted(r.caller_number or "" for r in rows) == sorted(
+        [f"1860000{i:04d}" for i in range(7)] + [f"1870000{i:04d}" for i in range(3)])
+    assert {f.linkedid for f in pbx} <= {r.linkedid for r in rows}
+    assert Counter(r.outcome.value for r in rows)["answered"] >= 5 + 3
+    assert max((r.line or 0) for r in rows) <= 10
