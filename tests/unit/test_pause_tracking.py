@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ import pytest
 
 from callcenter.heartbeat import adapter_status
 from telephony.adapter import Adapter, AdapterConfig
-from telephony.pauses import PauseBook
+from telephony.pauses import MEMBER_EVENTS, PauseBook
 from telephony.ports import CallFact
+from telephony.tracker import _HANDLED
 from tests.ami_capture import inbound_messages, parse, records
 from tests.livesrv import until
 from tests.telephony_replay import ReplayServer
@@ -185,14 +187,20 @@ def test_the_deployed_ami_user_reads_the_agent_class_and_filters_no_member_event
     cfg = configparser.ConfigParser(strict=False, inline_comment_prefixes=(";",), interpolation=None)
     text = (ROOT / "deploy" / "asterisk" / "manager.conf").read_text(encoding="utf-8")
     # Asterisk allows repeated keys (eventfilter): keep them all
-    filters = [line.split("=", 1)[1].strip() for line in text.splitlines() if line.startswith("eventfilter")]
+    filters = [line for line in text.splitlines() if line.startswith("eventfilter")]
     cfg.read_string("\n".join(line for line in text.splitlines() if not line.startswith("eventfilter")))
     read = {c.strip() for c in cfg["hotline"]["read"].split(",")}
     write = {c.strip() for c in cfg["hotline"]["write"].split(",")}
     assert "agent" in read and "agent" in write  # QueueMemberPause / QueueMember; QueuePause / QueueStatus
-    for f in filters:
-        assert f.startswith("!"), f"a whitelist filter would drop every other event: {f}"
-        assert "QueueMember" not in f and "QueueStatus" not in f, f
+    # include-only filters (eventfilter(action(include),name(X)…)): every event the pause book and
+    # the tracker read must be named; list replies (QueueMember rows, CoreShowChannel) are not events
+    named = set(re.findall(r"^eventfilter\(action\(include\),name\((\w+)\)", text, re.M))
+    assert filters and all(f.startswith("eventfilter(action(include)") for f in
+                           (line for line in text.splitlines() if line.startswith("eventfilter")))
+    assert MEMBER_EVENTS - {"QueueMember", "QueueStatusComplete"} <= named, named
+    assert _HANDLED - {"CoreShowChannel", "CoreShowChannelsComplete"} <= named, named
+    assert {"FullyBooted", "Shutdown"} <= named
+    assert "system" not in write  # GetConfig (other users' secrets), reloads
     # the frames the adapter needs are of class agent, as captured
     pause = next(parse(r.raw) for r in records("02_queue_abandon") if r.raw.startswith("Event: QueueMemberPause"))
     assert pause["Privilege"] == "agent,all"
