@@ -275,6 +275,10 @@ class CallTracker:
     def _fact(self, c: _Call) -> CallFact:
         offered_at = c.offered_at or datetime.fromtimestamp(c.first_t, UTC)
         answered_at = self._at(c, c.wait_s) if c.answered else None
+        if c.answered and answered_at is None:
+            # taken over already answered (adopted at a listing): no wait known, but answered all the
+            # same — a restart must not restore it as unanswered (the CDR gives its times later)
+            answered_at = datetime.fromtimestamp(c.answered_t if c.answered_t is not None else c.first_t, UTC)
         return CallFact(
             pbx=self.config.pbx, linkedid=c.linkedid, uniqueid=c.line_uid, direction=c.direction or "in",
             caller_number=c.caller_number, offered_at=offered_at, answered_at=answered_at,

@@ -8,6 +8,8 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from telephony.adapter import Adapter, AdapterConfig
 from telephony.ports import CallFact
 from tests.pbx.asterisk import HOTLINE_SECRET, Asterisk, Driver
@@ -47,7 +49,7 @@ def feature_apps(driver: Driver, code: str) -> list[str]:
 
 
 async def test_pause_and_unpause_from_the_console_the_cli_and_the_phones(
-        asterisk: Asterisk, driver: Driver, tmp_path: Path) -> None:
+        asterisk: Asterisk, driver: Driver, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     sink, pub = MemorySink(), Published()
     adapter = make_adapter(asterisk, tmp_path, sink, pub)
     await adapter.start(connect_timeout=15)
@@ -85,6 +87,7 @@ async def test_pause_and_unpause_from_the_console_the_cli_and_the_phones(
         assert "示忙 failed for seat 8009: PQMSTATUS=NOTFOUND" in asterisk.messages()
         topics = [t for t, _ in pub.items if t == "agent.paused"]
         assert len(topics) >= 8
+        assert "HOTLINE_CDR_DATABASE_URL is not set" in caplog.text  # no backfill: said at start
     finally:
         await adapter.stop()
 
