@@ -110,6 +110,9 @@ class Adapter:
             log.info("restored %d calls in progress from the spool journal", len(self.tracker.open_calls()))
         saved = self.spool.get_meta(f"last_event_at:{self.config.pbx}")
         self._last_event_at = float(saved) if saved else None
+        pending = self.spool.get_meta(self._pending_key)
+        if pending:  # a window whose CDR reading the last run did not finish (killed meanwhile)
+            self._last_event_at = min(float(pending), self._last_event_at or float(pending))
         if self.cdr is None:
             log.warning("HOTLINE_CDR_DATABASE_URL is not set: calls that ring and end while the adapter or its "
                         "AMI connection is down are not registered (no CDR backfill)")
@@ -153,6 +156,9 @@ class Adapter:
                         "'reporting' write class", exc)
         self._logins_handled = self.client.logins
         if unseen_since is not None and self.cdr is not None:
+            pending = self.spool.get_meta(self._pending_key)
+            if not pending or float(pending) > unseen_since:
+                self.spool.set_meta(self._pending_key, repr(unseen_since))  # cleared once read in full
             task = asyncio.create_task(self._backfill(unseen_since, time.time()), name="cdr-backfill")
             self._backfills.add(task)
             task.add_done_callback(self._backfills.discard)
@@ -212,6 +218,10 @@ class Adapter:
 
     # ---- calls the adapter did not see: Asterisk's CDR -------------------------------------------
 
+    @property
+    def _pending_key(self) -> str:
+        return f"cdr_pending_since:{self.config.pbx}"
+
     async def _backfill(self, since: float, until: float) -> None:
         """Register every inbound call of the unseen window [since, until] from the PBX's CDR.
 
@@ -254,6 +264,8 @@ class Adapter:
                      len(following))
             if not following:
                 if last_round:
+                    if self.spool.get_meta(self._pending_key) == repr(since):
+                        self.spool.set_meta(self._pending_key, "")
                     return
                 last_round = True  # once more: the last calls' rows land a moment after their hang-up
             elif time.monotonic() > deadline:
