@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from callbacks.service import sync_missed_calls
-from callcenter.calls import StoreCallSink
-from callcenter.db import Database
-from callcenter.models import Call, Callback
+from callcenter.calls.services import StoreCallSink
+from callcenter.store.db import Database
+from callcenter.store.models import Call, Callback
 from telephony.ports import CallFact
 
 T = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)

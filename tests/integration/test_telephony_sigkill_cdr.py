@@ -24,8 +24,8 @@ import pytest
 from sqlalchemy import select
 
 from callbacks.service import sync_missed_calls
-from callcenter.db import Database
-from callcenter.models import Call, Callback
+from callcenter.store.db import Database
+from callcenter.store.models import Call, Callback
 from telephony.simulator import PBXSimulator, SimConfig
 from tests import pgserver
 from tests.livesrv import until

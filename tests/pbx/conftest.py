@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.db import Database
+from callcenter.store.db import Database
 from tests import pgserver
 from tests.pbx.asterisk import Asterisk, Driver, cleanup, find_package, make_asterisk, missing_libraries
 

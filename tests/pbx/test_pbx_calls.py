@@ -20,8 +20,8 @@ import psycopg
 from sqlalchemy import select
 
 from callbacks.service import sync_missed_calls
-from callcenter.db import Database
-from callcenter.models import Call, Callback
+from callcenter.store.db import Database
+from callcenter.store.models import Call, Callback
 from telephony.cdr import CdrReader, calls_from_cdr
 from tests.livesrv import until
 from tests.pbx.asterisk import HOTLINE_SECRET, Asterisk, Driver

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.heartbeat import adapter_status
+from callcenter.ops.heartbeat import adapter_status
 from telephony.adapter import Adapter, AdapterConfig
 from telephony.pauses import MEMBER_EVENTS, PauseBook
 from telephony.ports import CallFact
