@@ -195,3 +195,36 @@ def seats_erlang_a(lam: float, mu: float, theta: float, t: float, within_target:
         return r.within >= within_target and r.answered >= answered_target
 
     return _fewest(ok, math.ceil(lam / mu))
+
+
+@dataclass(frozen=True)
+class LinesAndSeats:
+    """M/M/n/K+M: n seats, K trunk lines (a caller waiting in the queue holds a line)."""
+
+    refused: float  # P(an arriving call finds every line busy)
+    abandon: float  # P(an accepted call hangs up before an operator answers)
+
+
+def lines_and_seats(lines: int, seats: int, lam: float, mu: float, theta: float) -> LinesAndSeats:
+    """Blocking and abandonment of a hotline with `lines` trunk lines and `seats` operators.
+
+    Erlang B treats a line as held for a fixed time, whatever the queue; on a hotline a caller
+    holds a line while waiting too, so the lines' load depends on the seats. This is the
+    birth-death chain of Erlang A truncated at `lines` (arrivals finding it full are refused).
+    """
+    if lines <= 0:
+        return LinesAndSeats(refused=1.0, abandon=0.0)
+    if lam <= 0:
+        return LinesAndSeats(refused=0.0, abandon=0.0)
+    n = min(seats, lines)
+    w = [1.0]
+    for k in range(1, lines + 1):
+        out = min(k, n) * mu + max(0, k - n) * theta
+        w.append(w[-1] * lam / out if out > 0 else w[-1] * 1e6)
+        if w[-1] > 1e250:
+            w = [x / 1e250 for x in w]
+    total = math.fsum(w)
+    pi = [x / total for x in w]
+    accepted = lam * (1 - pi[-1])
+    ab = math.fsum(max(0, k - n) * theta * p for k, p in enumerate(pi))
+    return LinesAndSeats(refused=pi[-1], abandon=min(1.0, ab / accepted) if accepted > 0 else 0.0)
