@@ -371,3 +371,66 @@ async def last_call_day(db: Database) -> date | None:
     if isinstance(t, str):  # SQLite's max() over text loses the column type
         t = datetime.fromisoformat(t).replace(tzinfo=UTC)
     return latest_day(t)
+
+
+def _pct(x: float | None, nd: int = 2) -> str:
+    return "—" if x is None else f"{x * 100:.{nd}f}%"
+
+
+def render_table(plan: dict[str, Any]) -> str:
+    """The plan as text for a terminal: totals, N + k lines, validation, staffing per hour of week."""
+    t, v, rt = plan["totals"], plan["validation"], plan["rates"]
+    out = [f"容量规划 {plan['period']['from']} 至 {plan['period']['to']}（{plan['lines']} 条线路）",
+           f"呼入量 {t['offered']}  接通 {t['answered']}  放弃 {t['abandoned']}  占线未接入 {t['refused']}"
+           f"（{_pct(t['refused_rate'])}，目标 ≤ {_pct(plan['targets']['refused'], 0)}）",
+           f"平均处理时长 {rt['aht_s'] or '—'} 秒  平均线路占用 {rt['line_hold_s'] or '—'} 秒  "
+           f"平均耐心（估计）{rt['patience_s'] or '—'} 秒",
+           "", "线路数  占线未接入（模型）  Erlang B"]
+    for w in plan["with_more_lines"]:
+        out.append(f"{w['lines']:>6}  {w['refused_pred']:>16.1f}  {w['refused_pred_erlang_b']:>8.1f}"
+                   + (f"  （实际 {t['refused']}）" if w["k"] == 0 else ""))
+    r, a = v["refused"], v["abandoned"]
+    out += ["", f"模型检验（每 {v['interval_minutes']} 分钟）：占线未接入 预测 {r['predicted']} / 实际 {r['observed']}"
+            f"（误差 {_pct(r['relative'], 1)}）；放弃 预测 {a['predicted']} / 实际 {a['observed']}"
+            f"（误差 {_pct(a['relative'], 1)}）", "", "所需坐席（15秒接通率 ≥ 80%，接通率 ≥ 95%）",
+            "时段  " + " ".join(f"{d:>4}" for d in WEEKDAYS)]
+    cells = {(h["weekday"], h["hour"]): h for h in plan["hours"]}
+    for hour in range(24):
+        row = [cells.get((d, hour), {}).get("seats_needed") for d in range(7)]
+        out.append(f"{hour:02d}时  " + " ".join(f"{'—' if x is None else x:>6}" for x in row))
+    return "\n".join(out) + "\n"
+
+
+def render_xlsx(plan: dict[str, Any]) -> bytes:
+    """The plan as a workbook: 汇总, 每小时 (hour of week), 检验 (every past interval)."""
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    t = plan["totals"]
+    for row in (("期间", f"{plan['period']['from']} 至 {plan['period']['to']}"), ("线路数", plan["lines"]),
+                ("呼入量", t["offered"]), ("接通", t["answered"]), ("放弃", t["abandoned"]),
+                ("占线未接入", t["refused"]), ("占线率", t["refused_rate"]),
+                ("平均处理时长（秒）", plan["rates"]["aht_s"]), ("平均耐心（秒）", plan["rates"]["patience_s"])):
+        ws.append(row)
+    ws.append(())
+    ws.append(("线路数", "占线未接入（模型预测）", "占线未接入（Erlang B）"))
+    for w in plan["with_more_lines"]:
+        ws.append((w["lines"], w["refused_pred"], w["refused_pred_erlang_b"]))
+    hs = wb.create_sheet("每小时")
+    hs.append(("星期", "时", "平均呼入", "平均占线未接入", "线路负荷（Erl）", "阻塞率", "所需线路", "坐席负荷（Erl）",
+               "所需坐席（Erlang A）", "所需坐席（Erlang C）"))
+    for h in plan["hours"]:
+        hs.append((WEEKDAYS[h["weekday"]], h["hour"], h["offered"], h["refused"], h["load_lines"], h["blocking"],
+                   h["lines_needed"], h["load_seats"], h["seats_needed"], h["seats_erlang_c"]))
+    vs = wb.create_sheet("检验")
+    vs.append(("开始", "呼入", "坐席", "占线未接入", "预测", "预测（Erlang B）", "放弃", "预测"))
+    for i in plan["validation"]["intervals"] or []:
+        vs.append((i["start"], i["offered"], i["seats"], i["refused"], i["refused_pred"], i["refused_pred_erlang_b"],
+                   i["abandoned"], i["abandoned_pred"]))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
