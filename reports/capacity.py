@@ -253,22 +253,26 @@ async def capacity(
     observed_refused = sum(r["refused"] for r in rows)
     ab_rows = [(p["abandoned_pred"], r["abandoned"]) for r, p in zip(rows, preds, strict=True)
                if p["abandoned_pred"] is not None]
+    intervals = [
+        {
+            "start": r["start"].astimezone(TZ).isoformat(timespec="minutes"),
+            "offered": r["offered"], "seats": r["seats"],
+            "load_lines": _r(p["load_lines"], 3),
+            "refused": r["refused"], "refused_pred": _r(p["refused_pred"], 3),
+            "refused_pred_erlang_b": _r(p["refused_pred_erlang_b"], 3), "model": p["model"],
+            "abandoned": r["abandoned"], "abandoned_pred": _r(p["abandoned_pred"], 3),
+        }
+        for r, p in zip(rows, preds, strict=True)
+    ]
     validation = {
         "interval_minutes": interval_minutes,
         "refused": _error([p["refused_pred"] for p in preds], [r["refused"] for r in rows]),
         "refused_erlang_b": _error([p["refused_pred_erlang_b"] for p in preds], [r["refused"] for r in rows]),
         "abandoned": _error([a for a, _ in ab_rows], [b for _, b in ab_rows]),
-        "intervals": [
-            {
-                "start": r["start"].astimezone(TZ).isoformat(timespec="minutes"),
-                "offered": r["offered"], "seats": r["seats"],
-                "load_lines": _r(p["load_lines"], 3),
-                "refused": r["refused"], "refused_pred": _r(p["refused_pred"], 3),
-                "refused_pred_erlang_b": _r(p["refused_pred_erlang_b"], 3), "model": p["model"],
-                "abandoned": r["abandoned"], "abandoned_pred": _r(p["abandoned_pred"], 3),
-            }
-            for r, p in zip(rows, preds, strict=True)
-        ] if history else None,
+        "intervals": intervals if history else None,
+        # the intervals where the models missed most (refused and abandoned together)
+        "worst": sorted(intervals, key=lambda i: -(abs(i["refused"] - (i["refused_pred"] or 0))
+                                                    + abs(i["abandoned"] - (i["abandoned_pred"] or 0))))[:10],
     }
 
     # -- per hour of week: mean traffic, blocking, lines and seats needed -------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_SERVERS = 100_000
 
@@ -144,6 +145,7 @@ def _served_within(n: int, mu: float, theta: float, t: float, max_ahead: int) ->
     return out
 
 
+@lru_cache(maxsize=65536)
 def erlang_a(n: int, lam: float, mu: float, theta: float, t: float = 15.0) -> ErlangA:
     """Erlang A (M/M/n+M): P(wait), P(abandon) and P(answered within t) per arriving call.
 
@@ -205,6 +207,7 @@ class LinesAndSeats:
     abandon: float  # P(an accepted call hangs up before an operator answers)
 
 
+@lru_cache(maxsize=65536)
 def lines_and_seats(lines: int, seats: int, lam: float, mu: float, theta: float) -> LinesAndSeats:
     """Blocking and abandonment of a hotline with `lines` trunk lines and `seats` operators.
 
