@@ -139,3 +139,27 @@ async def test_the_replayed_real_load_run_predicted_beside_observed(database: Da
         assert v["refused"]["predicted"] == pytest.approx(sum(i["refused_pred"] for i in v["intervals"]), abs=0.01)
         assert max(i["seats"] for i in v["intervals"]) == 5  # the five operators of the run
         json.dumps(plan)
+
+
+async def test_the_annual_report_says_when_lines_were_too_few(database: Database) -> None:
+    from reports.annual import annual_report
+    from reports.render import render
+
+    # a busy year's March week on 10 lines (the default setting): more than 1 % refused
+    busy = simweek.Hotline(lines=10, seats=7, talk_s=200.0, patience_s=80.0, scale=1.6)
+    rows = list(simweek.simulate(datetime(WEEK.year, WEEK.month, WEEK.day, tzinfo=TZ), 7, busy, seed=5))
+    await simweek.load(database, iter(rows))
+    refused = sum(1 for r in rows if r["outcome"] == "refused")
+    assert refused / len(rows) > 0.01
+    report = await annual_report(database, 2026)
+    note = report["capacity_note"]
+    assert note and f"占线未接入 {refused} 次" in note and "10条线路全忙" in note
+    assert note in render(report, "html").decode() and note in render(report, "md").decode()
+
+
+async def test_the_annual_report_is_silent_when_lines_sufficed(database: Database) -> None:
+    from reports.annual import annual_report
+
+    quiet = simweek.Hotline(lines=10, seats=7, talk_s=120.0, patience_s=80.0, scale=0.3)
+    await simweek.load(database, simweek.simulate(datetime(2026, 3, 2, tzinfo=TZ), 7, quiet, seed=6))
+    assert (await annual_report(database, 2026))["capacity_note"] is None
