@@ -438,3 +438,41 @@ def render_xlsx(plan: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# a small cache for the page: a supervisor reopening the plan does not recompute it
+# ---------------------------------------------------------------------------------------------
+CACHE_TTL_S = 120.0
+_cache: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+
+
+async def fingerprint(db: Database, date_from: date, date_to: date) -> tuple[int, int]:
+    """(calls, highest id) of the period, from the offered_at index: changes when calls arrive."""
+    lo, hi = period_bounds(date_from, date_to)
+    async with db.session() as s:
+        n, top = (await s.execute(select(func.count(), func.max(C.id))
+                                  .where(C.offered_at >= lo, C.offered_at < hi))).one()
+    return int(n), int(top or 0)
+
+
+async def cached_capacity(db: Database, date_from: date, date_to: date, lines: int, *, history: bool,
+                          now: float | None = None) -> dict[str, Any]:
+    """capacity(), kept up to CACHE_TTL_S seconds while no call of the period was added.
+
+    A call already counted that changes (in progress → answered) shows at the latest after
+    the TTL; new calls show at once (the fingerprint changes).
+    """
+    import copy
+    import time
+
+    t = time.monotonic() if now is None else now
+    key = (id(db), date_from, date_to, lines, history, await fingerprint(db, date_from, date_to))
+    hit = _cache.get(key)
+    if hit and t - hit[0] < CACHE_TTL_S:
+        return copy.deepcopy(hit[1])
+    plan = await capacity(db, date_from, date_to, lines, history=history)
+    if len(_cache) >= 16:
+        _cache.pop(min(_cache, key=lambda k: _cache[k][0]))
+    _cache[key] = (t, plan)
+    return copy.deepcopy(plan)

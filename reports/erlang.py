@@ -117,29 +117,33 @@ def _served_within(n: int, mu: float, theta: float, t: float, max_ahead: int) ->
     The tagged caller moves up at rate n·μ + i·θ with i callers ahead (a seat frees or one of
     them hangs up) and leaves at rate θ (its own patience). Computed by uniformisation.
     """
-    rates = [n * mu + i * theta for i in range(max_ahead + 1)]
+    size = max_ahead + 1
+    rates = [n * mu + i * theta for i in range(size)]
     lam_u = rates[-1] + theta
     if lam_u <= 0 or t <= 0:
-        return [0.0] * (max_ahead + 1)
+        return [0.0] * size
     x = lam_u * t
-    # g[i] = P(served within m uniformised steps | i ahead); served absorbs with value 1
-    g = [0.0] * (max_ahead + 1)
-    out = [0.0] * (max_ahead + 1)
+    down_p = [r / lam_u for r in rates]
+    stay_p = [(lam_u - r - theta) / lam_u for r in rates]
+    g = [0.0] * size  # P(served within m uniformised steps | i ahead)
+    out = [0.0] * size
     m_max = int(x + 12 * math.sqrt(x) + 30)
+    log_x = math.log(x)
     log_p = -x  # log Poisson(0; x)
     cum = 0.0
     for m in range(0, m_max + 1):
         if m > 0:
-            new = [0.0] * (max_ahead + 1)
-            for i in range(max_ahead + 1):
-                down = g[i - 1] if i > 0 else 1.0
-                new[i] = (rates[i] * down + (lam_u - rates[i] - theta) * g[i]) / lam_u
-            g = new
-            log_p += math.log(x) - math.log(m)
+            # only states within m steps of service can have been served: i < m
+            top = min(size, m)
+            g = [down_p[i] * (g[i - 1] if i else 1.0) + stay_p[i] * g[i] if i < top else 0.0
+                 for i in range(size)] if top < size else \
+                [down_p[i] * (g[i - 1] if i else 1.0) + stay_p[i] * g[i] for i in range(size)]
+            log_p += log_x - math.log(m)
         p = math.exp(log_p)
         cum += p
-        for i in range(max_ahead + 1):
-            out[i] += p * g[i]
+        if p > 1e-300:
+            for i in range(min(size, m)):
+                out[i] += p * g[i]
         if cum > 1 - 1e-13 and m > x:
             break
     return out
@@ -165,8 +169,14 @@ def erlang_a(n: int, lam: float, mu: float, theta: float, t: float = 15.0) -> Er
     wait = math.fsum(queue)
     # abandonment flow Σ (k−n)θ π_k over the arrival flow λ
     abandon = math.fsum((j * theta) * p for j, p in enumerate(queue)) / lam
-    served = _served_within(n, mu, theta, t, len(queue) - 1)
-    within = math.fsum(pi[:n]) + math.fsum(p * s for p, s in zip(queue, served, strict=True))
+    # callers who find j ahead, for the j that carry mass (the rest add < 1e-12)
+    ahead = len(queue)
+    tail = 0.0
+    while ahead > 1 and tail + queue[ahead - 1] < 1e-12:
+        ahead -= 1
+        tail += queue[ahead]
+    served = _served_within(n, mu, theta, t, ahead - 1)
+    within = math.fsum(pi[:n]) + math.fsum(p * s for p, s in zip(queue[:ahead], served, strict=True))
     return ErlangA(wait=wait, abandon=min(1.0, abandon), within=min(1.0, within))
 
 

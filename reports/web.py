@@ -157,7 +157,7 @@ async def _capacity(request: Request, date_from: str | None, date_to: str | None
     """The 容量规划 page: bad input is shown on the page in Chinese with what was typed kept."""
     from datetime import timedelta
 
-    from .capacity import WEEKDAYS, capacity, last_call_day, render_xlsx
+    from .capacity import WEEKDAYS, cached_capacity, last_call_day, render_xlsx
 
     db = request.app.state.db
     form = {"from": date_from or "", "to": date_to or "", "lines": lines or ""}
@@ -200,7 +200,7 @@ async def _capacity(request: Request, date_from: str | None, date_to: str | None
     plan = None
     if not errors and d0 and d1:
         try:
-            plan = await capacity(db, d0, d1, n_lines, history=fmt != "html")
+            plan = await cached_capacity(db, d0, d1, n_lines, history=fmt != "html")
         except DomainError as e:
             errors.append(e.message)
     if fmt == "json":

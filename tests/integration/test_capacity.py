@@ -163,3 +163,18 @@ async def test_the_annual_report_is_silent_when_lines_sufficed(database: Databas
     quiet = simweek.Hotline(lines=10, seats=7, talk_s=120.0, patience_s=80.0, scale=0.3)
     await simweek.load(database, simweek.simulate(datetime(2026, 3, 2, tzinfo=TZ), 7, quiet, seed=6))
     assert (await annual_report(database, 2026))["capacity_note"] is None
+
+
+async def test_the_page_cache_sees_a_new_call_at_once(database: Database, week: list[dict]) -> None:
+    from reports.capacity import cached_capacity
+
+    first = await cached_capacity(database, WEEK, date(2026, 3, 8), 10, history=False)
+    again = await cached_capacity(database, WEEK, date(2026, 3, 8), 10, history=False)
+    assert again == first
+    again["totals"]["offered"] = -1  # a copy: the cached plan is not changed by its reader
+    extra = dict(week[0], linkedid="late-1", outcome="refused")
+    extra.pop("seat", None)
+    await simweek.load(database, iter([extra]))
+    after = await cached_capacity(database, WEEK, date(2026, 3, 8), 10, history=False)
+    assert after["totals"]["offered"] == first["totals"]["offered"] + 1
+    assert after["totals"]["refused"] == first["totals"]["refused"] + 1
