@@ -198,12 +198,23 @@ def _predict(r: dict[str, Any], lines: int, interval_s: int, rt: Rates) -> dict[
     return out
 
 
-def _refused_with(r: dict[str, Any], p: dict[str, Any], lines: int, interval_s: int, rt: Rates) -> float:
-    """The refused calls of one past interval had there been `lines` lines (same seats)."""
+def _refused_upto(r: dict[str, Any], p: dict[str, Any], lines: int, most: int, interval_s: int,
+                  rt: Rates) -> list[tuple[float, float]]:
+    """(model, Erlang B) refused calls of one past interval with lines … most lines (same seats)."""
+    offered = r["offered"]
+    b = []
+    if p["load_lines"] > 0:
+        x, a = erlang.erlang_b(lines, p["load_lines"]), p["load_lines"]
+        for k in range(lines, most + 1):
+            if k > lines:
+                x = a * x / (k + a * x)
+            b.append(offered * x)
+    else:
+        b = [0.0] * (most - lines + 1)
     if p["model"] == "lines_and_seats" and rt.aht and rt.patience:
-        m = erlang.lines_and_seats(lines, p["seats"], r["offered"] / interval_s, 1 / rt.aht, 1 / rt.patience)
-        return float(r["offered"] * m.refused)
-    return float(r["offered"] * erlang.erlang_b(lines, p["load_lines"])) if p["load_lines"] > 0 else 0.0
+        ms = erlang.lines_and_seats_upto(lines, most, p["seats"], offered / interval_s, 1 / rt.aht, 1 / rt.patience)
+        return [(offered * m.refused, eb) for m, eb in zip(ms, b, strict=True)]
+    return [(eb, eb) for eb in b]
 
 
 def _error(pred: list[float], obs: list[int]) -> dict[str, Any]:
@@ -243,13 +254,10 @@ async def capacity(
 
     # -- validation and "with N + k lines", per past interval ------------------------------
     preds = [_predict(r, lines, interval_s, rt) for r in rows]
-    with_more = []
-    for k in EXTRA_LINES:
-        pred = math.fsum(_refused_with(r, p, lines + k, interval_s, rt) for r, p in zip(rows, preds, strict=True))
-        pred_b = math.fsum(r["offered"] * erlang.erlang_b(lines + k, p["load_lines"])
-                           for r, p in zip(rows, preds, strict=True) if p["load_lines"] > 0)
-        with_more.append({"k": k, "lines": lines + k, "refused_pred": round(pred, 2),
-                          "refused_pred_erlang_b": round(pred_b, 2)})
+    most = lines + max(EXTRA_LINES)
+    per = [_refused_upto(r, p, lines, most, interval_s, rt) for r, p in zip(rows, preds, strict=True)]
+    with_more = [{"k": k, "lines": lines + k, "refused_pred": round(math.fsum(x[k][0] for x in per), 2),
+                  "refused_pred_erlang_b": round(math.fsum(x[k][1] for x in per), 2)} for k in EXTRA_LINES]
     observed_refused = sum(r["refused"] for r in rows)
     ab_rows = [(p["abandoned_pred"], r["abandoned"]) for r, p in zip(rows, preds, strict=True)
                if p["abandoned_pred"] is not None]

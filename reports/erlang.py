@@ -219,6 +219,37 @@ class LinesAndSeats:
 
 @lru_cache(maxsize=65536)
 def lines_and_seats(lines: int, seats: int, lam: float, mu: float, theta: float) -> LinesAndSeats:
+    return lines_and_seats_upto(lines, lines, seats, lam, mu, theta)[0]
+
+
+@lru_cache(maxsize=65536)
+def lines_and_seats_upto(lines: int, most: int, seats: int, lam: float, mu: float,
+                         theta: float) -> tuple[LinesAndSeats, ...]:
+    """lines_and_seats for lines, lines + 1, …, most in one pass (the chain truncated at each)."""
+    if lines <= 0:
+        return tuple(_lines_and_seats(k, seats, lam, mu, theta) for k in range(lines, most + 1))
+    if lam <= 0:
+        return tuple(LinesAndSeats(refused=0.0, abandon=0.0) for _ in range(lines, most + 1))
+    w = [1.0]
+    for k in range(1, most + 1):
+        served = min(k, seats)
+        out = served * mu + (k - served) * theta
+        w.append(w[-1] * lam / out if out > 0 else w[-1] * 1e6)
+        if w[-1] > 1e250:
+            w = [x / 1e250 for x in w]
+    res = []
+    for cap in range(lines, most + 1):
+        part = w[:cap + 1]
+        total = math.fsum(part)
+        n = min(seats, cap)
+        top = part[-1] / total
+        ab = math.fsum(max(0, k - n) * theta * x for k, x in enumerate(part)) / total
+        accepted = lam * (1 - top)
+        res.append(LinesAndSeats(refused=top, abandon=min(1.0, ab / accepted) if accepted > 0 else 0.0))
+    return tuple(res)
+
+
+def _lines_and_seats(lines: int, seats: int, lam: float, mu: float, theta: float) -> LinesAndSeats:
     """Blocking and abandonment of a hotline with `lines` trunk lines and `seats` operators.
 
     Erlang B treats a line as held for a fixed time, whatever the queue; on a hotline a caller
