@@ -62,7 +62,13 @@ def _epoch(dialect: str, col: Any) -> Any:
 
 def traffic_query(dialect: str, lo: datetime, hi: datetime, interval_s: int) -> Any:
     """One row per interval with calls: (bucket, offered, refused, …) sums, in SQL."""
-    bucket = (_epoch(dialect, C.offered_at) // interval_s) * interval_s
+    if interval_s == 3600 and dialect == "sqlite":
+        # the hour of the stored UTC text 'YYYY-MM-DD HH:MM:SS': the index's order, no date parsing
+        bucket: Any = func.substr(C.offered_at, 1, 13)
+    elif interval_s == 3600:
+        bucket = func.date_trunc("hour", C.offered_at)
+    else:
+        bucket = (_epoch(dialect, C.offered_at) // interval_s) * interval_s
     inbound = C.direction == CallDirection.inbound
     answered = and_(inbound, C.outcome == CallOutcome.answered)
     abandoned = and_(inbound, C.outcome == CallOutcome.abandoned)
@@ -116,9 +122,18 @@ async def traffic_rows(db: Database, lo: datetime, hi: datetime, interval_s: int
     for r in rows:
         d: dict[str, Any] = {f: (float(v) if f.endswith("_sum") else int(v))
                              for f, v in zip(FIELDS, r[1:], strict=True)}
-        d["start"] = datetime.fromtimestamp(int(r[0]), UTC)
+        d["start"] = _bucket_start(r[0])
         out.append(d)
     return out
+
+
+def _bucket_start(v: Any) -> datetime:
+    """An interval's start as an aware UTC datetime, from whichever bucket key the store gave."""
+    if isinstance(v, datetime):
+        return v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)
+    if isinstance(v, str):
+        return datetime.strptime(v, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return datetime.fromtimestamp(int(v), UTC)
 
 
 def _sum(rows: list[dict[str, Any]], f: str) -> float:
