@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import delete, func, select  # noqa: E402
 
-from callcenter.db import Database  # noqa: E402
-from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.models import Call  # noqa: E402
+from callcenter.store.db import Database  # noqa: E402
+from callcenter.store.migrate import upgrade  # noqa: E402
+from callcenter.store.models import Call  # noqa: E402
 from reports import erlang, simweek  # noqa: E402
 from reports.capacity import TZ, capacity  # noqa: E402
 

@@ -29,9 +29,9 @@ from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from callcenter.db import Database
-from callcenter.errors import Invalid
-from callcenter.models import KIND_LABELS, DisclosureFigure, Kind, Status, Ticket
+from callcenter.core.errors import Invalid
+from callcenter.store.db import Database
+from callcenter.store.models import KIND_LABELS, DisclosureFigure, Kind, Status, Ticket
 
 from .metrics import RESOLVED_STATES, TZ, UnknownFigure, metrics, period_bounds
 from .metrics import drill as metrics_drill
@@ -581,7 +581,7 @@ async def _capacity_note(db: Database, d0: date, d1: date, m: dict[str, Any]) ->
     k = m.get("calls") or {}
     if not k.get("offered") or not k.get("refused"):
         return None
-    from callcenter.settings import get_settings
+    from callcenter.core.settings import get_settings
 
     from .capacity import capacity, capacity_paragraph
 

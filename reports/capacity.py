@@ -31,9 +31,9 @@ from typing import Any
 
 from sqlalchemy import Float, Integer, and_, case, cast, func, select
 
-from callcenter.db import Database
-from callcenter.errors import Invalid
-from callcenter.models import Call, CallDirection, CallOutcome
+from callcenter.core.errors import Invalid
+from callcenter.store.db import Database
+from callcenter.store.models import Call, CallDirection, CallOutcome
 
 from . import erlang
 from .metrics import TZ, period_bounds

@@ -80,7 +80,7 @@ async def load(db: Any, rows: Iterator[dict[str, Any]], chunk: int = 5000) -> in
     """Insert simulated call rows into the store; returns how many."""
     from sqlalchemy import insert
 
-    from callcenter.models import Call, CallDirection, CallOutcome
+    from callcenter.store.models import Call, CallDirection, CallOutcome
 
     total = 0
     batch: list[dict[str, Any]] = []

@@ -25,7 +25,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import escape
 
-from callcenter.errors import DomainError
+from callcenter.core.errors import DomainError
 
 from . import annual as annual_mod
 from .metrics import UnknownDepartment, UnknownFigure
@@ -210,7 +210,7 @@ async def _capacity(request: Request, date_from: str | None, date_to: str | None
     if fmt == "xlsx" and plan is not None:
         return Response(render_xlsx(plan), media_type=MEDIA["xlsx"],
                         headers={"Content-Disposition": f'attachment; filename="capacity-{d0}-{d1}.xlsx"'})
-    from callcenter.web.console import page
+    from callcenter.web.render import page
 
     _use_report_templates()
     ctx: dict[str, Any] = {"form": form, "error": "；".join(errors) or None, "plan": plan, "weekdays": WEEKDAYS}
@@ -235,7 +235,7 @@ def _use_report_templates() -> None:
 
     from jinja2 import ChoiceLoader, FileSystemLoader
 
-    from callcenter.web.console import templates
+    from callcenter.web.render import templates
 
     here = Path(__file__).parent / "templates"
     loader = templates.env.loader

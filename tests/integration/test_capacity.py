@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.db import Database
+from callcenter.store.db import Database
 from reports import simweek
 from reports.capacity import TZ, capacity, capacity_paragraph
 from reports.erlang import erlang_b, lines_and_seats
@@ -101,7 +101,7 @@ async def test_an_empty_period_gives_zeros_not_errors(database: Database) -> Non
 
 
 async def test_bad_arguments_are_refused_with_the_field(database: Database) -> None:
-    from callcenter.errors import Invalid
+    from callcenter.core.errors import Invalid
 
     with pytest.raises(Invalid) as e:
         await capacity(database, WEEK, WEEK, lines=0)
@@ -121,7 +121,7 @@ async def test_the_replayed_real_load_run_predicted_beside_observed(database: Da
     async with database.session() as s:
         from sqlalchemy import func, select
 
-        from callcenter.models import Call
+        from callcenter.store.models import Call
 
         first = (await s.execute(select(func.min(Call.offered_at)))).scalar_one()
     day = first.astimezone(TZ).date()
