@@ -543,6 +543,7 @@ async def annual_report(
         "text": build_table(TABLETEXT, entered),
     }
     problems = check_hotline(m) + check_tables(tables)
+    capacity_note = await _capacity_note(db, d0, d1, m)
     text = {r: tables["text"]["cells"][f"{r}|text"]["value"] for r in ("organisation", "overview", "problems", "other_matters")}
     n_cells = sum(len(tables[k]["cells"]) for k in ("2", "3", "4"))
     sources = {
@@ -570,7 +571,22 @@ async def annual_report(
         "problems": problems,
         "consistent": not problems,
         "not_entered": NOT_ENTERED,
+        # 存在的主要问题及改进情况: the line-capacity paragraph when blocking exceeded the target
+        "capacity_note": capacity_note,
     }
+
+
+async def _capacity_note(db: Database, d0: date, d1: date, m: dict[str, Any]) -> str | None:
+    """The capacity paragraph of the year (reports/capacity.py) when refused calls exceeded the target."""
+    k = m.get("calls") or {}
+    if not k.get("offered") or not k.get("refused"):
+        return None
+    from callcenter.core.settings import get_settings
+
+    from .capacity import capacity, capacity_paragraph
+
+    plan = await capacity(db, d0, d1, get_settings().lines, history=False)
+    return capacity_paragraph(plan)
 
 
 async def summary(

@@ -66,6 +66,59 @@ def metrics_cmd(
         sys.stdout.write(render_table(m))
 
 
+class CapacityFormat(str, Enum):
+    json = "json"
+    table = "table"
+    xlsx = "xlsx"
+
+
+@app.command("capacity")
+def capacity_cmd(
+    date_from: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD (Asia/Shanghai)")],
+    date_to: Annotated[str, typer.Option("--to", help="last day, YYYY-MM-DD, inclusive")],
+    lines: Annotated[int | None, typer.Option("--lines", help="trunk lines (default: HOTLINE_LINES)")] = None,
+    interval: Annotated[int, typer.Option("--interval", help="minutes per validation interval (divides 60)")] = 60,
+    fmt: Annotated[CapacityFormat, typer.Option("--format", help="json, table or xlsx")] = CapacityFormat.table,
+    out: Annotated[str | None, typer.Option("--out", help="write to this file (xlsx: required)")] = None,
+) -> None:
+    """容量规划: lines and seats needed per hour of week, and the models checked against what happened."""
+    from .capacity import capacity, render_table, render_xlsx
+
+    d_from, d_to = _date(date_from, "--from"), _date(date_to, "--to")
+    if d_to < d_from:
+        typer.echo(f"--to {d_to} is before --from {d_from}", err=True)
+        raise typer.Exit(2)
+    if fmt is CapacityFormat.xlsx and not out:
+        typer.echo("--format xlsx needs --out FILE.xlsx", err=True)
+        raise typer.Exit(2)
+    if lines is None:
+        from callcenter.core.settings import get_settings
+
+        lines = get_settings().lines
+
+    async def run() -> dict[str, Any]:
+        db = _reporting_database()
+        try:
+            return await capacity(db, d_from, d_to, lines, interval_minutes=interval)
+        finally:
+            await db.dispose()
+
+    plan = _run(run)
+    if fmt is CapacityFormat.xlsx:
+        from pathlib import Path
+
+        Path(out or "").write_bytes(render_xlsx(plan))
+        typer.echo(f"written {out}")
+        return
+    text = json.dumps(plan, ensure_ascii=False, indent=2) + "\n" if fmt is CapacityFormat.json else render_table(plan)
+    if out:
+        from pathlib import Path
+
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
 @app.command("drill")
 def drill_cmd(
     figure: Annotated[str, typer.Argument(help="a figure: registered, resolved, overdue, refused, by_category …")],

@@ -12,6 +12,8 @@ read from `request.app.state.db`, as callcenter.web.deps does. Routes:
   → an HTML list of the case numbers (or call ids) the figure counts: as many as the figure.
 - GET /reports/annual?year=YYYY[&form=2021|narrative][&format=html|md|json|xlsx]
 - GET /reports/summary?month=YYYY-MM | quarter=YYYYQn [&format=…]
+- GET /reports/capacity[?from=…&to=…&lines=N][&format=html|json|xlsx] → 容量规划 (issue 19):
+  the console page (default: the 28 days up to the latest call, the configured lines).
 """
 
 from __future__ import annotations
@@ -134,7 +136,111 @@ def make_router(*dependencies: Any) -> APIRouter:
             raise HTTPException(e.status_code, e.message) from None
         return _file(report, format, f"summary-{month or quarter}")
 
+    @router.get("/capacity")
+    async def capacity_page(
+        request: Request,
+        date_from: str | None = Query(None, alias="from"),
+        date_to: str | None = Query(None, alias="to"),
+        lines: str | None = None,
+        format: str = "html",
+    ) -> Response:
+        return await _capacity(request, date_from, date_to, lines, format)
+
     return router
+
+
+CAPACITY_DEFAULT_DAYS = 28
+
+
+async def _capacity(request: Request, date_from: str | None, date_to: str | None, lines: str | None,
+                    fmt: str) -> Response:
+    """The 容量规划 page: bad input is shown on the page in Chinese with what was typed kept."""
+    from datetime import timedelta
+
+    from .capacity import WEEKDAYS, cached_capacity, last_call_day, render_xlsx
+
+    db = request.app.state.db
+    form = {"from": date_from or "", "to": date_to or "", "lines": lines or ""}
+    errors: list[str] = []
+    d1 = d0 = None
+    if not date_to:
+        d1 = await last_call_day(db) or date.today()
+        form["to"] = d1.isoformat()
+    if not date_from:
+        d0 = (d1 or date.today()) - timedelta(days=CAPACITY_DEFAULT_DAYS - 1) if d1 else None
+    for key, label in (("from", "起始日期"), ("to", "截止日期")):
+        try:
+            got = date.fromisoformat(form[key]) if form[key] else None
+        except ValueError:
+            errors.append(f"{label}「{form[key]}」不是有效日期（格式 YYYY-MM-DD）")
+            continue
+        if key == "from":
+            d0 = got or d0
+        else:
+            d1 = got or d1
+    if d0 is None and d1 is not None:
+        d0 = d1 - timedelta(days=CAPACITY_DEFAULT_DAYS - 1)
+    if d0 and not form["from"]:
+        form["from"] = d0.isoformat()
+    n_lines = getattr(getattr(request.app.state, "settings", None), "lines", None) or 10
+    if lines:
+        try:
+            n_lines = int(lines)
+            if not 1 <= n_lines <= 1000:
+                raise ValueError
+        except ValueError:
+            errors.append(f"现有线路数「{lines}」应为 1 至 1000 的整数")
+    form["lines"] = lines or str(n_lines)
+    if d0 and d1 and d1 < d0:
+        errors.append(f"截止日期 {d1} 早于起始日期 {d0}")
+    if d0 and d1 and (d1 - d0).days > 366:
+        errors.append("期间最长一年（366 天）")
+    if fmt not in ("html", "json", "xlsx"):
+        errors.append(f"格式「{fmt}」应为 html、json 或 xlsx")
+    plan = None
+    if not errors and d0 and d1:
+        try:
+            plan = await cached_capacity(db, d0, d1, n_lines, history=fmt != "html")
+        except DomainError as e:
+            errors.append(e.message)
+    if fmt == "json":
+        if errors:
+            return JSONResponse({"errors": errors}, status_code=422)
+        return JSONResponse(plan)
+    if fmt == "xlsx" and plan is not None:
+        return Response(render_xlsx(plan), media_type=MEDIA["xlsx"],
+                        headers={"Content-Disposition": f'attachment; filename="capacity-{d0}-{d1}.xlsx"'})
+    from callcenter.web.render import page
+
+    _use_report_templates()
+    ctx: dict[str, Any] = {"form": form, "error": "；".join(errors) or None, "plan": plan, "weekdays": WEEKDAYS}
+    if plan is not None:
+        ctx["cells"] = {(h["weekday"], h["hour"]): h for h in plan["hours"]}
+        ctx["worst"] = plan["validation"].pop("worst", [])
+        ctx["chart"] = {"weekdays": WEEKDAYS, "lines": plan["lines"],
+                        "hours": [{k: h[k] for k in ("weekday", "hour", "offered", "blocking", "seats_needed")}
+                                  for h in plan["hours"]]}
+    return page(request, "capacity.html", ctx, status_code=422 if errors else 200)
+
+
+_templates_added = False
+
+
+def _use_report_templates() -> None:
+    """Let the console's Jinja environment find reports/templates/capacity.html (once)."""
+    global _templates_added
+    if _templates_added:
+        return
+    from pathlib import Path
+
+    from jinja2 import ChoiceLoader, FileSystemLoader
+
+    from callcenter.web.render import templates
+
+    here = Path(__file__).parent / "templates"
+    loader = templates.env.loader
+    templates.env.loader = ChoiceLoader([loader, FileSystemLoader(here)] if loader else [FileSystemLoader(here)])
+    _templates_added = True
 
 
 def _call_figures() -> set[str]:

@@ -61,7 +61,7 @@ ANY = tuple(Role)
 # (method, path) → roles admitted; the matrix test walks every console route against this
 ROUTE_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {}
 # the report pages (reports/web.py, mounted in app.py behind the same check)
-ROUTE_ROLES.update({("GET", p): (Role.supervisor, Role.admin) for p in ("/reports/drill", "/reports/annual",
+ROUTE_ROLES.update({("GET", p): (Role.supervisor, Role.admin) for p in ("/reports/drill", "/reports/annual", "/reports/capacity",
                                                                          "/reports/summary")})
 
 

@@ -1,0 +1,501 @@
+"""Capacity planning (容量规划, issue 19): how many trunk lines and seats, from the hotline's own calls.
+
+`traffic()` aggregates the inbound calls of a period per interval (an hour by default) in
+SQL, on SQLite and PostgreSQL alike: offered (refused included), refused (占线未接入),
+answered, abandoned (放弃), answered within 15 s, the sums behind the average handling time
+(talk + after-call work where a call carries it in `data.acw_s`), the waits of answered and
+abandoned calls, the seats that answered, and the lines held by outbound callbacks.
+
+`capacity()` turns that into what a director reads:
+
+- per hour of week (Monday 0:00 … Sunday 23:00, Asia/Shanghai), the mean offered calls and
+  load, the Erlang B blocking with the configured lines, the lines needed for ≤ 1 % refused,
+  and the seats needed (Erlang A: 15秒接通率 ≥ 80 % and 接通率 ≥ 95 %; Erlang C beside it);
+- "with N + k lines": the refused calls Erlang B predicts for every past interval, summed over
+  the period, for k = 0 … 5, beside the refused calls that really happened;
+- validation: for every past interval, the predicted refused (Erlang B with its own offered
+  calls and line holding time) and abandoned calls (Erlang A with the seats that answered
+  in it) beside the observed ones, and the error over the period.
+
+Models and their assumptions (Poisson arrivals within an interval, exponential handling
+time and patience) are in reports/erlang.py. Patience is estimated as the exponential MLE
+over the period: calls abandoned / total time callers spent waiting (answered and abandoned).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Float, Integer, and_, case, cast, func, select
+
+from callcenter.core.errors import Invalid
+from callcenter.store.db import Database
+from callcenter.store.models import Call, CallDirection, CallOutcome
+
+from . import erlang
+from .metrics import TZ, period_bounds
+
+C = Call
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+EXTRA_LINES = range(0, 6)  # "with N + k lines", k = 0 … 5
+ANSWER_WITHIN_S = 15.0
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The service the plan is sized for (DOMAIN.md figures)."""
+
+    refused: float = 0.01  # 占线未接入 / 呼入量 at most
+    within_15s: float = 0.80  # 15秒接通率 at least
+    answered: float = 0.95  # 接通率 at least
+
+
+def _epoch(dialect: str, col: Any) -> Any:
+    """Whole seconds since 1970 of a UTC timestamp column."""
+    if dialect == "sqlite":  # stored as naive UTC text
+        return cast(func.strftime("%s", col), Integer)
+    return cast(func.floor(func.extract("epoch", col)), Integer)
+
+
+def traffic_query(dialect: str, lo: datetime, hi: datetime, interval_s: int) -> Any:
+    """One row per interval with calls: (bucket, offered, refused, …) sums, in SQL."""
+    if interval_s == 3600 and dialect == "sqlite":
+        # the hour of the stored UTC text 'YYYY-MM-DD HH:MM:SS': the index's order, no date parsing
+        bucket: Any = func.substr(C.offered_at, 1, 13)
+    elif interval_s == 3600:
+        bucket = func.date_trunc("hour", C.offered_at)
+    else:
+        bucket = (_epoch(dialect, C.offered_at) // interval_s) * interval_s
+    inbound = C.direction == CallDirection.inbound
+    answered = and_(inbound, C.outcome == CallOutcome.answered)
+    abandoned = and_(inbound, C.outcome == CallOutcome.abandoned)
+    refused = and_(inbound, C.outcome == CallOutcome.refused)
+    acw = C.data["acw_s"].as_float()
+    talked = and_(answered, C.talk_s.is_not(None))
+    held = and_(inbound, C.outcome.in_([CallOutcome.answered, CallOutcome.abandoned]))
+
+    def n(pred: Any) -> Any:
+        return func.count(case((pred, 1)))
+
+    def total(pred: Any, col: Any) -> Any:
+        return func.coalesce(func.sum(case((pred, col), else_=0.0)), 0.0)
+
+    hold = func.coalesce(C.wait_s, 0.0) + func.coalesce(C.talk_s, 0.0)
+    return (
+        select(
+            bucket.label("bucket"),
+            n(inbound).label("offered"),
+            n(refused).label("refused"),
+            n(answered).label("answered"),
+            n(abandoned).label("abandoned"),
+            n(and_(answered, C.wait_s.is_not(None), C.wait_s <= ANSWER_WITHIN_S)).label("within_15s"),
+            n(talked).label("talked"),
+            total(talked, cast(C.talk_s, Float)).label("talk_sum"),
+            n(and_(answered, acw.is_not(None))).label("acw_n"),
+            total(and_(answered, acw.is_not(None)), acw).label("acw_sum"),
+            total(answered, func.coalesce(C.wait_s, 0.0)).label("wait_answered_sum"),
+            n(and_(abandoned, C.wait_s.is_not(None))).label("patience_n"),
+            total(abandoned, func.coalesce(C.wait_s, 0.0)).label("wait_abandoned_sum"),
+            n(held).label("held_n"),
+            total(held, hold).label("hold_sum"),  # lines held by inbound calls (trunk answer → hangup)
+            total(C.direction == CallDirection.outbound, hold).label("out_hold_sum"),
+            func.count(func.distinct(case((answered, C.seat)))).label("seats"),
+        )
+        .where(C.offered_at >= lo, C.offered_at < hi)
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+
+
+FIELDS = ("offered", "refused", "answered", "abandoned", "within_15s", "talked", "talk_sum", "acw_n", "acw_sum",
+          "wait_answered_sum", "patience_n", "wait_abandoned_sum", "held_n", "hold_sum", "out_hold_sum", "seats")
+
+
+async def traffic_rows(db: Database, lo: datetime, hi: datetime, interval_s: int = 3600) -> list[dict[str, Any]]:
+    """The intervals with calls in [lo, hi), each a dict with `start` (aware UTC) and FIELDS."""
+    async with db.session() as s:
+        rows = (await s.execute(traffic_query("sqlite" if db.is_sqlite else "postgresql", lo, hi, interval_s))).all()
+    out = []
+    for r in rows:
+        d: dict[str, Any] = {f: (float(v) if f.endswith("_sum") else int(v))
+                             for f, v in zip(FIELDS, r[1:], strict=True)}
+        d["start"] = _bucket_start(r[0])
+        out.append(d)
+    return out
+
+
+def _bucket_start(v: Any) -> datetime:
+    """An interval's start as an aware UTC datetime, from whichever bucket key the store gave."""
+    if isinstance(v, datetime):
+        return v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)
+    if isinstance(v, str):
+        return datetime.strptime(v, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return datetime.fromtimestamp(int(v), UTC)
+
+
+def _sum(rows: list[dict[str, Any]], f: str) -> float:
+    return math.fsum(r[f] for r in rows)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Period-wide means the models need where an interval has too few calls of its own."""
+
+    aht: float | None  # mean handling time, s (talk + after-call work where known)
+    talk: float | None
+    acw: float | None  # mean after-call work of the calls that carry it
+    hold: float | None  # mean line holding time of an inbound call that got a line
+    patience: float | None  # exponential MLE: total wait / abandoned
+    mean_time_to_abandon: float | None  # plain mean of the abandoned calls' waits
+
+
+def rates(rows: list[dict[str, Any]]) -> Rates:
+    talked = _sum(rows, "talked")
+    talk = _sum(rows, "talk_sum") / talked if talked else None
+    acw_n = _sum(rows, "acw_n")
+    acw = _sum(rows, "acw_sum") / acw_n if acw_n else None
+    aht = None if talk is None else talk + (acw or 0.0)
+    held = _sum(rows, "held_n")
+    hold = _sum(rows, "hold_sum") / held if held else None
+    aband = _sum(rows, "abandoned")
+    waited = _sum(rows, "wait_answered_sum") + _sum(rows, "wait_abandoned_sum")
+    patience = waited / aband if aband else None
+    pn = _sum(rows, "patience_n")
+    tta = _sum(rows, "wait_abandoned_sum") / pn if pn else None
+    return Rates(aht=aht, talk=talk, acw=acw, hold=hold, patience=patience, mean_time_to_abandon=tta)
+
+
+def _how(start: datetime) -> tuple[int, int]:
+    """(weekday 0 = Monday, hour) of an instant in Asia/Shanghai."""
+    t = start.astimezone(TZ)
+    return t.weekday(), t.hour
+
+
+def _hours_in(date_from: date, date_to: date) -> dict[tuple[int, int], int]:
+    """How many times each hour of week occurs in the period (so an hour without calls counts as 0)."""
+    n: dict[tuple[int, int], int] = {}
+    d = date_from
+    while d <= date_to:
+        for h in range(24):
+            n[(d.weekday(), h)] = n.get((d.weekday(), h), 0) + 1
+        d += timedelta(days=1)
+    return n
+
+
+def _r(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None else round(x, nd)
+
+
+def _predict(r: dict[str, Any], lines: int, interval_s: int, rt: Rates) -> dict[str, Any]:
+    """One past interval: the refused and abandoned calls the models give for its offered calls.
+
+    With the seats that answered in it known (and the period's handling time and patience),
+    the lines-and-seats chain (M/M/S/N+M: a waiting caller holds a line); Erlang B with the
+    interval's own line holding time beside it (and alone where no seat answered).
+    """
+    offered = r["offered"]
+    hold = r["hold_sum"] / r["held_n"] if r["held_n"] else rt.hold
+    a_lines = (offered * (hold or 0.0) + r["out_hold_sum"]) / interval_s
+    block_b = erlang.erlang_b(lines, a_lines) if a_lines > 0 else 0.0
+    lam = offered / interval_s
+    out: dict[str, Any] = {"load_lines": a_lines, "blocking_erlang_b": block_b,
+                           "refused_pred_erlang_b": offered * block_b, "abandoned_pred": None}
+    if rt.aht and rt.patience and r["seats"]:
+        m = erlang.lines_and_seats(lines, r["seats"], lam, 1 / rt.aht, 1 / rt.patience)
+        out |= {"model": "lines_and_seats", "blocking": m.refused, "refused_pred": offered * m.refused,
+                "abandoned_pred": offered * (1 - m.refused) * m.abandon, "seats": r["seats"]}
+    else:
+        out |= {"model": "erlang_b", "blocking": block_b, "refused_pred": offered * block_b,
+                "abandoned_pred": 0.0 if offered - r["refused"] == 0 else None, "seats": 0}
+    return out
+
+
+def _refused_upto(r: dict[str, Any], p: dict[str, Any], lines: int, most: int, interval_s: int,
+                  rt: Rates) -> list[tuple[float, float]]:
+    """(model, Erlang B) refused calls of one past interval with lines … most lines (same seats)."""
+    offered = r["offered"]
+    b = []
+    if p["load_lines"] > 0:
+        x, a = erlang.erlang_b(lines, p["load_lines"]), p["load_lines"]
+        for k in range(lines, most + 1):
+            if k > lines:
+                x = a * x / (k + a * x)
+            b.append(offered * x)
+    else:
+        b = [0.0] * (most - lines + 1)
+    if p["model"] == "lines_and_seats" and rt.aht and rt.patience:
+        ms = erlang.lines_and_seats_upto(lines, most, p["seats"], offered / interval_s, 1 / rt.aht, 1 / rt.patience)
+        return [(offered * m.refused, eb) for m, eb in zip(ms, b, strict=True)]
+    return [(eb, eb) for eb in b]
+
+
+def _error(pred: list[float], obs: list[int]) -> dict[str, Any]:
+    """How far the predictions are from what happened, over the period."""
+    if not obs:
+        return {"predicted": 0.0, "observed": 0, "difference": 0.0, "relative": None, "mae_per_interval": None}
+    p, o = math.fsum(pred), sum(obs)
+    return {
+        "predicted": round(p, 2),
+        "observed": o,
+        "difference": round(p - o, 2),
+        "relative": _r((p - o) / o) if o else None,
+        "mae_per_interval": round(math.fsum(abs(a - b) for a, b in zip(pred, obs, strict=True)) / len(obs), 3),
+    }
+
+
+async def capacity(
+    db: Database,
+    date_from: date,
+    date_to: date,
+    lines: int,
+    *,
+    targets: Targets = Targets(),
+    interval_minutes: int = 60,
+    history: bool = True,
+) -> dict[str, Any]:
+    """The capacity plan of a period (dates inclusive, Asia/Shanghai): see the module docstring."""
+    if lines < 1:
+        raise Invalid(f"lines must be at least 1, not {lines}", field="lines")
+    if interval_minutes <= 0 or 60 % interval_minutes:
+        raise Invalid(f"interval must divide an hour (5, 10, 15, 30, 60 minutes), not {interval_minutes}",
+                      field="interval")
+    lo, hi = period_bounds(date_from, date_to)
+    interval_s = interval_minutes * 60
+    rows = await traffic_rows(db, lo, hi, interval_s)
+    rt = rates(rows)
+
+    # -- validation and "with N + k lines", per past interval ------------------------------
+    preds = [_predict(r, lines, interval_s, rt) for r in rows]
+    most = lines + max(EXTRA_LINES)
+    per = [_refused_upto(r, p, lines, most, interval_s, rt) for r, p in zip(rows, preds, strict=True)]
+    with_more = [{"k": k, "lines": lines + k, "refused_pred": round(math.fsum(x[k][0] for x in per), 2),
+                  "refused_pred_erlang_b": round(math.fsum(x[k][1] for x in per), 2)} for k in EXTRA_LINES]
+    observed_refused = sum(r["refused"] for r in rows)
+    ab_rows = [(p["abandoned_pred"], r["abandoned"]) for r, p in zip(rows, preds, strict=True)
+               if p["abandoned_pred"] is not None]
+    intervals = [
+        {
+            "start": r["start"].astimezone(TZ).isoformat(timespec="minutes"),
+            "offered": r["offered"], "seats": r["seats"],
+            "load_lines": _r(p["load_lines"], 3),
+            "refused": r["refused"], "refused_pred": _r(p["refused_pred"], 3),
+            "refused_pred_erlang_b": _r(p["refused_pred_erlang_b"], 3), "model": p["model"],
+            "abandoned": r["abandoned"], "abandoned_pred": _r(p["abandoned_pred"], 3),
+        }
+        for r, p in zip(rows, preds, strict=True)
+    ]
+    validation = {
+        "interval_minutes": interval_minutes,
+        "refused": _error([p["refused_pred"] for p in preds], [r["refused"] for r in rows]),
+        "refused_erlang_b": _error([p["refused_pred_erlang_b"] for p in preds], [r["refused"] for r in rows]),
+        "abandoned": _error([a for a, _ in ab_rows], [b for _, b in ab_rows]),
+        "intervals": intervals if history else None,
+        # the intervals where the models missed most (refused and abandoned together)
+        "worst": sorted(intervals, key=lambda i: -(abs(i["refused"] - (i["refused_pred"] or 0))
+                                                    + abs(i["abandoned"] - (i["abandoned_pred"] or 0))))[:10],
+    }
+
+    # -- per hour of week: mean traffic, blocking, lines and seats needed -------------------
+    occurs = _hours_in(date_from, date_to)
+    agg: dict[tuple[int, int], dict[str, float]] = {}
+    for r in rows:
+        key = _how(r["start"])
+        a = agg.setdefault(key, {f: 0.0 for f in FIELDS})
+        for f in FIELDS:
+            a[f] += r[f]
+    hours = []
+    for (dow, h), times in sorted(occurs.items()):
+        a = agg.get((dow, h), {f: 0.0 for f in FIELDS})
+        offered = a["offered"] / times  # mean calls in this hour of week
+        hold = a["hold_sum"] / a["held_n"] if a["held_n"] else rt.hold
+        load_lines = (offered * (hold or 0.0) + a["out_hold_sum"] / times) / 3600
+        aht = rt.aht
+        cell: dict[str, Any] = {
+            "weekday": dow, "hour": h, "occurrences": times,
+            "offered": round(offered, 3),
+            "refused": round(a["refused"] / times, 3),
+            "answered": round(a["answered"] / times, 3),
+            "abandoned": round(a["abandoned"] / times, 3),
+            "load_lines": round(load_lines, 3),
+            "blocking": _r(erlang.erlang_b(lines, load_lines) if load_lines > 0 else 0.0),
+            "lines_needed": erlang.lines_needed(load_lines, targets.refused) if load_lines > 0 else 0,
+            "load_seats": None, "seats_needed": None, "seats_erlang_c": None,
+        }
+        if aht and offered > 0:
+            lam = offered / 3600
+            cell["load_seats"] = round(lam * aht, 3)
+            if rt.patience:
+                cell["seats_needed"] = erlang.seats_erlang_a(lam, 1 / aht, 1 / rt.patience, ANSWER_WITHIN_S,
+                                                             targets.within_15s, targets.answered)
+            cell["seats_erlang_c"] = erlang.seats_erlang_c(lam * aht, aht, ANSWER_WITHIN_S, targets.within_15s)
+        elif offered == 0:
+            cell["load_seats"], cell["seats_needed"], cell["seats_erlang_c"] = 0.0, 0, 0
+        hours.append(cell)
+
+    offered_total = sum(r["offered"] for r in rows)
+    refused_rate = observed_refused / offered_total if offered_total else None
+    return {
+        "kind": "capacity",
+        "period": {"from": date_from.isoformat(), "to": date_to.isoformat(), "timezone": TZ.key},
+        "lines": lines,
+        "targets": {"refused": targets.refused, "within_15s": targets.within_15s, "answered": targets.answered,
+                    "answer_within_s": ANSWER_WITHIN_S},
+        "totals": {
+            "offered": offered_total,
+            "refused": observed_refused,
+            "answered": sum(r["answered"] for r in rows),
+            "abandoned": sum(r["abandoned"] for r in rows),
+            "within_15s": sum(r["within_15s"] for r in rows),
+            "refused_rate": refused_rate,
+            "peak_lines_needed": max((c["lines_needed"] for c in hours), default=0),
+            "peak_seats_needed": max((c["seats_needed"] or 0 for c in hours), default=0),
+        },
+        "rates": {
+            "aht_s": _r(rt.aht, 2), "talk_s": _r(rt.talk, 2), "acw_s": _r(rt.acw, 2), "line_hold_s": _r(rt.hold, 2),
+            "patience_s": _r(rt.patience, 2), "mean_time_to_abandon_s": _r(rt.mean_time_to_abandon, 2),
+        },
+        "blocking_exceeded": refused_rate is not None and refused_rate > targets.refused,
+        "with_more_lines": with_more,
+        "hours": hours,
+        "validation": validation,
+    }
+
+
+def capacity_paragraph(plan: dict[str, Any]) -> str | None:
+    """The annual report's 存在的问题及改进措施 sentence when blocking exceeded the target, else None."""
+    if not plan["blocking_exceeded"]:
+        return None
+    t = plan["totals"]
+    target = plan["targets"]["refused"]
+    lines = plan["lines"]
+    enough = next((w for w in plan["with_more_lines"] if w["refused_pred"] <= target * t["offered"]), None)
+    busiest = sorted((h for h in plan["hours"] if h["blocking"]), key=lambda h: -h["blocking"])[:3]
+    when = "、".join(f"{WEEKDAYS[h['weekday']]}{h['hour']}时" for h in busiest)
+    text = (
+        f"线路容量不足：全年呼入 {t['offered']} 次，因{lines}条线路全忙而占线未接入 {t['refused']} 次"
+        f"（{t['refused_rate'] * 100:.1f}%，目标不超过 {target * 100:g}%），集中在{when}。"
+    )
+    if enough:
+        text += (f"按全年话务测算，增至 {enough['lines']} 条线路，占线未接入约为 {enough['refused_pred']:.0f} 次；"
+                 "拟据此申请扩容中继线路，并在高峰时段增加在岗话务员。")
+    else:
+        text += (f"按全年话务测算，达到目标需要约 {t['peak_lines_needed']} 条线路（高峰时段），"
+                 "拟据此申请扩容中继线路，并在高峰时段增加在岗话务员。")
+    return text
+
+
+def latest_day(value: datetime | None) -> date | None:
+    return value.astimezone(TZ).date() if value else None
+
+
+async def last_call_day(db: Database) -> date | None:
+    """The Asia/Shanghai day of the latest inbound call (the page's default period ends there)."""
+    async with db.session() as s:
+        t = (await s.execute(select(func.max(C.offered_at)))).scalar_one_or_none()
+    if isinstance(t, str):  # SQLite's max() over text loses the column type
+        t = datetime.fromisoformat(t).replace(tzinfo=UTC)
+    return latest_day(t)
+
+
+def _pct(x: float | None, nd: int = 2) -> str:
+    return "—" if x is None else f"{x * 100:.{nd}f}%"
+
+
+def render_table(plan: dict[str, Any]) -> str:
+    """The plan as text for a terminal: totals, N + k lines, validation, staffing per hour of week."""
+    t, v, rt = plan["totals"], plan["validation"], plan["rates"]
+    out = [f"容量规划 {plan['period']['from']} 至 {plan['period']['to']}（{plan['lines']} 条线路）",
+           f"呼入量 {t['offered']}  接通 {t['answered']}  放弃 {t['abandoned']}  占线未接入 {t['refused']}"
+           f"（{_pct(t['refused_rate'])}，目标 ≤ {_pct(plan['targets']['refused'], 0)}）",
+           f"平均处理时长 {rt['aht_s'] or '—'} 秒  平均线路占用 {rt['line_hold_s'] or '—'} 秒  "
+           f"平均耐心（估计）{rt['patience_s'] or '—'} 秒",
+           "", "线路数  占线未接入（模型）  Erlang B"]
+    for w in plan["with_more_lines"]:
+        out.append(f"{w['lines']:>6}  {w['refused_pred']:>16.1f}  {w['refused_pred_erlang_b']:>8.1f}"
+                   + (f"  （实际 {t['refused']}）" if w["k"] == 0 else ""))
+    r, a = v["refused"], v["abandoned"]
+    out += ["", f"模型检验（每 {v['interval_minutes']} 分钟）：占线未接入 预测 {r['predicted']} / 实际 {r['observed']}"
+            f"（误差 {_pct(r['relative'], 1)}）；放弃 预测 {a['predicted']} / 实际 {a['observed']}"
+            f"（误差 {_pct(a['relative'], 1)}）", "", "所需坐席（15秒接通率 ≥ 80%，接通率 ≥ 95%）",
+            "时段  " + " ".join(f"{d:>4}" for d in WEEKDAYS)]
+    cells = {(h["weekday"], h["hour"]): h for h in plan["hours"]}
+    for hour in range(24):
+        row = [cells.get((d, hour), {}).get("seats_needed") for d in range(7)]
+        out.append(f"{hour:02d}时  " + " ".join(f"{'—' if x is None else x:>6}" for x in row))
+    return "\n".join(out) + "\n"
+
+
+def render_xlsx(plan: dict[str, Any]) -> bytes:
+    """The plan as a workbook: 汇总, 每小时 (hour of week), 检验 (every past interval)."""
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    t = plan["totals"]
+    for row in (("期间", f"{plan['period']['from']} 至 {plan['period']['to']}"), ("线路数", plan["lines"]),
+                ("呼入量", t["offered"]), ("接通", t["answered"]), ("放弃", t["abandoned"]),
+                ("占线未接入", t["refused"]), ("占线率", t["refused_rate"]),
+                ("平均处理时长（秒）", plan["rates"]["aht_s"]), ("平均耐心（秒）", plan["rates"]["patience_s"])):
+        ws.append(row)
+    ws.append(())
+    ws.append(("线路数", "占线未接入（模型预测）", "占线未接入（Erlang B）"))
+    for w in plan["with_more_lines"]:
+        ws.append((w["lines"], w["refused_pred"], w["refused_pred_erlang_b"]))
+    hs = wb.create_sheet("每小时")
+    hs.append(("星期", "时", "平均呼入", "平均占线未接入", "线路负荷（Erl）", "阻塞率", "所需线路", "坐席负荷（Erl）",
+               "所需坐席（Erlang A）", "所需坐席（Erlang C）"))
+    for h in plan["hours"]:
+        hs.append((WEEKDAYS[h["weekday"]], h["hour"], h["offered"], h["refused"], h["load_lines"], h["blocking"],
+                   h["lines_needed"], h["load_seats"], h["seats_needed"], h["seats_erlang_c"]))
+    vs = wb.create_sheet("检验")
+    vs.append(("开始", "呼入", "坐席", "占线未接入", "预测", "预测（Erlang B）", "放弃", "预测"))
+    for i in plan["validation"]["intervals"] or []:
+        vs.append((i["start"], i["offered"], i["seats"], i["refused"], i["refused_pred"], i["refused_pred_erlang_b"],
+                   i["abandoned"], i["abandoned_pred"]))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# a small cache for the page: a supervisor reopening the plan does not recompute it
+# ---------------------------------------------------------------------------------------------
+CACHE_TTL_S = 120.0
+_cache: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+
+
+async def fingerprint(db: Database, date_from: date, date_to: date) -> tuple[int, int]:
+    """(calls, highest id) of the period, from the offered_at index: changes when calls arrive."""
+    lo, hi = period_bounds(date_from, date_to)
+    async with db.session() as s:
+        n, top = (await s.execute(select(func.count(), func.max(C.id))
+                                  .where(C.offered_at >= lo, C.offered_at < hi))).one()
+    return int(n), int(top or 0)
+
+
+async def cached_capacity(db: Database, date_from: date, date_to: date, lines: int, *, history: bool,
+                          now: float | None = None) -> dict[str, Any]:
+    """capacity(), kept up to CACHE_TTL_S seconds while no call of the period was added.
+
+    A call already counted that changes (in progress → answered) shows at the latest after
+    the TTL; new calls show at once (the fingerprint changes).
+    """
+    import copy
+    import time
+
+    t = time.monotonic() if now is None else now
+    key = (id(db), date_from, date_to, lines, history, await fingerprint(db, date_from, date_to))
+    hit = _cache.get(key)
+    if hit and t - hit[0] < CACHE_TTL_S:
+        return copy.deepcopy(hit[1])
+    plan = await capacity(db, date_from, date_to, lines, history=history)
+    if len(_cache) >= 16:
+        _cache.pop(min(_cache, key=lambda k: _cache[k][0]))
+    _cache[key] = (t, plan)
+    return copy.deepcopy(plan)
