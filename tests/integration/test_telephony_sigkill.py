@@ -45,13 +45,15 @@ async def test_sigkill_mid_stream_then_restart_registers_every_call_exactly_once
     shutil.copy(sqlite_template, db_path)
     sim = PBXSimulator(SimConfig(rate_per_min=45, abandon_pct=15, talk_min_s=5, talk_max_s=9, patience_min_s=3,
                                  patience_max_s=8, seed=20261126))
+    sim.hold_arrivals = True  # no call before the adapter first runs (a slow start would adopt them unanswered)
     port = await sim.start("127.0.0.1", 0)
     env = {**os.environ, "HOTLINE_DATABASE_URL": f"sqlite:///{db_path}", "HOTLINE_DATA_DIR": str(tmp_path / "data"),
            "HOTLINE_AMI_PORT": str(port), "HOTLINE_AMI_SECRET": "hotline-secret", "HOTLINE_LINES": "10"}
     log = tmp_path / "adapter.log"
     proc = start_adapter(env, log)
     try:
-        await until(lambda: sim.logins == 1, 15)
+        await until(lambda: sim.logins == 1 and "adapter running" in log.read_text(), 30)
+        sim.hold_arrivals = False
         await until(lambda: sim.stats["answered"] >= 3 and len(sim.connected) >= 2 and sim.queue, 25)
         in_progress_at_kill = {c.linkedid for c in sim.channels.values()}
         sim.hold_arrivals = True
