@@ -36,7 +36,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from . import routing
+from . import kb_thesaurus, routing
 
 TZ = ZoneInfo("Asia/Shanghai")
 CANDIDATES = 30  # rows the index returns for the re-rank
@@ -60,7 +60,11 @@ PAIR_SHARE = 0.05  # … each of them in at most this share of the entries
 RANK_CAP = 6000  # rows ranked at most (PostgreSQL)
 WIDE_BUDGET = 300  # … and a word looked up in the answers (those rare there only)
 # re-rank: final = W_INDEX * index score / best index score + W_COVER * cover + W_BIGRAM * bigrams
-W_INDEX, W_COVER, W_ALL, W_BIGRAM, W_BODY = 0.3, 0.4, 0.2, 0.2, 0.1
+W_INDEX, W_COVER, W_ALL, W_BIGRAM, W_BODY, W_CHAR = 0.1, 0.4, 0.2, 0.2, 0.15, 0.4
+# thesaurus expansion (kb_thesaurus): words added to a query at most, a part's weight
+MAX_EXPANSIONS, PART_WEIGHT, MAX_PER_WORD = 40, 0.5, 8
+SINGLE_MIN = 0.7  # a single character is offered only as a close synonym (屋 → 房)
+MIN_FREQ, IDIOM_FREQ = 20, 300  # jieba dictionary frequency an expansion needs (4+ characters: more)
 
 # function words and fillers of spoken queries: they match everything and mean nothing here
 STOP = frozenset(
@@ -131,6 +135,7 @@ def warm_up() -> None:
     """Load jieba and its IDF table now (server start), not on the first search."""
     routing.warm_up()
     _idf_table()
+    kb_thesaurus.thesaurus()
 
 
 def idf(word: str) -> float:
@@ -203,6 +208,7 @@ class Query:
     terms: list[str]  # what the index is asked for: search-mode tokens and synonyms
     alts: dict[str, list[list[str]]]  # a word → its synonyms, each as the index's tokens for it
     weights: dict[str, float]  # a word → its weight (IDF)
+    related: dict[str, dict[str, float]] = field(default_factory=dict)  # word → thesaurus words, weights
 
     @property
     def empty(self) -> bool:
@@ -255,8 +261,56 @@ def parse(raw: str, syn: Synonyms | None = None) -> Query:
             toks = [t for t in segment(other) if t not in STOP] or [other]
             alts.setdefault(w, []).append(toks)
             extra += toks
+    related = expand(words, syn)
+    for rel in related.values():
+        extra += [t for t in rel if t not in STOP]
     terms = [t for t in dict.fromkeys([*terms, *extra]) if t not in STOP]
-    return Query(raw=raw, words=words, terms=terms, alts=alts, weights={w: idf(w) for w in words})
+    return Query(raw=raw, words=words, terms=terms, alts=alts, weights={w: idf(w) for w in words},
+                 related=related)
+
+
+def expand(words: Sequence[str], syn: Synonyms) -> dict[str, dict[str, float]]:
+    """The thesaurus's related words of each query word, weighted (kb_thesaurus): a word the
+    thesaurus lacks (推掉, 老屋子) is expanded through its parts that it has (推, 屋子), weaker.
+    Words the synonym groups already give are left to them."""
+    th = kb_thesaurus.thesaurus()
+    freqs: dict[str, int] = routing._segmenter().dt.FREQ
+    out: dict[str, dict[str, float]] = {}
+    budget = MAX_EXPANSIONS
+    for w in sorted(words, key=lambda w: -idf(w)):
+        if budget <= 0:
+            break
+        rel: dict[str, float] = {}
+        if w in th:
+            rel.update(th.related(w, limit=100))
+        else:
+            parts = [p for p in _parts(w) if p not in STOP and p in th]
+            for p in parts:
+                rel.setdefault(p, PART_WEIGHT)
+                for o, x in th.related(p, limit=100):
+                    if x * PART_WEIGHT > rel.get(o, 0.0):
+                        rel[o] = x * PART_WEIGHT
+        have = set(syn.group_of.get(w, ())) | {w}
+        # a word of everyday use only (jieba's dictionary frequency): 楼房 → 大楼, not 平地楼台
+        rel = {o: x for o, x in rel.items() if o not in have and o not in STOP and _WORD.search(o)
+               and (freq := freqs.get(o, 0)) >= MIN_FREQ and (len(o) < 4 or freq >= IDIOM_FREQ)
+               and (len(o) > 1 or x >= SINGLE_MIN)}
+        if rel:
+            best = sorted(rel.items(), key=lambda kv: (-kv[1], -freqs.get(kv[0], 0)))[:MAX_PER_WORD]
+            best = best[:budget]
+            out[w] = dict(best)
+            budget -= len(best)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _parts(w: str) -> tuple[str, ...]:
+    """The shorter words inside `w` (jieba's search mode), and its characters."""
+    jieba = routing._segmenter()
+    subs = [t for t in jieba.lcut_for_search(w, HMM=False) if t != w]
+    if len(w) <= 3:
+        subs += [c for c in w]
+    return tuple(dict.fromkeys(subs))
 
 
 def _fts5_match(q: Query) -> str:
@@ -498,15 +552,38 @@ def _match(q: Query, w: str, toks: set[str], raw: str) -> float:
         if all(t in toks for t in alt):
             return 1.0
     if len(w) == 1:
-        return 0.5 if w in raw else 0.0
-    grams = {w[i : i + 2] for i in range(len(w) - 1)}
-    return 0.5 if any(g in raw for g in grams) else 0.0
+        part = 0.5 if w in raw else 0.0
+    else:
+        grams = {w[i : i + 2] for i in range(len(w) - 1)}
+        part = 0.5 if any(g in raw for g in grams) else 0.0
+    rel = q.related.get(w)
+    if rel:
+        part = max(part, max((x for o, x in rel.items() if o in toks or (len(o) > 1 and o in raw)), default=0.0))
+    return part
+
+
+@lru_cache(maxsize=65536)
+def _charset_cached(s: str) -> frozenset[str]:
+    return frozenset(normalize(s))
+
+
+def _chars(q: Query) -> dict[str, float]:
+    """The characters of the query's content words, each weighted by its IDF as a word: a
+    caller's 租屋 shares 租 with 租房, 收地 shares 地 with 征地."""
+    out: dict[str, float] = {}
+    for w in q.words:
+        for c in w:
+            if _WORD.match(c) and c not in STOP:
+                out[c] = idf(c)
+    return out
 
 
 def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], today: date) -> list[Hit]:
     best = max(index_score.values()) or 1.0
     total = sum(q.weights.values()) or 1.0
     qgrams = bigrams(q.raw)
+    qchars = _chars(q)
+    ctotal = sum(qchars.values()) or 1.0
     hits: list[Hit] = []
     for d in details:
         (eid, code, title, phrasings, answer, category, dep, vfrom, vuntil, basis, version, status,
@@ -521,8 +598,10 @@ def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], toda
         body = sum(_match(q, w, body_toks, body_raw) * q.weights[w] for w in q.words) / total
         grams = _grams_cached(title + (phrasings or ""))
         bigram = len(qgrams & grams) / len(qgrams) if qgrams else 0.0
+        chars = _charset_cached(title + (phrasings or ""))
+        char = sum(x for c, x in qchars.items() if c in chars) / ctotal
         score = (W_INDEX * index_score[eid] / best + W_COVER * cover + W_ALL * cover_all
-                 + W_BIGRAM * bigram + W_BODY * body)
+                 + W_BIGRAM * bigram + W_BODY * body + W_CHAR * char)
         vu = _as_date(vuntil)
         expired = status == "expired" or (vu is not None and vu < today)
         hits.append(
