@@ -436,6 +436,7 @@ class Hit:
     index_score: float
     title_html: str = ""
     snippet_html: str = ""
+    learned: list[str] = field(default_factory=list)  # callers' phrasings published (kb_learn)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -452,6 +453,7 @@ class Hit:
             "basis": self.basis,
             "answer": self.answer,
             "phrasings": self.phrasings,
+            "learned": self.learned,
             "title_html": self.title_html,
             "snippet_html": self.snippet_html,
         }
@@ -490,7 +492,7 @@ _PG_CANDIDATES_WIDE = text(
 _DETAILS = text(
     """
     SELECT id, code, title, phrasings, answer, category, department_id, valid_from, valid_until,
-           basis, version, status, tok_title, tok_phrasings, tok_answer
+           basis, version, status, tok_title, tok_phrasings, tok_answer, learned
     FROM kb_entries WHERE id IN :ids
     """
 ).bindparams(bindparam("ids", expanding=True))
@@ -587,18 +589,19 @@ def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], toda
     hits: list[Hit] = []
     for d in details:
         (eid, code, title, phrasings, answer, category, dep, vfrom, vuntil, basis, version, status,
-         tok_t, tok_p, tok_a) = d
+         tok_t, tok_p, tok_a, learned) = d
         phr = [p for p in (phrasings or "").split("|") if p.strip()]
+        learnt = [p for p in (learned or "").split("|") if p.strip()]
         units = [(set(tok_t.split()), _norm_cached(title))]
-        units += [(set(t.split()), _norm_cached(p)) for t, p in zip(tok_p.split(" | "), phr, strict=False)]
+        units += [(set(t.split()), _norm_cached(p)) for t, p in zip(tok_p.split(" | "), phr + learnt, strict=False)]
         per_unit = [[_match(q, w, toks, raw) for w in q.words] for toks, raw in units]
         cover = max(sum(m * q.weights[w] for m, w in zip(ms, q.words, strict=True)) for ms in per_unit) / total
         cover_all = sum(max(ms[i] for ms in per_unit) * q.weights[w] for i, w in enumerate(q.words)) / total
         body_toks, body_raw = set(tok_a.split()), _norm_cached(answer)
         body = sum(_match(q, w, body_toks, body_raw) * q.weights[w] for w in q.words) / total
-        grams = _grams_cached(title + (phrasings or ""))
+        grams = _grams_cached(title + (phrasings or "") + (learned or ""))
         bigram = len(qgrams & grams) / len(qgrams) if qgrams else 0.0
-        chars = _charset_cached(title + (phrasings or ""))
+        chars = _charset_cached(title + (phrasings or "") + (learned or ""))
         char = sum(x for c, x in qchars.items() if c in chars) / ctotal
         score = (W_INDEX * index_score[eid] / best + W_COVER * cover + W_ALL * cover_all
                  + W_BIGRAM * bigram + W_BODY * body + W_CHAR * char)
@@ -608,7 +611,7 @@ def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], toda
             Hit(
                 id=eid, code=code, title=title, phrasings=phr, answer=answer, category=category,
                 department_id=dep, valid_from=_as_date(vfrom), valid_until=vu, basis=basis,
-                version=version, expired=expired, score=score, index_score=index_score[eid],
+                version=version, expired=expired, score=score, index_score=index_score[eid], learned=learnt,
             )
         )
     hits.sort(key=lambda h: (-h.score, h.code))
@@ -657,7 +660,7 @@ def _highlight(h: Hit, q: Query, width: int = 80) -> None:
     h.title_html = mark(h.title, words)
     # the snippet: the phrasing that matches most, else the answer around its first match
     best, best_n = "", 0
-    for p in h.phrasings:
+    for p in [*h.phrasings, *h.learned]:
         pn = _norm_cached(p)
         n = sum(len(w) for w in words if w in pn)
         if n > best_n:

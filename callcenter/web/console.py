@@ -985,14 +985,18 @@ async def kb_answer(
     category: Annotated[str, Form(max_length=100)] = "",
     content: Annotated[str, Form(max_length=5000)] = "",
     kb_q: Annotated[str, Form(max_length=500)] = "",
+    kb_search: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """直接答复 with a knowledge-base entry (`kb_entry` = "编号:版本" as the operator saw it):
     case `number` if it is registered already, else the 来电登记 form is registered first and
-    then answered — one action. The case records the entry and its version (kb_uses)."""
+    then answered — one action. The case records the entry and its version (kb_uses).
+    `kb_search` (kb.js: the text whose suggestions the operator chose from) is proposed to the
+    entry's department as a caller's phrasing (kb_learn)."""
     from .. import kb
 
     db, bus = db_of(request), request.app.state.bus
     code, _, seen = kb_entry.partition(":")
+    searched = kb_search.strip() or kb_q.strip()
     try:
         e = await kb.get(db, code.strip())
         if e.version == 0:
@@ -1009,12 +1013,13 @@ async def kb_answer(
             t, _ = await agents.intake(db, user.actor, data, "save", {}, bus=bus, linkedid=caller.linkedid)
             try:
                 t = await kb.answer_case(db, user.actor, e.code, t.number, version=e.version,
-                                         ticket_version=t.version, bus=bus)
+                                         ticket_version=t.version, bus=bus, search_text=searched)
             except (Invalid, Conflict, Forbidden) as ex:
                 auth_web.flash(request, f"已登记 {t.number}，但直接答复未完成：{ex.message}", "error")
                 return redirect(f"/cases/{t.number}")
         else:
-            t = await kb.answer_case(db, user.actor, e.code, number.strip(), version=e.version, bus=bus)
+            t = await kb.answer_case(db, user.actor, e.code, number.strip(), version=e.version, bus=bus,
+                                     search_text=searched)
     except (Invalid, Conflict, NotFound) as ex:
         auth_web.flash(request, f"未答复：{ex.message}", "error")
         return redirect(safe_next(f"/cases/{number.strip()}" if number.strip() else "", "/operator"))

@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from markupsafe import Markup, escape
 from sqlalchemy import exists, func, or_, select
 
-from .. import kb, services
+from .. import kb, kb_learn, services
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import Department, KbEntry, KbEntryVersion, KbStatus, KbUse, Role, Status, Ticket
 from . import auth_web
@@ -250,6 +250,7 @@ async def entry_page(request: Request, code: str, user: Annotated[ConsoleUser, r
         "status_label": "已失效" if kb.is_expired(e) and e.version else STATUS_LABELS[e.status.value],
         "may_edit": _may_edit(user, e), "may_review": user.role in PUB,
         "phrasings": [p for p in (e.phrasings or "").split("|") if p], "VERSION_LABELS": VERSION_LABELS,
+        "learned": [p for p in (e.learned or "").split("|") if p],
     })
 
 
@@ -372,6 +373,39 @@ async def remove_synonyms(request: Request, group_id: int, user: Annotated[Conso
     else:
         auth_web.flash(request, "已删除同义词组", "ok")
     return redirect("/kb/synonyms")
+
+
+# ---------------------------------------------------------------------------------------------
+# callers' phrasings learned from direct answers (issue 16): the department reviews them
+
+PHRASING_SOURCES = {"search": "接线员检索", "history": "历史直接答复"}
+PHRASING_STATUS = {"proposed": "待审", "published": "已发布", "rejected": "已驳回"}
+
+
+@_route("GET", "/kb/phrasings", VIEW)
+async def phrasings(request: Request, user: Annotated[ConsoleUser, require(*VIEW)],
+                    status: Annotated[str, Query(pattern="^(proposed|published|rejected)$")] = "proposed") -> Response:
+    """The callers' phrasings proposed for the user's department's entries (a clerk), or every
+    department's (supervisor, admin): publish (searched like 常见问法 from then on) or reject."""
+    rows = await kb_learn.pending(db_of(request), user.actor, status=status)
+    return page(request, "kb/phrasings.html", {
+        "rows": rows, "status": status, "SOURCES": PHRASING_SOURCES, "STATUS": PHRASING_STATUS,
+    })
+
+
+@_route("POST", "/kb/phrasings/{phrasing_id}/{action}", VIEW)
+async def review_phrasing(request: Request, phrasing_id: int, action: str,
+                          user: Annotated[ConsoleUser, require(*VIEW)]) -> Response:
+    if action not in ("publish", "reject"):
+        raise NotFound(f"no action {action}")
+    try:
+        p = await kb_learn.review(db_of(request), user.actor, phrasing_id, action == "publish")
+    except (NotFound, Conflict) as ex:
+        auth_web.flash(request, f"未处理：{ex.message}", "error")
+    else:
+        auth_web.flash(request, f"已发布来电问法「{p.text}」，检索时按常见问法匹配" if action == "publish"
+                       else f"已驳回来电问法「{p.text}」", "ok")
+    return redirect("/kb/phrasings")
 
 
 # ---------------------------------------------------------------------------------------------
