@@ -61,6 +61,8 @@ RANK_CAP = 6000  # rows ranked at most (PostgreSQL)
 WIDE_BUDGET = 300  # … and a word looked up in the answers (those rare there only)
 # re-rank: final = W_INDEX * index score / best index score + W_COVER * cover + W_BIGRAM * bigrams
 W_INDEX, W_COVER, W_ALL, W_BIGRAM, W_BODY, W_CHAR = 0.1, 0.4, 0.2, 0.2, 0.15, 0.4
+# near-duplicates among the first NEAR_TOP: the query words one matches and the other does not
+NEAR_TOP, W_DIST = 6, 0.3
 # thesaurus expansion (kb_thesaurus): words added to a query at most, a part's weight
 MAX_EXPANSIONS, PART_WEIGHT, MAX_PER_WORD = 40, 0.5, 8
 SINGLE_MIN = 0.7  # a single character is offered only as a close synonym (屋 → 房)
@@ -437,6 +439,10 @@ class Hit:
     title_html: str = ""
     snippet_html: str = ""
     learned: list[str] = field(default_factory=list)  # callers' phrasings published (kb_learn)
+    distinct: list[str] = field(default_factory=list)  # title words a near-duplicate shown lacks
+    matched: list[float] = field(default_factory=list, repr=False)  # per query word, its best match
+    title_words: frozenset[str] = frozenset()
+    dist_gain: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -454,6 +460,7 @@ class Hit:
             "answer": self.answer,
             "phrasings": self.phrasings,
             "learned": self.learned,
+            "distinct": self.distinct,
             "title_html": self.title_html,
             "snippet_html": self.snippet_html,
         }
@@ -607,15 +614,64 @@ def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], toda
                  + W_BIGRAM * bigram + W_BODY * body + W_CHAR * char)
         vu = _as_date(vuntil)
         expired = status == "expired" or (vu is not None and vu < today)
-        hits.append(
-            Hit(
-                id=eid, code=code, title=title, phrasings=phr, answer=answer, category=category,
-                department_id=dep, valid_from=_as_date(vfrom), valid_until=vu, basis=basis,
-                version=version, expired=expired, score=score, index_score=index_score[eid], learned=learnt,
-            )
+        h = Hit(
+            id=eid, code=code, title=title, phrasings=phr, answer=answer, category=category,
+            department_id=dep, valid_from=_as_date(vfrom), valid_until=vu, basis=basis,
+            version=version, expired=expired, score=score, index_score=index_score[eid], learned=learnt,
         )
+        h.matched = [max(ms[i] for ms in per_unit) for i in range(len(q.words))]
+        h.title_words = _title_words(tok_t)
+        hits.append(h)
     hits.sort(key=lambda h: (-h.score, h.code))
+    _near_duplicates(q, hits, total)
     return hits
+
+
+@lru_cache(maxsize=65536)
+def _title_words(tok_title: str) -> frozenset[str]:
+    """A title's content words (two characters or more, no function word)."""
+    return frozenset(t for t in tok_title.split() if len(t) > 1 and t not in STOP)
+
+
+def _near(a: Hit, b: Hit) -> bool:
+    """Near-duplicates: same 问题分类 and a title content word in common (公积金 提取 / 公积金 贷款)."""
+    return a.category == b.category and bool(a.title_words & b.title_words)
+
+
+def _near_duplicates(q: Query, hits: list[Hit], total: float) -> None:
+    """Among the first NEAR_TOP hits, near-duplicates are told apart: each entry gets the words
+    of its title that its closest near-duplicate's title lacks (`distinct`, shown in the
+    suggestions), and its score gains the query words it matches that a near-duplicate does not
+    (IDF-weighted): the caller's distinguishing words decide, not what both entries share."""
+    top = hits[:NEAR_TOP]
+    changed = False
+    for x in top:
+        partners = [y for y in top if y is not x and _near(x, y)]
+        if not partners:
+            continue
+        changed = True
+        closest = max(partners, key=lambda y: (len(x.title_words & y.title_words), -top.index(y)))
+        other = _norm_cached(closest.title)
+        x.distinct = [w for w in _title_order(x) if w not in other][:4]
+        x.dist_gain = max(sum(max(0.0, mx - my) * q.weights[w]
+                              for w, mx, my in zip(q.words, x.matched, y.matched, strict=True)) / total
+                          for y in partners)
+    if changed:
+        for h in top:
+            h.score += W_DIST * h.dist_gain
+        top.sort(key=lambda h: (-h.score, h.code))
+        hits[:NEAR_TOP] = top
+
+
+def _title_order(h: Hit) -> list[str]:
+    """The title's content words in the order they are written (longest parts first where
+    jieba's search mode overlaps them)."""
+    words = sorted(h.title_words, key=lambda w: (h.title.find(w) if w in h.title else 1 << 20, -len(w)))
+    out: list[str] = []
+    for w in words:
+        if not any(w in o for o in out):
+            out.append(w)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -137,3 +137,17 @@ def test_cli_learn_from_history(sqlite_template: Path, tmp_path: Path) -> None:
     r = run("learn", "--from-history")
     assert r.returncode == 0, r.stderr
     assert "direct answers read 0: proposed 0" in r.stdout
+
+
+async def test_near_duplicates_show_what_tells_them_apart(database: Database, personas: Personas) -> None:
+    await kb.import_file(database, ENTRIES)
+    hits = {h["id"]: h for h in await kb.search(database, "公积金租房能取吗", limit=6)}
+    # 住房公积金什么情况下可以提取 / 买房怎么申请住房公积金贷款: their own words, not what they share
+    assert "提取" in hits["KB0091"]["distinct"] and "公积金" not in hits["KB0091"]["distinct"]
+    assert "贷款" in hits["KB0092"]["distinct"]
+    # the query's distinguishing word decides between the two
+    assert (await kb.search(database, "公积金贷款", limit=1))[0]["id"] == "KB0092"
+    assert (await kb.search(database, "公积金提取", limit=1))[0]["id"] == "KB0091"
+    # an entry with no near-duplicate among the hits shows nothing
+    lone = await kb.search(database, "路灯不亮", limit=1)
+    assert lone[0]["id"] == "KB0081" and lone[0]["distinct"] == []
