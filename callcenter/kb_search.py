@@ -57,11 +57,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from . import kb_thesaurus, routing
 
 TZ = ZoneInfo("Asia/Shanghai")
-CANDIDATES = 30  # rows the index returns for the re-rank
+CANDIDATES = 30  # rows the index returns for the re-rank (SQLite)
+PG_CANDIDATES = 20  # … PostgreSQL: fewer, its typing p99 with 50,000 entries (docs/benchmarks.md)
 # index score weights per column (title, phrasings, answer)
 FTS5_WEIGHTS = (4.0, 3.0, 1.0)
 PG_WEIGHTS = "{0.05, 0.1, 0.6, 1.0}"  # D (answer), C (unused), B (phrasings), A (title)
 PG_WIDE_TERMS = 3  # the most specific query words also searched in answer texts
+PG_EXPANSIONS = 6  # the strongest thesaurus words of a query asked of the index (PostgreSQL)
 PG_BODY_WEIGHT = 0.05  # an answer's match in the index score, beside the title's and phrasings'
 CAND_BUDGET = 3000  # PostgreSQL: estimated rows the words choosing the candidates may match
 PAIR_TERMS = 5  # … the most specific of the other words, any two of them together, choose candidates too
@@ -220,6 +222,12 @@ class Query:
     alts: dict[str, list[list[str]]]  # a word → its synonyms, each as the index's tokens for it
     weights: dict[str, float]  # a word → its weight (IDF)
     related: dict[str, dict[str, float]] = field(default_factory=dict)  # word → thesaurus words, weights
+    n_base: int = -1  # terms[:n_base]: the query's own (and synonym groups'); then the thesaurus's, strongest first
+
+    def terms_for_index(self, expansions: int) -> list[str]:
+        """The query's own terms and its `expansions` strongest thesaurus words."""
+        n = len(self.terms) if self.n_base < 0 else self.n_base
+        return self.terms[: n + expansions]
 
     @property
     def empty(self) -> bool:
@@ -272,12 +280,14 @@ def parse(raw: str, syn: Synonyms | None = None) -> Query:
             toks = [t for t in segment(other) if t not in STOP] or [other]
             alts.setdefault(w, []).append(toks)
             extra += toks
+    base = [t for t in dict.fromkeys([*terms, *extra]) if t not in STOP]
     related = expand(words, syn)
-    for rel in related.values():
-        extra += [t for t in rel if t not in STOP]
-    terms = [t for t in dict.fromkeys([*terms, *extra]) if t not in STOP]
-    return Query(raw=raw, words=words, terms=terms, alts=alts, weights={w: idf(w) for w in words},
-                 related=related)
+    # the thesaurus's words, strongest first (the word's IDF times the relation's weight)
+    exp = sorted(((x * idf(w), o) for w, rel in related.items() for o, x in rel.items()
+                  if o not in STOP and o not in base), reverse=True)
+    expanded = list(dict.fromkeys(o for _x, o in exp))
+    return Query(raw=raw, words=words, terms=[*base, *expanded], alts=alts, weights={w: idf(w) for w in words},
+                 related=related, n_base=len(base))
 
 
 def expand(words: Sequence[str], syn: Synonyms) -> dict[str, dict[str, float]]:
@@ -344,9 +354,11 @@ def _tsqueries(q: Query, stats: TermStats | None = None) -> tuple[str, str, str]
     wide: the PG_WIDE_TERMS most specific words (jieba IDF) also looked up in the answers
     (tsv), those of them rare in answers (WIDE_BUDGET) — '' if none.
     Without statistics (a new or small table) every word chooses candidates."""
-    terms = q.terms
+    terms = q.terms_for_index(PG_EXPANSIONS)
+    own = q.terms_for_index(0)
     rank = " | ".join(map(_lexeme, terms))
-    wide = sorted((t for t in terms if len(t) > 1), key=lambda t: -idf(t))[:PG_WIDE_TERMS] or terms
+    # answers: searched for the query's own most specific words only, never a thesaurus word
+    wide = sorted((t for t in own if len(t) > 1), key=lambda t: -idf(t))[:PG_WIDE_TERMS] or own
     if stats is None or not stats.head:
         return rank, rank, " | ".join(map(_lexeme, wide))
     head = stats.rarest(terms, stats.head, stats.head_floor, CAND_BUDGET)
@@ -542,7 +554,7 @@ async def search(
     q = parse(raw, syn)
     if q.empty:
         return []
-    n = max(CANDIDATES, limit)
+    n = max(CANDIDATES if sqlite else PG_CANDIDATES, limit)
     if sqlite:
         rows = (await conn.execute(_SQLITE_CANDIDATES, {"q": _fts5_match(q), "n": n})).all()
     else:
@@ -561,7 +573,7 @@ async def search(
     return hits
 
 
-def _match(q: Query, w: str, toks: set[str], raw: str) -> float:
+def _match(q: Query, w: str, toks: frozenset[str], raw: str) -> float:
     """How well a unit (its tokens, its text) holds the query word `w`: 1 whole or through a
     synonym, 0.5 for a part of it (a single character or a sub-word inside another word)."""
     if w in toks or (len(w) > 1 and w in raw):
@@ -572,12 +584,23 @@ def _match(q: Query, w: str, toks: set[str], raw: str) -> float:
     if len(w) == 1:
         part = 0.5 if w in raw else 0.0
     else:
-        grams = {w[i : i + 2] for i in range(len(w) - 1)}
-        part = 0.5 if any(g in raw for g in grams) else 0.0
+        part = 0.5 if any(g in raw for g in _word_grams(w)) else 0.0
     rel = q.related.get(w)
     if rel:
-        part = max(part, max((x for o, x in rel.items() if o in toks or (len(o) > 1 and o in raw)), default=0.0))
+        found = rel.keys() & toks  # the thesaurus's words among the unit's tokens (a set operation)
+        if found:
+            part = max(part, max(rel[o] for o in found))
     return part
+
+
+@lru_cache(maxsize=16384)
+def _word_grams(w: str) -> tuple[str, ...]:
+    return tuple({w[i : i + 2] for i in range(len(w) - 1)})
+
+
+@lru_cache(maxsize=65536)
+def _tokset(tokens: str) -> frozenset[str]:
+    return frozenset(tokens.split())
 
 
 @lru_cache(maxsize=65536)
@@ -608,12 +631,12 @@ def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], toda
          tok_t, tok_p, tok_a, learned) = d
         phr = [p for p in (phrasings or "").split("|") if p.strip()]
         learnt = [p for p in (learned or "").split("|") if p.strip()]
-        units = [(set(tok_t.split()), _norm_cached(title))]
-        units += [(set(t.split()), _norm_cached(p)) for t, p in zip(tok_p.split(" | "), phr + learnt, strict=False)]
+        units = [(_tokset(tok_t), _norm_cached(title))]
+        units += [(_tokset(t), _norm_cached(p)) for t, p in zip(tok_p.split(" | "), phr + learnt, strict=False)]
         per_unit = [[_match(q, w, toks, raw) for w in q.words] for toks, raw in units]
         cover = max(sum(m * q.weights[w] for m, w in zip(ms, q.words, strict=True)) for ms in per_unit) / total
         cover_all = sum(max(ms[i] for ms in per_unit) * q.weights[w] for i, w in enumerate(q.words)) / total
-        body_toks, body_raw = set(tok_a.split()), _norm_cached(answer)
+        body_toks, body_raw = _tokset(tok_a), _norm_cached(answer)
         body = sum(_match(q, w, body_toks, body_raw) * q.weights[w] for w in q.words) / total
         grams = _grams_cached(title + (phrasings or "") + (learned or ""))
         bigram = len(qgrams & grams) / len(qgrams) if qgrams else 0.0
