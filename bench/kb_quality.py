@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from callcenter import kb  # noqa: E402
-from callcenter.db import Database  # noqa: E402
-from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.seed import seed_reference  # noqa: E402
+from callcenter.entry.seed import seed_reference  # noqa: E402
+from callcenter.kb import services as kb  # noqa: E402
+from callcenter.store.db import Database  # noqa: E402
+from callcenter.store.migrate import upgrade  # noqa: E402
 
 FIX = ROOT / "tests" / "fixtures"
 ENTRIES = FIX / "samples" / "kb-entries.csv"

@@ -34,11 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from callcenter import kb, kb_search  # noqa: E402
-from callcenter.db import Database  # noqa: E402
-from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.models import KbEntry, utcnow  # noqa: E402
-from callcenter.seed import seed_reference  # noqa: E402
+from callcenter.entry.seed import seed_reference  # noqa: E402
+from callcenter.kb import search as kb_search
+from callcenter.kb import services as kb  # noqa: E402
+from callcenter.store.db import Database  # noqa: E402
+from callcenter.store.migrate import upgrade  # noqa: E402
+from callcenter.store.models import KbEntry, utcnow  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "samples"
 DEV = SAMPLES.parent / "kb-dev-phrasings.csv"

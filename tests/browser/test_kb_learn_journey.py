@@ -21,7 +21,7 @@ SAID = "老李家楼栋那台三菱又趴窝了"  # the caller's words for KB001
 
 
 def test_a_callers_phrasing_is_learned_reviewed_and_then_found(chromium: Browser, live: Live) -> None:
-    from callcenter import kb
+    from callcenter.kb import services as kb
 
     assert live.run(kb.import_file(live.app.state.db, ENTRIES)).created == 100
 

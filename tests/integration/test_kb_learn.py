@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from callcenter import kb, kb_learn
-from callcenter.db import Database
-from callcenter.errors import Conflict, Forbidden
-from callcenter.models import KbPhrasing, Ticket
-from callcenter.services import NewTicket, register
+from callcenter.cases.services import NewTicket, register
+from callcenter.core.errors import Conflict, Forbidden
+from callcenter.kb import learn as kb_learn
+from callcenter.kb import services as kb
+from callcenter.store.db import Database
+from callcenter.store.models import KbPhrasing, Ticket
 from tests.conftest import FIXTURES, Personas
 from tests.integration.test_kb import actor
 
@@ -124,7 +125,7 @@ def test_cli_learn_from_history(sqlite_template: Path, tmp_path: Path) -> None:
     db_path = tmp_path / "cli.db"
     shutil.copy(sqlite_template, db_path)
     env = {**os.environ, "HOTLINE_DATABASE_URL": f"sqlite:///{db_path}", "HOTLINE_DATA_DIR": str(tmp_path)}
-    prog = "import sys; from callcenter.kb_cli import app; app(prog_name='kb')"
+    prog = "import sys; from callcenter.kb.cli import app; app(prog_name='kb')"
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-c", prog, *args], env=env, capture_output=True, text=True,

@@ -1,8 +1,9 @@
-"""The thesaurus behind the KB search's query expansion (callcenter/kb_thesaurus.py)."""
+"""The thesaurus behind the KB search's query expansion (callcenter/kb/thesaurus.py)."""
 
 from __future__ import annotations
 
-from callcenter import kb_search, kb_thesaurus
+from callcenter.kb import search as kb_search
+from callcenter.kb import thesaurus as kb_thesaurus
 
 
 def test_shipped_thesaurus_is_read_from_the_package() -> None:
