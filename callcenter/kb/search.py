@@ -599,12 +599,12 @@ def _word_grams(w: str) -> tuple[str, ...]:
     return tuple({w[i : i + 2] for i in range(len(w) - 1)})
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)  # titles' and phrasings' tokens (bounded: the worker's memory budget)
 def _tokset(tokens: str) -> frozenset[str]:
     return frozenset(tokens.split())
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _charset_cached(s: str) -> frozenset[str]:
     return frozenset(normalize(s))
 
@@ -637,7 +637,7 @@ def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], toda
         per_unit = [[_match(q, w, toks, raw) for w in q.words] for toks, raw in units]
         cover = max(sum(m * q.weights[w] for m, w in zip(ms, q.words, strict=True)) for ms in per_unit) / total
         cover_all = sum(max(ms[i] for ms in per_unit) * q.weights[w] for i, w in enumerate(q.words)) / total
-        body_toks, body_raw = _tokset(tok_a), _norm_cached(answer)
+        body_toks, body_raw = frozenset(tok_a.split()), _norm_cached(answer)
         body = sum(_match(q, w, body_toks, body_raw) * q.weights[w] for w in q.words) / total
         grams = _grams_cached(title + (phrasings or "") + (learned or ""))
         bigram = len(qgrams & grams) / len(qgrams) if qgrams else 0.0
@@ -660,7 +660,7 @@ def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], toda
     return hits
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _title_words(tok_title: str) -> frozenset[str]:
     """A title's content words (two characters or more, no function word)."""
     return frozenset(t for t in tok_title.split() if len(t) > 1 and t not in STOP)
