@@ -8,7 +8,9 @@ ones, recombined from the samples: a title and phrasings of one entry with a pla
 population qualifier, phrasings borrowed from entries of the same category, an answer made of
 sentences of several answers of that category. Then the 60 labelled queries of
 kb-queries-sample.csv are searched one by one (limit 10, what the console asks for), `--runs`
-times after a warm-up; each run's p50/p99 is printed, then their medians, and the quality of
+times after a warm-up; so are the prefixes of the dev phrasings (kb-dev-phrasings.csv) every 3
+characters, limit 6 — the suggestions while an operator types, first sight and warm — and the
+warm-up's time and the process's memory (RSS) before and after it are printed; each run's p50/p99 is printed, then their medians, and the quality of
 the ranking among the N entries (the generated entries are distractors: the labelled answer
 is still the sample entry).
 """
@@ -40,6 +42,7 @@ from callcenter.store.migrate import upgrade  # noqa: E402
 from callcenter.store.models import KbEntry, utcnow  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "samples"
+DEV = SAMPLES.parent / "kb-dev-phrasings.csv"
 PLACES = ["九华", "和平", "响水", "双马", "白石", "杉山", "吉利", "金霞", "楠竹山", "姜畲", "昭山", "易俗河",
           "板塘", "湘江", "雨湖", "岳塘", "荷塘", "先锋", "红旗", "向阳"]
 WHO = ["老年人", "残疾人", "外来务工人员", "个体户", "退役军人", "大学生", "独生子女家庭", "低收入家庭", "企业职工", "农户"]
@@ -97,6 +100,14 @@ async def load(db: Database, n: int) -> float:
     return time.perf_counter() - t0
 
 
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -111,15 +122,44 @@ async def bench(url: str, n: int, runs: int, reuse: bool = False) -> None:
         print(f"{count} entries loaded (generation + segmentation + insert {took:.1f} s)")
         with (SAMPLES / "kb-queries-sample.csv").open(encoding="utf-8-sig", newline="") as f:
             qs = [(r["问法"], set(r["正确编号"].split("|"))) for r in csv.DictReader(f)]
-        kb_search.warm_up()
+        with DEV.open(encoding="utf-8", newline="") as f:
+            dev = [r["问法"] for r in csv.DictReader(f)]
+        # what the console asks while an operator types (kb.js: debounced, about every 3 characters)
+        typing = [q[:i] for q in dev for i in range(3, len(q) + 3, 3)]
+        rss0 = rss_mb()
+        t = time.perf_counter()
+        kb_search.warm_up()  # the web worker's start: jieba, its IDF table, the thesaurus
+        warm = time.perf_counter() - t
+        rss1 = rss_mb()
         kb_search.forget_synonyms()
         kb_search.forget_term_stats()
         async with db.read_engine.connect() as conn:
             t = time.perf_counter()  # a new process's first search: synonyms and term statistics read
-            await kb_search.search(conn, qs[0][0], limit=10)
-            print(f"first search (synonyms and term statistics read): {(time.perf_counter() - t) * 1000:.1f} ms")
+            await kb_search.search(conn, dev[0], limit=10)
+            print(f"warm-up (jieba, IDF, thesaurus) {warm * 1000:.0f} ms; first search after it "
+                  f"(synonyms, term statistics, thesaurus look-ups cold): {(time.perf_counter() - t) * 1000:.1f} ms")
             for q, _ in qs:  # warm-up: caches, plans
                 await kb_search.search(conn, q, limit=10)
+            tl = []
+            for q in typing:  # the dev phrasings as typed, thesaurus look-ups cold on first sight
+                t = time.perf_counter()
+                await kb_search.search(conn, q, limit=6)
+                tl.append((time.perf_counter() - t) * 1000)
+            print(f"typing: {len(typing)} prefixes of the {len(dev)} dev phrasings, limit 6, first sight: "
+                  f"p50 {pct(tl, 50):.1f} ms  p99 {pct(tl, 99):.1f} ms  max {max(tl):.1f} ms")
+            tp50s, tp99s = [], []
+            for _run in range(runs):
+                tl = []
+                for q in typing:
+                    t = time.perf_counter()
+                    await kb_search.search(conn, q, limit=6)
+                    tl.append((time.perf_counter() - t) * 1000)
+                tp50s.append(pct(tl, 50))
+                tp99s.append(pct(tl, 99))
+            print(f"typing, median of {runs} runs: p50 {statistics.median(tp50s):.1f} ms  "
+                  f"p99 {statistics.median(tp99s):.1f} ms [p99 {min(tp99s):.1f}–{max(tp99s):.1f}]")
+            print(f"memory (RSS): {rss0:.0f} MB before the warm-up, {rss1:.0f} MB after it, "
+                  f"{rss_mb():.0f} MB after {len(typing) * (runs + 1)} searches")
             p50s, p99s = [], []
             for run in range(runs):
                 lat = []

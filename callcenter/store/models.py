@@ -698,6 +698,9 @@ class KbEntry(Base):
     tok_title: Mapped[str] = mapped_column(Text, default="")
     tok_phrasings: Mapped[str] = mapped_column(Text, default="")
     tok_answer: Mapped[str] = mapped_column(Text, default="")
+    # callers' phrasings the hotline learned and the department published (kb_phrasings), joined
+    # by |: searched like 常见问法 (their tokens follow the official ones in tok_phrasings)
+    learned: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -740,6 +743,33 @@ class KbSynonym(Base):
     words: Mapped[str] = mapped_column(String(500))
     note: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KbPhrasing(Base):
+    """A caller's phrasing learned for an entry (issue 16): the text an operator searched before
+    answering a case with the entry (source "search"), or a 直接答复 case's 诉求内容 (source
+    "history", `hotline kb learn --from-history`). Proposed to the entry's department, which
+    publishes it (then searched like 常见问法, kb_entries.learned) or rejects it. `norm` (the
+    normalised text) keeps one row per entry and wording; `seen` counts how often it came."""
+
+    __tablename__ = "kb_phrasings"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "norm", name="uq_kb_phrasings_entry_norm"),
+        Index("ix_kb_phrasings_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("kb_entries.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(200))
+    norm: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))  # search | history
+    status: Mapped[str] = mapped_column(String(16))  # proposed | published | rejected
+    seen: Mapped[int] = mapped_column(Integer, default=1)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime | None]
 
 
 class KbUse(Base):

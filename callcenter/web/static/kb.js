@@ -2,10 +2,12 @@
 // the ranked entries are fetched (debounced, stale requests aborted) and shown in #kb-results
 // without a reload. Each entry's 直接答复 button submits the 来电登记 form to
 // /console/kb/answer (CSRF token and all): the server registers the case and answers it.
+// #kb-searched carries the text whose suggestions are shown: the server proposes it to the
+// chosen entry's department as a caller's phrasing (issue 16).
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
-  var box = $("kb-q"), content = $("f-content"), out = $("kb-results");
+  var box = $("kb-q"), content = $("f-content"), out = $("kb-results"), searched = $("kb-searched");
   if (!box || !content || !out) return;
   var timer = null, ctl = null, last = null, DELAY = 250;
 
@@ -25,7 +27,10 @@
         if (!r.ok) throw new Error(String(r.status));
         return r.text();
       })
-      .then(function (html) { out.innerHTML = html; out.dataset.q = q; out.removeAttribute("aria-busy"); })
+      .then(function (html) {
+        out.innerHTML = html; out.dataset.q = q; out.removeAttribute("aria-busy");
+        if (searched) searched.value = q;
+      })
       .catch(function (e) {
         if (e && e.name === "AbortError") return;
         out.removeAttribute("aria-busy");
