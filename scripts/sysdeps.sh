@@ -11,6 +11,11 @@ if [ -f tests/browser/.needs-chromium ] || ls tests/browser/test_*.py >/dev/null
   command -v chromium >/dev/null || need+=(chromium)
   fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy" || need+=(fonts-wqy-microhei)
 fi
+# the install guide's test (deploy/test-install.sh): nginx and openssl as a Debian 12 server has them
+if [ -f deploy/test-install.sh ]; then
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+  command -v openssl >/dev/null || need+=(openssl)
+fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing system packages: ${need[*]}"

@@ -9,7 +9,7 @@
 \else
   \set reports_role hotline_reports
 \endif
-SELECT set_config('hotline.reports_role', :'reports_role', false);
+SELECT set_config('hotline.reports_role', :'reports_role', false) AS reports_role_set \gset
 DO $$
 DECLARE
     r text := current_setting('hotline.reports_role');
