@@ -84,6 +84,10 @@ def nginx(https: int, http_port: int) -> None:
     c.close()
 
     lina = sign_in(https, "lina", "CHANGE-ME-5")
+    status, h, body = request(https, "GET", "/operator", headers={"Cookie": lina})
+    check(status == 200 and b"/static/vendor/htmx.min.js" in body, f"the operator's page from the wheel's templates ({status})")
+    for k in SECURITY:
+        check(k in h, f"/operator carries {k}")
     h, got = sse(https, "/operator/stream", lina, 1, 15)
     check(got[:1] and got[0][0] == "hello", f"the operator's stream says hello ({got})")
     for k in SECURITY:

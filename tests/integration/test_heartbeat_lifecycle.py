@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy import update
 
-from callcenter.db import Database
-from callcenter.heartbeat import WEB_EXPIRE_S, beat, rows, run_heartbeat
-from callcenter.models import ProcessHeartbeat, SchedulerLease, utcnow
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.ops.heartbeat import WEB_EXPIRE_S, beat, rows, run_heartbeat
+from callcenter.store.db import Database
+from callcenter.store.models import ProcessHeartbeat, SchedulerLease, utcnow
 from tests.livesrv import serve
 
 HOTLINE = str(Path(sys.executable).parent / "hotline")
