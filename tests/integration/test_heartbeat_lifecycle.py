@@ -84,6 +84,8 @@ async def test_a_retired_pbx_and_a_dead_stand_by_in_readyz_strict(database: Data
             again = subprocess.run([HOTLINE, "ops", "retire", "telephony:old"], env=env, capture_output=True, text=True)
             assert again.returncode == 1 and "no process named" in again.stderr
 
+            async with database.transaction() as s:  # the leader keeps renewing its lock
+                await s.merge(SchedulerLease(name="scheduler", holder="sched-a", renewed_at=utcnow()))
             for name in ("telephony:default", "scheduler:a", "scheduler:b"):  # they keep beating
                 await beat(database, name, name.split(":")[0], {"pbx": "default", "ami_logged_in": True,
                                                                  "leading": name == "scheduler:a"}, utcnow())
