@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 VENDOR := callcenter/web/static/vendor/.built-$(shell sha1sum callcenter/web/package-lock.json | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint setup sysdeps
+.PHONY: demo test test-fast lint setup sysdeps dist
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,13 @@ demo: setup
 	$(VENV)/bin/hotline db upgrade
 	$(VENV)/bin/hotline seed demo
 	$(VENV)/bin/hotline demo
+
+# the release: wheel + sdist with the front-end libraries vendored (npm runs here, never on the
+# server), and dist/wheels/ with it and every dependency's wheel for an offline server of the same
+# Python (Debian 12: 3.11, x86_64) — deploy/README.md §2
+dist: setup
+	@test -f callcenter/web/static/vendor/htmx.min.js || { echo "dist: npm is needed to vendor the front-end libraries" >&2; exit 1; }
+	rm -rf dist build
+	$(PY) -m build -o dist . >dist.log 2>&1 || { tail -30 dist.log >&2; exit 1; }
+	$(PY) -m pip wheel -q -w dist/wheels dist/hotline12345-*.whl
+	@rm -f dist.log; echo "dist/: $$(ls dist/*.whl dist/*.tar.gz | xargs -n1 basename | tr '\n' ' ')+ $$(ls dist/wheels | wc -l) wheels"

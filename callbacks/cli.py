@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from datetime import date
 from typing import Annotated
 
@@ -62,7 +63,9 @@ def run(
             loop.add_signal_handler(sig, stop.set)
         db = Database(database_url or s.effective_database_url, pool_size=3)
         try:
-            await run_scheduler(db, config, stop)
+            # one row per machine (or per --worker-id): a restart renews it, a dead stand-by shows
+            beat_name = f"scheduler:{worker_id or socket.gethostname()[:60]}"
+            await run_scheduler(db, config, stop, heartbeat=beat_name)
         finally:
             await db.dispose()
 

@@ -318,9 +318,26 @@ class CallbackScheduler:
             await self.stop()
 
 
-async def run_scheduler(db: Database, config: SchedulerConfig, stop: asyncio.Event) -> None:
-    """Run the scheduler until `stop` is set (`hotline scheduler`, or in-process in the demo)."""
-    await CallbackScheduler(db, config).run_until(stop)
+async def run_scheduler(db: Database, config: SchedulerConfig, stop: asyncio.Event,
+                        heartbeat: str | None = None) -> None:
+    """Run the scheduler until `stop` is set (`hotline scheduler`, or in-process in the demo).
+    heartbeat: a name (`scheduler:<host>`) to write into process_heartbeats every few seconds,
+    leader or stand-by, so a dead stand-by shows in /readyz?strict=1 and /metrics (issue 20).
+    The name outlives a restart (a restarted scheduler renews the same row)."""
+    sched = CallbackScheduler(db, config)
+    beating: asyncio.Task[None] | None = None
+    if heartbeat:
+        from callcenter.ops.heartbeat import run_heartbeat
+
+        beating = asyncio.create_task(run_heartbeat(
+            db, heartbeat[:128], "scheduler", lambda: {"leading": bool(sched.leader.leading), "worker": config.worker_id}),
+            name="scheduler-heartbeat")
+    try:
+        await sched.run_until(stop)
+    finally:
+        if beating is not None:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
 
 
 def _utc(at: datetime) -> datetime:

@@ -17,6 +17,11 @@ if ls ../shared/pbx/asterisk-*/sbin/asterisk >/dev/null 2>&1 || [ -n "${HOTLINE_
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
 fi
+# the install guide's test (deploy/test-install.sh): nginx and openssl as a Debian 12 server has them
+if [ -f deploy/test-install.sh ]; then
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+  command -v openssl >/dev/null || need+=(openssl)
+fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing system packages: ${need[*]}"

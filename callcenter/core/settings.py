@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(default=DEV_SECRET, description="signs sessions and CSRF tokens")
     env: str = Field(default="local", description="local | production (production refuses the dev secret)")
-    timezone: str = "Asia/Shanghai"
+    timezone: str = Field(default="Asia/Shanghai", description="the hotline's local time (only Asia/Shanghai)")
     ticket_prefix: str = Field(default="GD", description="ticket numbers read aloud: GD20261126-0001")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_format: str = Field(default="text", pattern="^(text|json)$", description="json: one JSON object a log line")
@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _beijing_time(cls, v: str) -> str:
+        # deadlines, working days, report days and the nightly jobs are Beijing time throughout;
+        # another zone would be silently ignored, so it is refused (issue 20)
+        if v != "Asia/Shanghai":
+            raise ValueError(f"HOTLINE_TIMEZONE={v!r}: only Asia/Shanghai is supported "
+                             "(the server's own time zone does not matter)")
+        return v
 
     @field_validator("secret_key")
     @classmethod

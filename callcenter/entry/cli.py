@@ -29,6 +29,7 @@ import_app = typer.Typer(help="导入 import", no_args_is_help=True)
 export_app = typer.Typer(help="导出 export", no_args_is_help=True)
 tickets_app = typer.Typer(help="工单 cases", no_args_is_help=True)
 calendar_app = typer.Typer(help="工作日历 working-day calendar", no_args_is_help=True)
+ops_app = typer.Typer(help="运维 operations: the processes' heartbeats", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(users_app, name="users")
@@ -36,6 +37,21 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(ops_app, name="ops")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from callcenter import __version__
+
+        typer.echo(f"hotline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="print the version and exit")] = False) -> None:
+    """Hotline 12345 市民热线"""
 
 
 def _sub_apps() -> dict[str, Callable[[], Any]]:
@@ -390,6 +406,39 @@ def calendar_check(ahead_days: int = 60) -> None:
         )
         raise typer.Exit(1)
     typer.echo(f"holiday data covers the next {ahead_days} days")
+
+
+@ops_app.command("processes")
+def ops_processes(fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table) -> None:
+    """Every process's last heartbeat: name, kind, host, pid, seconds since it reported."""
+    from callcenter.ops.heartbeat import rows
+    from callcenter.store.models import utcnow
+
+    beats = run(rows)
+    now = utcnow()
+    out = [{"name": b.name, "kind": b.kind, "host": b.host, "pid": b.pid,
+            "age_s": round((now - b.beat_at).total_seconds(), 1)} for b in beats]
+    if fmt is Fmt.json:
+        _print_json(out)
+        return
+    for r in out:
+        typer.echo(f"{r['name']:<40} {r['kind']:<10} {r['host']:<20} {r['pid']:>8} {r['age_s']:>8}s")
+
+
+@ops_app.command("retire")
+def ops_retire(name: Annotated[str, typer.Argument(help="telephony:<pbx>, scheduler:<host> (hotline ops processes)")]) -> None:
+    """Forget a process taken out of service (a retired PBX, a scheduler machine gone), so that
+    /readyz?strict=1 and the "process gone" alert stop counting it. A live process writes its
+    row again within seconds: stop it first."""
+    from callcenter.ops.heartbeat import forget
+
+    async def go(db: Any) -> bool:
+        return await forget(db, name)
+
+    if not run(go):
+        typer.echo(f"error: no process named {name!r} (see `hotline ops processes`)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"retired {name}")
 
 
 @app.command("serve")

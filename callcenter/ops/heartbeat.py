@@ -1,6 +1,15 @@
 """Process heartbeats: a long-running process upserts one row about itself every few seconds
 (`process_heartbeats`), which /readyz and /metrics of every web worker read (issue 7).
 
+How long a row lives (issue 20):
+- a web worker (`web:<host>:<pid>`) deletes its row when it stops; a worker that died without
+  stopping is replaced by one with another pid, so its row is deleted by any process's beat
+  once it is WEB_EXPIRE_S old;
+- a scheduler (`scheduler:<host>`) deletes its row when it stops; one that died keeps its row,
+  ageing, so a dead stand-by shows (`/readyz?strict=1`, `hotline_heartbeat_age_seconds`);
+- a telephony adapter (`telephony:<pbx>`) keeps its row when it stops: a PBX without its adapter
+  must show. A PBX taken out of service is retired with `hotline ops retire telephony:<pbx>`.
+
 Light on purpose: the telephony adapter imports this, and it must not pull in a web framework.
 """
 
@@ -11,18 +20,21 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.store.db import Database
 from callcenter.store.models import ProcessHeartbeat, utcnow
 
+KEEP_ON_STOP = {"telephony"}  # kinds whose row outlives a clean stop (see above)
+
 log = logging.getLogger("callcenter.ops.heartbeat")
 EVERY_S = 5.0
 STALE_S = 20.0  # a row older than this: the process is gone (or cannot reach the database)
+WEB_EXPIRE_S = 300.0  # a web worker's row older than this is deleted (that pid will not come back)
 
 
 def rss_bytes() -> int:
@@ -43,26 +55,49 @@ async def beat(db: Database, name: str, kind: str, data: dict[str, Any], started
         stmt = ins(ProcessHeartbeat).values(**values)
         await s.execute(stmt.on_conflict_do_update(
             index_elements=["name"], set_={k: v for k, v in values.items() if k != "name"}))
+        await s.execute(delete(ProcessHeartbeat).where(
+            ProcessHeartbeat.kind == "web", ProcessHeartbeat.beat_at < now - timedelta(seconds=WEB_EXPIRE_S)))
+
+
+async def forget(db: Database, name: str) -> bool:
+    """Delete one process's row (its clean stop; `hotline ops retire`). True if there was one."""
+    async with db.transaction() as s:
+        r = await s.execute(delete(ProcessHeartbeat).where(ProcessHeartbeat.name == name))
+    return bool(getattr(r, "rowcount", 0))
+
+
+async def rows(db: Database) -> list[ProcessHeartbeat]:
+    async with db.session() as s:
+        return list((await s.scalars(select(ProcessHeartbeat).order_by(ProcessHeartbeat.name))).all())
 
 
 async def run_heartbeat(db: Database, name: str, kind: str, data: Callable[[], dict[str, Any]],
                         every: float = EVERY_S) -> None:
-    """Beat until cancelled; a failed beat (database restarting) is logged once and retried."""
+    """Beat until cancelled; a failed beat (database restarting) is logged once and retried.
+    Cancelled (the process stops cleanly): the row is deleted, except a telephony adapter's."""
     started = utcnow()
     failing = False
-    while True:
-        try:
-            await asyncio.wait_for(beat(db, name, kind, data(), started), timeout=max(every, 5.0))
-            if failing:
-                log.info("heartbeat %s: written again", name)
-            failing = False
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # noqa: BLE001 - a heartbeat never stops its process
-            if not failing:
-                log.warning("heartbeat %s: cannot write (%s)", name, e)
-            failing = True
-        await asyncio.sleep(every)
+    try:
+        while True:
+            try:
+                await asyncio.wait_for(beat(db, name, kind, data(), started), timeout=max(every, 5.0))
+                if failing:
+                    log.info("heartbeat %s: written again", name)
+                failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a heartbeat never stops its process
+                if not failing:
+                    log.warning("heartbeat %s: cannot write (%s)", name, e)
+                failing = True
+            await asyncio.sleep(every)
+    except asyncio.CancelledError:
+        if kind not in KEEP_ON_STOP:
+            try:
+                await asyncio.wait_for(forget(db, name), timeout=3.0)
+            except Exception:  # noqa: BLE001 - stopping anyway: the row expires, or ages visibly
+                log.debug("heartbeat %s: row not deleted at stop", name, exc_info=True)
+        raise
 
 
 def adapter_status(adapter: Any) -> dict[str, Any]:

@@ -209,6 +209,7 @@ async def readiness(app: Any) -> dict[str, Any]:
         checks["bus"] = {"ok": True, "kind": "in-process"}
     tel: list[dict[str, Any]] = []
     leader: dict[str, Any] = {"ok": False, "leader": None}
+    scheds: list[dict[str, Any]] = []  # every scheduler's own heartbeat: a dead stand-by shows
     if checks["database"]["ok"]:
         try:
             async with asyncio.timeout(3):
@@ -223,6 +224,13 @@ async def readiness(app: Any) -> dict[str, Any]:
                             "ami_logged_in": bool(d.get("ami_logged_in")) and fresh, "age_s": age,
                             "spool_depth": d.get("spool_depth"), "lines_in_use": d.get("lines_in_use"),
                             "host": b.host, "pid": b.pid})
+            for b in beats:
+                if b.kind != "scheduler":
+                    continue
+                age = _age(b.beat_at, now)
+                scheds.append({"name": b.name, "ok": age is not None and age < STALE_S,
+                               "leading": bool((b.data or {}).get("leading")), "age_s": age,
+                               "host": b.host, "pid": b.pid})
             if lease is not None and lease.holder:
                 age = _age(lease.renewed_at, now)
                 leader = {"ok": age is not None and age < SCHEDULER_STALE_S, "leader": lease.holder, "age_s": age}
@@ -230,8 +238,10 @@ async def readiness(app: Any) -> dict[str, Any]:
             leader = {"ok": False, "error": f"{type(e).__name__}: {e}"[:200]}
     checks["telephony"] = tel or [{"ok": False, "error": "no telephony adapter has reported"}]
     checks["scheduler"] = leader
+    checks["schedulers"] = scheds
     essential = checks["database"]["ok"] and checks["bus"]["ok"]
-    everything = essential and all(t["ok"] for t in checks["telephony"]) and leader["ok"]
+    everything = (essential and all(t["ok"] for t in checks["telephony"]) and leader["ok"]
+                  and all(x["ok"] for x in scheds))
     return {"status": "ok" if everything else ("degraded" if essential else "down"), "checks": checks,
             "worker": app.state.worker_name}
 
@@ -239,8 +249,10 @@ async def readiness(app: Any) -> dict[str, Any]:
 @router.get("/readyz", responses={503: {"description": "the database or the event bus is down (or, with strict, the PBX link or the scheduler leader)"}})
 async def readyz(request: Request, strict: bool = False) -> JSONResponse:
     """Ready to take traffic: the database answers and the bus listens (503 otherwise). The AMI
-    link of each adapter and the scheduler leader are reported; `?strict=1` makes their absence
-    a 503 too (for monitoring, not for the load balancer)."""
+    link of each adapter, the scheduler leader and every scheduler's heartbeat are reported;
+    `?strict=1` makes their absence a 503 too (for monitoring, not for the load balancer; nginx
+    lets only the monitoring network read it, as /metrics). A PBX taken out of service:
+    `hotline ops retire telephony:<pbx>`."""
     r = await readiness(request.app)
     bad = r["status"] == "down" or (strict and r["status"] != "ok")
     return JSONResponse(r, status_code=503 if bad else 200)
@@ -343,10 +355,11 @@ async def metrics_text(app: Any) -> str:
     fresh = lease is not None and lease.holder and lease.renewed_at and \
         (now - lease.renewed_at).total_seconds() < SCHEDULER_STALE_S
     x.sample("hotline_scheduler_leader_up", 1 if fresh else 0)
-    x.family("hotline_heartbeat_age_seconds", "gauge", "Seconds since each process last reported")
+    x.family("hotline_heartbeat_age_seconds", "gauge",
+             "Seconds since each process last reported (kind: web, telephony, scheduler)")
     x.family("hotline_process_resident_memory_bytes", "gauge", "RSS of each process, as it last reported")
     for b in f["beats"]:
-        x.sample("hotline_heartbeat_age_seconds", (now - b.beat_at).total_seconds(), process=b.name)
+        x.sample("hotline_heartbeat_age_seconds", (now - b.beat_at).total_seconds(), process=b.name, kind=b.kind)
     for b in f["beats"]:
         x.sample("hotline_process_resident_memory_bytes", (b.data or {}).get("rss_bytes", 0), process=b.name)
 

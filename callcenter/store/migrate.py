@@ -15,7 +15,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("hotline.url", url)
+    # ConfigParser interpolates "%": a percent-encoded password in the URL (issue 20) must be doubled
+    cfg.set_main_option("hotline.url", url.replace("%", "%%"))
     cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     return cfg
 
