@@ -578,6 +578,7 @@ async def clerk_inbox(request: Request, user: Annotated[ConsoleUser, require(*CL
 def _period(m: dict[str, Any]) -> dict[str, Any]:
     c = m["cases"]
     keys = ("registered", "resolved", "completion_rate", "on_time_rate", "callback_rate", "satisfaction_rate",
+            "final_satisfaction_rate", "reopened", "reopen_rate", "chases", "chased",
             "overdue", "answered_directly", "dispatched", "open", "by_department", "by_category")
     return {k: c[k] for k in keys} | {k: m.get(k) or {} for k in ("department_rates", "category_rates")}
 
