@@ -52,7 +52,7 @@ SATISFACTION_CHOICES = (("satisfied", "满意"), ("basically", "基本满意"), 
 NOTICE_LABELS = {
     "remind_1d": "到期提醒", "remind_2h": "到期提醒", "overdue": "超期", "escalated": "督办",
     "accept_overdue": "签收超期", "extension_waiting": "延期待批", "callback_overdue": "回访超期",
-    "daily_summary": "日报",
+    "daily_summary": "日报", "chase": "催办",
 }
 
 router = APIRouter(dependencies=[Depends(auth_web.check_csrf)], include_in_schema=False)
@@ -219,7 +219,7 @@ def _scope(user: ConsoleUser) -> list[tuple[str, dict[str, Any]]]:
             return []
         return [("本单位提醒", {"department_id": user.actor.department_id, "audience": "department"})]
     if user.role is Role.supervisor:
-        return [("督办与延期待批", {"audience": "supervisor"}), ("回访超期", {"audience": "operator"})]
+        return [("督办、延期待批与催办", {"audience": "supervisor"}), ("回访超期", {"audience": "operator"})]
     return [("回访超期", {"audience": "operator"})]
 
 
