@@ -92,6 +92,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.include_router(reports_router(require(Role.supervisor, Role.admin).dependency), include_in_schema=False)
     app.include_router(callbacks_web.router)  # 回访/回拨 work list and deadline notices (issue 5)
+    from .dispatch_web import router as dispatch_router  # the dispatcher's queues (issue 13)
+
+    app.include_router(dispatch_router)
     console.install(app)  # the web console: sessions, CSRF, pages, /static
     from .kb_pages import router as kb_pages_router  # 知识库管理 (issue 8)
 
