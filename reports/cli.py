@@ -268,7 +268,9 @@ def _write(report: dict[str, Any], fmt: ReportFormat, out: str | None, allow_inc
         for p in report["problems"]:
             typer.echo(f"  - {p}", err=True)
         raise typer.Exit(1)
-    data = render(report, fmt.value)
+    from callcenter.settings import get_settings
+
+    data = render(report, fmt.value, get_settings().public_url)
     if out in (None, "-"):
         if fmt is ReportFormat.xlsx:
             typer.echo("--out FILE is needed for xlsx", err=True)

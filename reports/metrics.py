@@ -530,6 +530,29 @@ async def metrics(
 
 FIGURES: tuple[str, ...] = (*CASE_FIGURES, *CASE_SUMS, *GROUPS, *CALL_FIGURES)
 
+# what users call each figure (drill-down titles, exports); a rate drills down to its numerator
+FIGURE_LABELS: dict[str, str] = {
+    "registered": "受理量", "answered_directly": "直接答复", "dispatched": "派单量", "open": "在办",
+    "resolved": "办结", "on_time": "按时办结", "callbacks_required": "应回访", "callbacks_reached": "已回访",
+    "callbacks_unreachable": "回访未接通", "callbacks_pending": "待回访",
+    "rated": "有回访结果（首次）", "satisfied": "首次回访满意+基本满意", "dissatisfied": "首次回访不满意",
+    "final_rated": "有回访结果（最终）", "final_satisfied": "最终满意+基本满意",
+    "solved_asked": "回访问及是否解决", "solved": "市民称已解决", "reopened": "重办", "chased": "被催办工单",
+    "chases": "催办量", "overdue": "超期", "overdue_open": "超期在办", "overdue_late": "超期办结",
+    "merged": "重复件", "invalid": "无效",
+    "by_kind": "诉求类型", "by_category": "问题分类", "by_department": "承办单位", "by_area": "区域",
+    "by_source": "来源",
+    "offered": "呼入量", "answered": "接通", "abandoned": "放弃", "refused": "占线未接入", "waiting": "排队中",
+    "answered_within_15s": "15秒内接通", "talked": "已通话", "callbacks_placed": "外呼回访",
+    "callbacks_answered": "外呼接通", "callbacks_unanswered": "外呼未接", "callbacks_failed": "外呼失败",
+    "disclosure_new": "新收政府信息公开申请", "disclosure_carried_in": "上年结转申请",
+    "disclosure_handled": "本年办结申请", "disclosure_carried_out": "结转下年申请",
+}
+
+
+def is_call_figure(figure: str) -> bool:
+    return figure in CALL_FIGURES
+
 
 async def drill(
     db: Database,

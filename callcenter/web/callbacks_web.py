@@ -285,7 +285,8 @@ def _scope(user: ConsoleUser) -> list[tuple[str, dict[str, Any]]]:
             return []
         return [("本单位提醒", {"department_id": user.actor.department_id, "audience": "department"})]
     if user.role is Role.supervisor:
-        return [("督办、延期待批与催办", {"audience": "supervisor"}), ("回访超期", {"audience": "operator"})]
+        return [("督办、延期待批与催办", {"audience": "supervisor"}), ("回访超期", {"audience": "operator"}),
+                ("各承办单位提醒", {"audience": "department"})]
     return [("回访超期", {"audience": "operator"})]
 
 

@@ -88,9 +88,11 @@ async def queues_act(
             params["note"] = reason.strip()
     try:
         t = await services.act(db_of(request), user.actor, number, action, None, params, bus=request.app.state.bus)
-    except (Invalid, Conflict, NotFound, Forbidden) as e:
-        return await _render(request, user, name, typed=typed, status_code=409 if isinstance(e, Conflict) else 400,
-                             error=f"工单 {number} 未处理：{e.message}")
+    except Invalid as e:  # a field the rules refuse: the form again, with what was typed
+        return await _render(request, user, name, typed=typed, status_code=400, error=f"工单 {number} 未处理：{e.message}")
+    except (Conflict, NotFound, Forbidden) as e:  # the case moved on meanwhile: say so, show the queue again
+        auth_web.flash(request, f"工单 {number} 未处理：{e.message}", "error")
+        return redirect(f"/queues?q={name}")
     r = await ref(request)
     dep = r.departments.get(t.department_id) if t.department_id else None
     done = "已退回原承办单位" if decision == "refuse" else "已派单"

@@ -439,3 +439,21 @@ async def test_monthly_and_quarterly_summaries(database: Database) -> None:
         assert "2025年第二季度" in out
     wb = load_workbook(io.BytesIO(render(q, "xlsx")))
     assert wb.sheetnames == ["概况", "热线分类"]
+
+
+async def test_the_xlsx_gives_times_in_beijing_time_and_real_links_only_with_a_public_url(database: Database) -> None:
+    await build(database)
+    r = await annual_report(database, 2025, now=datetime(2026, 12, 2, 4, 7, 6, 504088, tzinfo=UTC))
+    wb = load_workbook(io.BytesIO(render(r, "xlsx")))
+    head = wb["概况"]["A2"].value
+    assert "数据截至 2026-12-02 12:07（北京时间）" in head and "+00:00" not in head and "T04" not in head
+    # no public URL configured: no link, and no relative URL posing as one
+    rows = list(wb["概况"].iter_rows(min_row=1))
+    details = [row[3] for row in rows if row[0].value == "受理量"]
+    assert details and details[0].value is None and details[0].hyperlink is None
+    wb = load_workbook(io.BytesIO(render(r, "xlsx", "https://12345.example.gov.cn/")))
+    [cell] = [row[3] for row in wb["概况"].iter_rows() if row[0].value == "受理量"]
+    assert cell.value == "查看明细"
+    assert cell.hyperlink.target.startswith("https://12345.example.gov.cn/reports/drill?figure=registered&")
+    links = [c.hyperlink.target for row in wb["热线分类"].iter_rows(min_row=2) for c in row if c.hyperlink]
+    assert links and all(u.startswith("https://12345.example.gov.cn/reports/drill?") for u in links)

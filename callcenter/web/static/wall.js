@@ -4,7 +4,8 @@
   "use strict";
   var data = JSON.parse(document.getElementById("wall-data").textContent);
   var conn = document.getElementById("conn");
-  var STATE = { ready: "空闲", busy: "通话中", paused: "示忙", offline: "未登录" };
+  var STATE = { ready: "空闲", busy: "通话中", paused: "示忙", offline: "未登录", acw: "话后整理", wrapup: "话后整理",
+                after_call: "话后整理" };
   var charts = {}, lastTickets = null;
 
   function get(obj, path) { return path.split(".").reduce(function (o, k) { return o == null ? o : o[k]; }, obj); }
@@ -60,7 +61,7 @@
     });
     var seats = data.board.seats || [];
     document.getElementById("seats").innerHTML = seats.map(function (s) {
-      return '<li class="seat ' + s.state + '"><b>' + esc(s.seat || "") + "</b> " + esc(s.name) + " <span>" + STATE[s.state] + "</span></li>";
+      return '<li class="seat ' + s.state + '"><b>' + esc(s.seat || "") + "</b> " + esc(s.name) + " <span>" + esc(s.state_label || STATE[s.state] || s.state || "") + "</span></li>";
     }).join("");
     table("tbl-department", "by_department");
     table("tbl-category", "by_category");
