@@ -255,6 +255,10 @@ def _reporting_database() -> Any:
 
 
 def _link_base(base_url: str) -> str:
+    """Drill links: relative, or absolute on --base-url (default HOTLINE_PUBLIC_URL)."""
+    from callcenter.settings import get_settings
+
+    base_url = base_url or get_settings().public_url or ""
     return base_url.rstrip("/") + "/reports/drill"
 
 

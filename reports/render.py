@@ -162,12 +162,18 @@ def render_xlsx(report: dict[str, Any], link_host: str = "") -> bytes:
     def detail(ws: Any, col: int, drill: str | None) -> None:
         """The 明细 cell of the row just appended."""
         c = ws.cell(row=ws.max_row, column=col)
-        if link_host and drill:
-            c.value = "查看明细"
-            c.hyperlink = link_host + drill
+        url = absolute(drill)
+        c.value = "查看明细" if url else None
+        if url:
+            c.hyperlink = url
             c.font = link_font
-        else:
-            c.value = None
+
+    def absolute(drill: str | None) -> str | None:
+        if not drill:
+            return None
+        if drill.startswith(("http://", "https://")):  # made with the console's address already
+            return drill
+        return link_host + drill if link_host else None
 
     thin = Side(style="thin", color="888888")
     box = Border(left=thin, right=thin, top=thin, bottom=thin)
@@ -212,8 +218,8 @@ def render_xlsx(report: dict[str, Any], link_host: str = "") -> bytes:
         c.value = cell["value"] if cell["value"] is not None else NOT_ENTERED
         if cell["source"] in fills:
             c.fill = fills[cell["source"]]
-        if cell["source"] == "data" and cell.get("drill") and link_host:
-            c.hyperlink = link_host + cell["drill"]
+        if cell["source"] == "data" and absolute(cell.get("drill")):
+            c.hyperlink = absolute(cell.get("drill"))
 
     breakdown = wb.create_sheet("热线分类")
     breakdown.append(["分组", "名称", "件数", "明细"])

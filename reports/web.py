@@ -118,6 +118,11 @@ def make_router(*dependencies: Any) -> APIRouter:
             raise HTTPException(422, "format: one of html, csv, xlsx, json")
         from urllib.parse import urlencode
 
+        if "session" not in request.scope:  # mounted without the console (no session): a bare page
+            lis = "".join(f"<li>{escape(r['cells'][0])}</li>" for r in data)
+            body = (f"<h1>{escape(heading)}</h1><p data-count='{len(items)}'>共 {len(items)} 件</p>"
+                    f"<ol class='drill'>{lis}</ol>")
+            return HTMLResponse(_page(heading, body))
         from callcenter.web.console import page
 
         q = {k: v for k, v in {"figure": figure, "from": d0.isoformat(), "to": d1.isoformat(), "key": key,
