@@ -34,10 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, text  # noqa: E402
 
-from callcenter.auth import add_user  # noqa: E402
-from callcenter.db import Database  # noqa: E402
-from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.models import (  # noqa: E402
+from callcenter.core.settings import Settings  # noqa: E402
+from callcenter.entry.app import create_app  # noqa: E402
+from callcenter.entry.seed import seed_reference  # noqa: E402
+from callcenter.people.auth import add_user  # noqa: E402
+from callcenter.store.db import Database  # noqa: E402
+from callcenter.store.migrate import upgrade  # noqa: E402
+from callcenter.store.models import (  # noqa: E402
     Callback,
     CallbackKind,
     CallbackResult,
@@ -48,9 +51,6 @@ from callcenter.models import (  # noqa: E402
     Status,
     Ticket,
 )
-from callcenter.seed import seed_reference  # noqa: E402
-from callcenter.settings import Settings  # noqa: E402
-from callcenter.web.app import create_app  # noqa: E402
 
 ADMIN = os.environ.get("HOTLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 DBNAME = "hotline_bench_callbacks"

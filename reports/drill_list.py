@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from callcenter.db import Database
-from callcenter.models import KIND_LABELS, STATUS_LABELS, Call, Category, Department, Kind, Ticket
+from callcenter.store.db import Database
+from callcenter.store.models import KIND_LABELS, STATUS_LABELS, Call, Category, Department, Kind, Ticket
 
 from .metrics import FIGURE_LABELS, TZ, is_call_figure
 

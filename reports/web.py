@@ -23,7 +23,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import escape
 
-from callcenter.errors import DomainError
+from callcenter.core.errors import DomainError
 
 from . import annual as annual_mod
 from .metrics import UnknownDepartment, UnknownFigure
@@ -123,7 +123,7 @@ def make_router(*dependencies: Any) -> APIRouter:
             body = (f"<h1>{escape(heading)}</h1><p data-count='{len(items)}'>共 {len(items)} 件</p>"
                     f"<ol class='drill'>{lis}</ol>")
             return HTMLResponse(_page(heading, body))
-        from callcenter.web.console import page
+        from callcenter.web.render import page
 
         q = {k: v for k, v in {"figure": figure, "from": d0.isoformat(), "to": d1.isoformat(), "key": key,
                                 "department": department, "as_of": as_of}.items() if v}
@@ -136,8 +136,8 @@ def make_router(*dependencies: Any) -> APIRouter:
     async def reports_index(request: Request) -> Response:
         """报表: today's / this month's / this year's figures with their drill-downs, the monthly
         and quarterly summaries and the annual reports."""
-        from callcenter.agents import local_today
-        from callcenter.web.console import page
+        from callcenter.floor.agents import local_today
+        from callcenter.web.render import page
 
         from .metrics import metrics
 

@@ -21,8 +21,8 @@ CST = timezone(timedelta(hours=8))
 
 
 def people(live: Live) -> dict[str, Any]:
-    from callcenter.auth import actor_of
-    from callcenter.models import User
+    from callcenter.people.auth import actor_of
+    from callcenter.store.models import User
 
     async def go() -> dict[str, Any]:
         async with live.app.state.db.session() as s:
@@ -32,7 +32,7 @@ def people(live: Live) -> dict[str, Any]:
 
 
 def new_case(live: Live, at: datetime | None = None, **kw: Any) -> str:
-    from callcenter import services
+    from callcenter.cases import services
 
     p = people(live)
     data = dict(kind="complaint", category="物业管理", content="小区电梯长期故障无人维修", caller_phone="13812345678",
@@ -43,7 +43,7 @@ def new_case(live: Live, at: datetime | None = None, **kw: Any) -> str:
 
 def act(live: Live, who: str, number: str, action: str, params: dict[str, Any] | None = None,
         at: datetime | None = None) -> Any:
-    from callcenter import services
+    from callcenter.cases import services
 
     return live.run(services.act(live.app.state.db, people(live)[who], number, action, None, params or {}, at))
 
@@ -157,7 +157,7 @@ def test_a_reopened_case_shows_its_new_deadline(chromium: Browser, live: Live) -
 
 
 def test_the_callbacks_page_has_tabs_and_pages(chromium: Browser, live: Live) -> None:
-    from callcenter.models import Callback, CallbackKind, CallbackTaskStatus
+    from callcenter.store.models import Callback, CallbackKind, CallbackTaskStatus
 
     now = datetime.now(UTC)
 

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from callbacks import service
 from callbacks.deadlines import check_deadlines, open_notices
-from callcenter import services
-from callcenter.db import Database
-from callcenter.models import CallOutcome, Notification
+from callcenter.cases import services
+from callcenter.store.db import Database
+from callcenter.store.models import CallOutcome, Notification
 from tests.integration.test_callbacks import People, add_call, cst, new_case, resolve, scheduler
 
 ALL_KINDS = {"remind_1d", "remind_2h", "overdue", "escalated", "accept_overdue", "extension_waiting",

@@ -9,12 +9,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from callcenter import queues, services
-from callcenter.auth import actor_of
-from callcenter.db import Database
-from callcenter.models import Status, User
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
+from callcenter.cases import queues, services
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.people.auth import actor_of
+from callcenter.store.db import Database
+from callcenter.store.models import Status, User
 from tests.console_people import seed_console_people, sign_in
 from tests.integration.test_callbacks import People, cst, new_case, resolve
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from callbacks.deadlines import open_notices
-from callcenter import services
-from callcenter.db import Database
-from callcenter.errors import Conflict, Forbidden
-from callcenter.models import Notification, Status, TicketEvent
+from callcenter.cases import services
+from callcenter.core.errors import Conflict, Forbidden
+from callcenter.store.db import Database
+from callcenter.store.models import Notification, Status, TicketEvent
 from reports.metrics import drill, metrics
 from reports.rollup import refresh_rollups
 from tests.integration.test_callbacks import People, cst, new_case, resolve

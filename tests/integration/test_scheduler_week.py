@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 
 from callbacks import service
 from callbacks.scheduler import CallbackScheduler, LeaseLeader, SchedulerConfig
-from callcenter import services
-from callcenter.auth import actor_of
-from callcenter.db import Database
-from callcenter.demo_cases import seed_cases
-from callcenter.errors import Conflict, Invalid
-from callcenter.models import (
+from callcenter.cases import services
+from callcenter.core.errors import Conflict, Invalid
+from callcenter.entry.demo_cases import seed_cases
+from callcenter.entry.seed import seed_demo
+from callcenter.people.auth import actor_of
+from callcenter.store.db import Database
+from callcenter.store.models import (
     Callback,
     CallbackTaskStatus,
     CallOutcome,
@@ -30,7 +31,6 @@ from callcenter.models import (
     Ticket,
     User,
 )
-from callcenter.seed import seed_demo
 from tests.integration.test_callbacks import add_call
 
 START = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # Monday 16 November 2026, 08:00 in Shanghai
