@@ -41,7 +41,7 @@ from .claims import dialect_of, rowcount
 from .due import CallbackRules, notices_due, rules_for, working_minutes_per_day
 
 DEADLINE_KINDS = ("remind_1d", "remind_2h", "overdue", "escalated")
-CASE_KINDS = (*DEADLINE_KINDS, "accept_overdue", "extension_waiting")
+CASE_KINDS = (*DEADLINE_KINDS, "accept_overdue", "extension_waiting", "chase")
 OPEN = tuple(OPEN_STATES)
 AUDIENCE = {"escalated": "supervisor", "extension_waiting": "supervisor", "callback_overdue": "operator"}
 # reminders at an admin's offsets are remind_<N>m (due.deadline_notices)
@@ -76,13 +76,20 @@ async def _insert_notices(s: AsyncSession, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     ins = sqlite.insert if dialect_of(s) == "sqlite" else postgresql.insert
+    # a multi-row VALUES needs every row to carry the same keys (SQLAlchemy refuses a mixed
+    # batch: a callback notice has no department_id, a case notice no callback_id): one INSERT
+    # per key shape
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(sorted(row)), []).append(row)
     n = 0
-    for i in range(0, len(rows), 200):
-        # ON CONFLICT DO NOTHING on the key: a notice another scheduler (or this one before a
-        # restart) already wrote stays as it is
-        r = await s.execute(ins(Notification).values(rows[i:i + 200]).on_conflict_do_nothing(
-            index_elements=["key"]))
-        n += rowcount(r)
+    for batch in shapes.values():
+        for i in range(0, len(batch), 200):
+            # ON CONFLICT DO NOTHING on the key: a notice another scheduler (or this one before a
+            # restart) already wrote stays as it is
+            r = await s.execute(ins(Notification).values(batch[i:i + 200]).on_conflict_do_nothing(
+                index_elements=["key"]))
+            n += rowcount(r)
     return n
 
 

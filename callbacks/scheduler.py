@@ -263,13 +263,33 @@ class CallbackScheduler:
             await self._guarded("catch-up", self.tick)
             await self._guarded("summary catch-up", self.step_catch_up_summary)
 
-    async def _guarded(self, name: str, step: Any) -> None:
+    async def _guarded(self, name: str, step: Any, now: datetime | None = None) -> None:
         if not self.leader.leading:
             return
         try:
-            await step(utcnow())
+            await step(now or utcnow())
         except Exception:  # noqa: BLE001 - one failed tick never stops the scheduler
             log.exception("%s tick failed", name)
+
+    def interval_steps(self) -> dict[str, tuple[Any, float]]:
+        """The interval jobs: name → (step, every seconds); `start` schedules these, `run_steps`
+        runs them at a given time (a simulated day in the tests)."""
+        c = self.config
+        return {
+            "callbacks": (self.step_callbacks, c.callbacks_every),
+            "missed": (self.step_missed, c.missed_every),
+            "deadlines": (self.step_deadlines, c.deadlines_every),
+            "rollups": (self.step_rollups, c.rollups_every),
+            "kb": (self.step_kb, c.kb_every),
+        }
+
+    async def run_steps(self, now: datetime, names: tuple[str, ...] | None = None) -> None:
+        """Run the interval jobs once at `now` exactly as APScheduler runs them (guarded: a failure
+        is logged, never raised), after taking the lead like the leader job."""
+        if await self.leader.try_lead(now):
+            for name, (step, _every) in self.interval_steps().items():
+                if names is None or name in names:
+                    await self._guarded(name, step, now)
 
     def _job(self, name: str, step: Any) -> Any:
         async def run() -> None:
@@ -289,14 +309,8 @@ class CallbackScheduler:
         )
         now = datetime.now(tz)
         self.aps.add_job(self._leader_job, "interval", seconds=c.leader_every, id="leader", next_run_time=now)
-        self.aps.add_job(self._job("callbacks", self.step_callbacks), "interval", seconds=c.callbacks_every,
-                         id="callbacks")
-        self.aps.add_job(self._job("missed", self.step_missed), "interval", seconds=c.missed_every, id="missed")
-        self.aps.add_job(self._job("deadlines", self.step_deadlines), "interval", seconds=c.deadlines_every,
-                         id="deadlines")
-        self.aps.add_job(self._job("rollups", self.step_rollups), "interval", seconds=c.rollups_every,
-                         id="rollups")
-        self.aps.add_job(self._job("kb", self.step_kb), "interval", seconds=c.kb_every, id="kb")
+        for name, (step, every) in self.interval_steps().items():
+            self.aps.add_job(self._job(name, step), "interval", seconds=every, id=name)
         self.aps.add_job(self._job("summary", self.step_summary), "cron", hour=c.summary_hour,
                          minute=c.summary_minute, id="summary")
         self.aps.start()

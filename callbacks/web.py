@@ -16,19 +16,22 @@ session's CSRF token (the router's dependency).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
 from callbacks import deadlines
 from callbacks import service as cbs
 from callcenter.cases.services import shows_identity
+from callcenter.cases.workdays import TZ
 from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.people import admin
 from callcenter.store.models import (
+    KIND_LABELS,
     Call,
     Callback,
     CallbackKind,
@@ -36,8 +39,10 @@ from callcenter.store.models import (
     CallbackTaskStatus,
     CallDirection,
     CallOutcome,
+    Kind,
     Notification,
     Role,
+    SlaRule,
     Ticket,
 )
 from callcenter.web import auth_web
@@ -51,7 +56,7 @@ SATISFACTION_CHOICES = (("satisfied", "满意"), ("basically", "基本满意"), 
 NOTICE_LABELS = {
     "remind_1d": "到期提醒", "remind_2h": "到期提醒", "overdue": "超期", "escalated": "督办",
     "accept_overdue": "签收超期", "extension_waiting": "延期待批", "callback_overdue": "回访超期",
-    "daily_summary": "日报",
+    "daily_summary": "日报", "chase": "催办",
 }
 
 router = APIRouter(dependencies=[Depends(auth_web.check_csrf)], include_in_schema=False)
@@ -91,15 +96,39 @@ def call_state(req: CallbackRequest | None, call: Call | None) -> tuple[str, str
     return "done", "已登记"
 
 
+TABS = {"today": "今日到期", "overdue": "超期", "all": "全部"}
+PER_PAGE = 50
+
+
+def _tab_where(tab: str, now: datetime) -> list[Any]:
+    """今日到期: not overdue yet, due by the end of today (Asia/Shanghai); 超期: past due; 全部."""
+    w: list[Any] = [Callback.status == CallbackTaskStatus.pending]
+    if tab == "today":
+        end = datetime.combine(now.astimezone(TZ).date() + timedelta(days=1), time(0), TZ).astimezone(UTC)
+        w += [Callback.due_at >= now, Callback.due_at < end]
+    elif tab == "overdue":
+        w.append(Callback.due_at < now)
+    return w
+
+
+async def tab_counts(db: Any, now: datetime) -> dict[str, int]:
+    out = {}
+    async with db.session() as s:
+        for tab in TABS:
+            out[tab] = (await s.execute(select(func.count()).select_from(Callback).where(*_tab_where(tab, now)))).scalar_one()
+    return out
+
+
 async def work_list(db: Any, actor: Actor, now: datetime, *, ids: list[int] | None = None,
-                    limit: int = 100) -> list[dict[str, Any]]:
-    """Pending 回访 / 回拨 tasks, earliest due first, with the state of their latest call."""
+                    limit: int = PER_PAGE, tab: str = "all", offset: int = 0) -> list[dict[str, Any]]:
+    """Pending 回访 / 回拨 tasks of a tab, newest due first (the page's order), with the state of
+    their latest call."""
     async with db.session() as s:
         q = (select(Callback, Ticket).outerjoin(Ticket, Ticket.id == Callback.ticket_id)
-             .where(Callback.status == CallbackTaskStatus.pending))
+             .where(*_tab_where(tab, now)))
         if ids is not None:
             q = q.where(Callback.id.in_(ids))
-        rows = (await s.execute(q.order_by(Callback.due_at, Callback.id).limit(limit))).all()
+        rows = (await s.execute(q.order_by(Callback.due_at.desc(), Callback.id.desc()).offset(offset).limit(limit))).all()
         cb_ids = [cb.id for cb, _ in rows]
         latest: dict[int, CallbackRequest] = {}
         if cb_ids:
@@ -125,6 +154,7 @@ async def work_list(db: Any, actor: Actor, now: datetime, *, ids: list[int] | No
         out.append({
             "id": cb.id, "kind": cb.kind.value, "kind_label": "回访" if cb.kind is CallbackKind.case else "回拨",
             "number": t.number if t else None, "content": t.content if t else None,
+            "ticket_kind": t.kind.value if t else None, "ticket_kind_label": KIND_LABELS[t.kind] if t else None,
             "resolution": t.resolution if t else None,
             "caller_name": (t.caller_name if t and identity else None), "identity_hidden": not identity,
             "phone": cb.phone if identity else None,
@@ -138,11 +168,47 @@ async def work_list(db: Any, actor: Actor, now: datetime, *, ids: list[int] | No
 
 
 @_route("GET", "/callbacks", OP)
-async def callbacks_page(request: Request, user: Annotated[ConsoleUser, require(*OP)]) -> Response:
+async def callbacks_page(request: Request, user: Annotated[ConsoleUser, require(*OP)],
+                         tab: Annotated[str, Query(max_length=10)] = "",
+                         page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1) -> Response:
+    """The work list: tabs 今日到期 / 超期 / 全部 with their counts, 50 a page, newest due first;
+    each row links to its task (the outcome form, the 回访话术 and the case's 处理情况)."""
     now = datetime.now(UTC)
-    rows = await work_list(db_of(request), user.actor, now)
-    return page(request, "callbacks/list.html", {"rows": rows, "choices": SATISFACTION_CHOICES,
-                                                 "n_overdue": sum(1 for r in rows if r["overdue"])})
+    db = db_of(request)
+    counts = await tab_counts(db, now)
+    if tab not in TABS:
+        tab = "today" if counts["today"] else ("overdue" if counts["overdue"] else "all")
+    rows = await work_list(db, user.actor, now, tab=tab, offset=(page_no - 1) * PER_PAGE)
+    pages = max(1, -(-counts[tab] // PER_PAGE))
+    return page(request, "callbacks/list.html", {"rows": rows, "tab": tab, "tabs": TABS, "counts": counts,
+                                                 "page_no": page_no, "pages": pages, "per_page": PER_PAGE})
+
+
+async def _script(db: Any, kind: str | None) -> str | None:
+    """The 回访话术 of a case kind (sla_rules.callback_script); missed calls use 民众诉求's row."""
+    async with db.session() as s:
+        k = Kind(kind) if kind else Kind.complaint
+        return (await s.execute(select(SlaRule.callback_script).where(SlaRule.kind == k))).scalar_one_or_none()
+
+
+@_route("GET", "/callbacks/task/{callback_id}", OP)
+async def callback_task(request: Request, callback_id: int, user: Annotated[ConsoleUser, require(*OP)]) -> Response:
+    """One task: the 回访话术 of its kind to read while dialling, the case's content and 处理情况,
+    the dial button and the outcome form."""
+    db = db_of(request)
+    now = datetime.now(UTC)
+    rows = await work_list(db, user.actor, now, ids=[callback_id], limit=1)
+    if not rows:
+        auth_web.flash(request, "该回访任务已完成或不存在", "error")
+        return redirect("/callbacks")
+    c = rows[0]
+    script = await _script(db, c["ticket_kind"])
+    return page(request, "callbacks/task.html", {"c": c, "choices": SATISFACTION_CHOICES,
+                                                 "script": script or DEFAULT_SCRIPT})
+
+
+DEFAULT_SCRIPT = ("您好，这里是 12345 市民热线。您之前反映的问题（工单号 {工单号}）承办单位已办结，处理情况是：{处理情况}。"
+                  "请问您对办理结果是否满意？问题是否已经解决？")
 
 
 @_route("GET", "/callbacks/state", OP)
@@ -151,7 +217,7 @@ async def callbacks_state(request: Request, user: Annotated[ConsoleUser, require
     """The live part of the list: per task its call's state and attempts (polled while a call is
     up); a task that is no longer pending is absent (the page reloads)."""
     want = [int(x) for x in ids.split(",") if x.strip().isdigit()][:100]
-    rows = await work_list(db_of(request), user.actor, datetime.now(UTC), ids=want) if want else []
+    rows = await work_list(db_of(request), user.actor, datetime.now(UTC), ids=want, limit=len(want)) if want else []
     return JSONResponse({"rows": {str(r["id"]): {"state": r["state"], "label": r["state_label"],
                                                  "attempts": r["attempts"]} for r in rows}})
 
@@ -167,7 +233,7 @@ async def callbacks_call(request: Request, callback_id: int, user: Annotated[Con
         auth_web.flash(request, f"未拨打：{e.message}", "error")
     else:
         auth_web.flash(request, f"正在呼叫：请接听坐席 {req.seat} 的来电，接通后将自动拨打市民", "ok")
-    return redirect(f"/callbacks#cb-{callback_id}")
+    return redirect(f"/callbacks/task/{callback_id}")
 
 
 @_route("POST", "/callbacks/{callback_id}/outcome", OP)
@@ -186,7 +252,7 @@ async def callbacks_outcome(
     elif kind is CallbackKind.case:
         if satisfaction not in dict(SATISFACTION_CHOICES):
             auth_web.flash(request, "未登记：请选择市民的满意度（满意 / 基本满意 / 不满意）", "error")
-            return redirect(f"/callbacks#cb-{callback_id}")
+            return redirect(f"/callbacks/task/{callback_id}")
         outcome = satisfaction
     else:
         outcome = "reached"
@@ -195,7 +261,7 @@ async def callbacks_outcome(
                                       None if solved == "" else solved == "1")
     except (Invalid, Conflict, NotFound, Forbidden) as e:
         auth_web.flash(request, f"未登记：{e.message}", "error")
-        return redirect(f"/callbacks#cb-{callback_id}")
+        return redirect(f"/callbacks/task/{callback_id}")
     label = "回访" if cb.kind is CallbackKind.case else "回拨"
     if outcome == "not_reached":
         msg = (f"已记未接通（第 {cb.attempts} 次），{label}已结束：无法联系" if cb.status is CallbackTaskStatus.unreachable
@@ -218,7 +284,8 @@ def _scope(user: ConsoleUser) -> list[tuple[str, dict[str, Any]]]:
             return []
         return [("本单位提醒", {"department_id": user.actor.department_id, "audience": "department"})]
     if user.role is Role.supervisor:
-        return [("督办与延期待批", {"audience": "supervisor"}), ("回访超期", {"audience": "operator"})]
+        return [("督办、延期待批与催办", {"audience": "supervisor"}), ("回访超期", {"audience": "operator"}),
+                ("各承办单位提醒", {"audience": "department"})]
     return [("回访超期", {"audience": "operator"})]
 
 
@@ -256,6 +323,39 @@ async def notices_count(request: Request, user: Annotated[ConsoleUser, require(*
             n += (await s.execute(select(func.count()).select_from(Notification)
                                   .where(*_where(args), Notification.id > seen))).scalar_one()
     return JSONResponse({"unread": n})
+
+
+# ---------------------------------------------------------------------------------------------
+# 回访话术: the script per kind (the admin edits it)
+# ---------------------------------------------------------------------------------------------
+@_route("GET", "/admin/scripts", (Role.admin,))
+async def scripts_page(request: Request, user: Annotated[ConsoleUser, require(Role.admin)]) -> Response:
+    async with db_of(request).session() as s:
+        scripts = dict((await s.execute(select(SlaRule.kind, SlaRule.callback_script))).all())
+    rows = [{"kind": k.value, "label": KIND_LABELS[k], "script": scripts.get(k) or ""} for k in Kind if k in scripts]
+    return page(request, "callbacks/scripts.html", {"rows": rows, "default": DEFAULT_SCRIPT})
+
+
+@_route("POST", "/admin/scripts/{kind}", (Role.admin,))
+async def scripts_save(request: Request, kind: str, user: Annotated[ConsoleUser, require(Role.admin)],
+                       script: Annotated[str, Form(max_length=4000)] = "") -> Response:
+    try:
+        k = Kind(kind)
+    except ValueError:
+        auth_web.flash(request, f"未保存：诉求类型“{kind}”不存在", "error")
+        return redirect("/admin/scripts")
+    text = script.strip() or None
+    async with db_of(request).transaction() as s:
+        rule = await s.get(SlaRule, k)
+        if rule is None:
+            auth_web.flash(request, f"未保存：{KIND_LABELS[k]}没有办理规则行", "error")
+            return redirect("/admin/scripts")
+        if rule.callback_script != text:
+            admin.record(s, user.actor, "script.update", "sla_rule", k.value, KIND_LABELS[k],
+                         {"callback_script": [rule.callback_script, text]})
+            rule.callback_script = text
+    auth_web.flash(request, f"已保存{KIND_LABELS[k]}的回访话术", "ok")
+    return redirect("/admin/scripts")
 
 
 __all__ = ["router", "work_list", "call_state"]

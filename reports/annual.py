@@ -433,8 +433,10 @@ def check_hotline(m: dict[str, Any]) -> list[str]:
         p.append(f"应回访（{c['callbacks_required']}）多于办结（{c['resolved']}）")
     if c["callbacks_reached"] > c["callbacks_required"]:
         p.append(f"已回访（{c['callbacks_reached']}）多于应回访（{c['callbacks_required']}）")
-    if c["satisfied"] > c["callbacks_reached"]:
-        p.append(f"满意+基本满意（{c['satisfied']}）多于已回访（{c['callbacks_reached']}）")
+    if c["satisfied"] > c["rated"]:
+        p.append(f"首次回访满意+基本满意（{c['satisfied']}）多于有回访结果的工单（{c['rated']}）")
+    if c["final_satisfied"] > c["final_rated"]:
+        p.append(f"最终满意+基本满意（{c['final_satisfied']}）多于有回访结果的工单（{c['final_rated']}）")
     for g, label in (("by_kind", "诉求类型"), ("by_category", "问题分类")):
         total = sum(c[g].values())
         if total != c["registered"]:
@@ -470,8 +472,13 @@ def hotline_section(
         fig("on_time", "按时办结", c["on_time"]),
         fig("callbacks_required", "应回访", c["callbacks_required"]),
         fig("callbacks_reached", "已回访", c["callbacks_reached"]),
-        fig("satisfied", "满意+基本满意", c["satisfied"]),
+        fig("rated", "有回访结果", c["rated"]),
+        fig("satisfied", "首次回访满意+基本满意", c["satisfied"]),
+        fig("final_rated", "有回访结果（最终）", c["final_rated"]),
+        fig("final_satisfied", "最终满意+基本满意", c["final_satisfied"]),
         fig("reopened", "重办", c["reopened"]),
+        fig("chases", "催办量", c["chases"]),
+        fig("chased", "被催办工单", c["chased"]),
         fig("overdue", "超期", c["overdue"]),
         fig("merged", "重复件", c["merged"]),
     ]
@@ -481,7 +488,10 @@ def hotline_section(
         {"name": "callback_rate", "label": "回访率", "value": c["callback_rate"], "num": "callbacks_reached",
          "den": "callbacks_required"},
         {"name": "satisfaction_rate", "label": "满意率", "value": c["satisfaction_rate"], "num": "satisfied",
-         "den": "callbacks_reached"},
+         "den": "rated"},
+        {"name": "final_satisfaction_rate", "label": "最终满意率", "value": c["final_satisfaction_rate"],
+         "num": "final_satisfied", "den": "final_rated"},
+        {"name": "reopen_rate", "label": "重办率", "value": c["reopen_rate"], "num": "reopened", "den": "resolved"},
         {"name": "direct_resolution_rate", "label": "直接办结率", "value": c["direct_resolution_rate"],
          "num": "answered_directly", "den": "registered"},
     ]
@@ -506,7 +516,8 @@ def hotline_section(
         + (f"，主要涉及{topics}等方面（其中" + "、".join(f"{f['label']}{f['value']}件" for f in top) + "）" if top else "")
         + f"；办结{c['resolved']}件，办结率{_pct(c['completion_rate'])}"
         + f"；应回访{c['callbacks_required']}件，已回访{c['callbacks_reached']}件，回访率{_pct(c['callback_rate'])}"
-        + f"；满意率{_pct(c['satisfaction_rate'])}。"
+        + f"；满意率{_pct(c['satisfaction_rate'])}，最终满意率{_pct(c['final_satisfaction_rate'])}"
+        + f"，重办率{_pct(c['reopen_rate'])}。"
     )
     if calls:
         para = (f"{when}，热线呼入{k['offered']}次，接通{k['answered']}次，接通率{_pct(k['answer_rate'])}。"  # type: ignore[index]
@@ -564,6 +575,7 @@ async def annual_report(
         "as_of": m["as_of"],
         "as_of_local": _local(m["as_of"]),
         "generated_at": datetime.now(UTC).astimezone(TZ).isoformat(timespec="seconds"),
+        "generated_at_local": datetime.now(UTC).astimezone(TZ).strftime("%Y-%m-%d %H:%M") + "（北京时间）",
         "hotline": hotline,
         "tables": tables,
         "text": text,
@@ -602,6 +614,7 @@ async def summary(
         "period": m["period"],
         "as_of": m["as_of"],
         "generated_at": datetime.now(UTC).astimezone(TZ).isoformat(timespec="seconds"),
+        "generated_at_local": datetime.now(UTC).astimezone(TZ).strftime("%Y-%m-%d %H:%M") + "（北京时间）",
         "as_of_local": _local(m["as_of"]),
         "hotline": hotline_section(m, d0, d1, label, link_base),
         "problems": check_hotline(m),

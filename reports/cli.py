@@ -200,10 +200,14 @@ CASE_ROWS = [
     ("回访未接通", "callbacks_unreachable", "n"),
     ("待回访", "callbacks_pending", "n"),
     ("回访率", "callback_rate", "%"),
-    ("满意+基本满意", "satisfied", "n"),
+    ("首次回访满意+基本满意", "satisfied", "n"),
     ("满意率", "satisfaction_rate", "%"),
+    ("最终满意率", "final_satisfaction_rate", "%"),
     ("解决率", "solved_rate", "%"),
     ("重办", "reopened", "n"),
+    ("重办率", "reopen_rate", "%"),
+    ("催办量", "chases", "n"),
+    ("被催办工单", "chased", "n"),
     ("超期", "overdue", "n"),
     ("重复件", "merged", "n"),
     ("无效", "invalid", "n"),
@@ -304,6 +308,10 @@ def _reporting_database() -> Any:
 
 
 def _link_base(base_url: str) -> str:
+    """Drill links: relative, or absolute on --base-url (default HOTLINE_PUBLIC_URL)."""
+    from callcenter.core.settings import get_settings
+
+    base_url = base_url or get_settings().public_url or ""
     return base_url.rstrip("/") + "/reports/drill"
 
 
@@ -317,7 +325,9 @@ def _write(report: dict[str, Any], fmt: ReportFormat, out: str | None, allow_inc
         for p in report["problems"]:
             typer.echo(f"  - {p}", err=True)
         raise typer.Exit(1)
-    data = render(report, fmt.value)
+    from callcenter.core.settings import get_settings
+
+    data = render(report, fmt.value, get_settings().public_url)
     if out in (None, "-"):
         if fmt is ReportFormat.xlsx:
             typer.echo("--out FILE is needed for xlsx", err=True)

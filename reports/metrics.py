@@ -118,9 +118,12 @@ def atom_exprs(s: Scope) -> dict[str, Any]:
         # give one without the dispatch action), while answering directly clears the department
         "dispatched": or_(T.ever_dispatched.is_(True), T.department_id.is_not(None)),
         "callback_result": T.callback_result,
+        # the latest reached callback's answer (最终满意率) and the first one's (满意率)
         "satisfaction": T.satisfaction,
+        "first_satisfaction": T.first_satisfaction,
         "solved": T.solved,
         "reopened": T.reopen_count > 0,
+        "chases": func.coalesce(T.chase_count, 0),  # 催办次数 (a small number: grouped like the rest)
         # by the deadline in force (approved extensions move due_at); no deadline cannot be
         # missed. A case closed after an unreachable callback keeps its resolved_at.
         "in_time": and_(T.resolved_at.is_not(None), or_(T.due_at.is_(None), T.resolved_at <= T.due_at)),
@@ -163,6 +166,9 @@ def _cb_reached(a: Atoms) -> ColumnElement[bool]:
     return and_(_cb_required(a), a.callback_result == CallbackResult.reached)
 
 
+_CONTENT = (Satisfaction.satisfied, Satisfaction.basically)  # 满意 + 基本满意
+
+
 def _overdue_open(a: Atoms) -> ColumnElement[bool]:
     return and_(_registered(a), a.status.in_(OPEN), a.past_due)
 
@@ -189,15 +195,20 @@ CASE_FIGURES: dict[str, CasePred] = {
     "callbacks_pending": lambda a: and_(
         _cb_required(a), or_(a.callback_result.is_(None), a.callback_result == CallbackResult.pending)
     ),
-    # 满意 + 基本满意 of the latest callback (the case keeps the latest one's answer)
-    "satisfied": lambda a: and_(
-        _cb_reached(a), a.satisfaction.in_([Satisfaction.satisfied, Satisfaction.basically])
-    ),
-    "dissatisfied": lambda a: and_(_cb_reached(a), a.satisfaction == Satisfaction.dissatisfied),
+    # 满意率 (DOMAIN.md): over the cases with a reached callback, the *first* reached callback's
+    # answer — a 不满意 stays counted after the case is reopened and resolved again
+    "rated": lambda a: and_(_registered(a), a.first_satisfaction.is_not(None)),
+    "satisfied": lambda a: and_(_registered(a), a.first_satisfaction.in_(_CONTENT)),
+    "dissatisfied": lambda a: and_(_registered(a), a.first_satisfaction == Satisfaction.dissatisfied),
+    # 最终满意率: the same over the *latest* reached callback
+    "final_rated": lambda a: and_(_registered(a), a.satisfaction.is_not(None)),
+    "final_satisfied": lambda a: and_(_registered(a), a.satisfaction.in_(_CONTENT)),
     # 解决率: of the reached citizens who answered the question, those who said it is solved
     "solved_asked": lambda a: and_(_cb_reached(a), a.solved.is_not(None)),
     "solved": lambda a: and_(_cb_reached(a), a.solved.is_(True)),
     "reopened": lambda a: and_(_registered(a), a.reopened),
+    # 催办: cases the citizen called again about (催办量, the number of 催办, is CASE_SUMS')
+    "chased": lambda a: and_(_registered(a), a.chases > 0),
     # 超期: open past its deadline as of `now`, or resolved after it (the two parts are disjoint:
     # the rollups keep the second, the first depends on `now` and is always counted live)
     "overdue": lambda a: or_(_overdue_open(a), _overdue_late(a)),
@@ -205,6 +216,13 @@ CASE_FIGURES: dict[str, CasePred] = {
     "overdue_late": lambda a: _overdue_late(a),
     "merged": lambda a: a.status == Status.merged,
     "invalid": lambda a: a.status == Status.invalid,
+}
+
+
+# figures that add up a number per case rather than count cases: name → (predicate, value);
+# their drill-down lists the cases the predicate holds for
+CASE_SUMS: dict[str, tuple[CasePred, Callable[[Atoms], Any]]] = {
+    "chases": (CASE_FIGURES["chased"], lambda a: a.chases),  # 催办量
 }
 
 
@@ -323,6 +341,8 @@ def case_counts_over(grouped: Any) -> Select[Any]:
     a = Atoms(grouped.c)
     cols = [func.coalesce(func.sum(case((p(a), grouped.c.n), else_=0)), 0).label(name)
             for name, p in CASE_FIGURES.items()]
+    cols += [func.coalesce(func.sum(case((p(a), grouped.c.n * v(a)), else_=0)), 0).label(name)
+             for name, (p, v) in CASE_SUMS.items()]
     return select(*cols).select_from(grouped)
 
 
@@ -453,13 +473,21 @@ async def metrics(
         "callbacks_unreachable": n["callbacks_unreachable"],
         "callbacks_pending": n["callbacks_pending"],
         "callback_rate": ratio(n["callbacks_reached"], n["callbacks_required"]),
+        # 满意率: the first reached callback of each case; 最终满意率: the latest one
+        "rated": n["rated"],
         "satisfied": n["satisfied"],
         "dissatisfied": n["dissatisfied"],
-        "satisfaction_rate": ratio(n["satisfied"], n["callbacks_reached"]),
+        "satisfaction_rate": ratio(n["satisfied"], n["rated"]),
+        "final_rated": n["final_rated"],
+        "final_satisfied": n["final_satisfied"],
+        "final_satisfaction_rate": ratio(n["final_satisfied"], n["final_rated"]),
         "solved": n["solved"],
         "solved_asked": n["solved_asked"],
         "solved_rate": ratio(n["solved"], n["solved_asked"]),
         "reopened": n["reopened"],
+        "reopen_rate": ratio(n["reopened"], n["resolved"]),  # 重办率
+        "chases": n["chases"],  # 催办量
+        "chased": n["chased"],  # cases chased
         "overdue": n["overdue"],
         "overdue_open": n["overdue_open"],
         "overdue_late": n["overdue_late"],
@@ -500,7 +528,30 @@ async def metrics(
     return out
 
 
-FIGURES: tuple[str, ...] = (*CASE_FIGURES, *GROUPS, *CALL_FIGURES)
+FIGURES: tuple[str, ...] = (*CASE_FIGURES, *CASE_SUMS, *GROUPS, *CALL_FIGURES)
+
+# what users call each figure (drill-down titles, exports); a rate drills down to its numerator
+FIGURE_LABELS: dict[str, str] = {
+    "registered": "受理量", "answered_directly": "直接答复", "dispatched": "派单量", "open": "在办",
+    "resolved": "办结", "on_time": "按时办结", "callbacks_required": "应回访", "callbacks_reached": "已回访",
+    "callbacks_unreachable": "回访未接通", "callbacks_pending": "待回访",
+    "rated": "有回访结果（首次）", "satisfied": "首次回访满意+基本满意", "dissatisfied": "首次回访不满意",
+    "final_rated": "有回访结果（最终）", "final_satisfied": "最终满意+基本满意",
+    "solved_asked": "回访问及是否解决", "solved": "市民称已解决", "reopened": "重办", "chased": "被催办工单",
+    "chases": "催办量", "overdue": "超期", "overdue_open": "超期在办", "overdue_late": "超期办结",
+    "merged": "重复件", "invalid": "无效",
+    "by_kind": "诉求类型", "by_category": "问题分类", "by_department": "承办单位", "by_area": "区域",
+    "by_source": "来源",
+    "offered": "呼入量", "answered": "接通", "abandoned": "放弃", "refused": "占线未接入", "waiting": "排队中",
+    "answered_within_15s": "15秒内接通", "talked": "已通话", "callbacks_placed": "外呼回访",
+    "callbacks_answered": "外呼接通", "callbacks_unanswered": "外呼未接", "callbacks_failed": "外呼失败",
+    "disclosure_new": "新收政府信息公开申请", "disclosure_carried_in": "上年结转申请",
+    "disclosure_handled": "本年办结申请", "disclosure_carried_out": "结转下年申请",
+}
+
+
+def is_call_figure(figure: str) -> bool:
+    return figure in CALL_FIGURES
 
 
 async def drill(
@@ -539,7 +590,8 @@ async def drill(
             match = cast(g.key, String(200)) == key if figure != "by_kind" else _kind_is(key)
             q = q.where(_case_scope(s), _registered(Atoms(atom_exprs(s))), match)
         else:
-            q = select(T.number).where(_case_scope(s), CASE_FIGURES[figure](Atoms(atom_exprs(s))))
+            pred = CASE_SUMS[figure][0] if figure in CASE_SUMS else CASE_FIGURES[figure]
+            q = select(T.number).where(_case_scope(s), pred(Atoms(atom_exprs(s))))
         q = q.order_by(T.registered_at, T.id)
         return list((await session.execute(q)).scalars())
 

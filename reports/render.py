@@ -132,9 +132,48 @@ def render_json(report: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 # XLSX
 # ---------------------------------------------------------------------------------------------
+def local_time(value: Any) -> Any:
+    """An ISO timestamp (or datetime) as Asia/Shanghai `2026-12-02 12:07（北京时间）`; other values as they are."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.strftime("%Y-%m-%d %H:%M")
+        return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
+    return value
+
+
 def render_xlsx(report: dict[str, Any], link_host: str = "") -> bytes:
+    """`link_host`: the console's public base URL (HOTLINE_PUBLIC_URL); each 明细 cell is a real
+    hyperlink to the drill-down there, and empty when it is not configured (a relative URL in a
+    file opened elsewhere leads nowhere)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    link_host = link_host.rstrip("/")
+    link_font = Font(color="0563C1", underline="single")
+
+    def detail(ws: Any, col: int, drill: str | None) -> None:
+        """The 明细 cell of the row just appended."""
+        c = ws.cell(row=ws.max_row, column=col)
+        url = absolute(drill)
+        c.value = "查看明细" if url else None
+        if url:
+            c.hyperlink = url
+            c.font = link_font
+
+    def absolute(drill: str | None) -> str | None:
+        if not drill:
+            return None
+        if drill.startswith(("http://", "https://")):  # made with the console's address already
+            return drill
+        return link_host + drill if link_host else None
 
     thin = Side(style="thin", color="888888")
     box = Border(left=thin, right=thin, top=thin, bottom=thin)
@@ -148,13 +187,14 @@ def render_xlsx(report: dict[str, Any], link_host: str = "") -> bytes:
     ws.append([report["title"]])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([f"统计期间 {report['period']['from']} 至 {report['period']['to']}（{report['period']['timezone']}），"
-               f"数据截至 {report['as_of']}"])
+               f"数据截至 {local_time(report['as_of'])}，生成于 {local_time(report.get('generated_at'))}"])
     h = report["hotline"]
     ws.append([h["paragraph"]])
     ws.append([])
     ws.append(["指标", "数值", "来源", "明细"])
     for f in h["calls"] + h["counts"]:
-        ws.append([f["label"], f["value"], "热线数据", link_host + f["drill"]])
+        ws.append([f["label"], f["value"], "热线数据", None])
+        detail(ws, 4, f["drill"])
     for r in h["rates"]:
         ws.append([r["label"], r["value"], "热线数据（比率，0–1）", ""])
     ws.append([])
@@ -178,14 +218,15 @@ def render_xlsx(report: dict[str, Any], link_host: str = "") -> bytes:
         c.value = cell["value"] if cell["value"] is not None else NOT_ENTERED
         if cell["source"] in fills:
             c.fill = fills[cell["source"]]
-        if cell["source"] == "data" and cell.get("drill"):
-            c.hyperlink = link_host + cell["drill"]
+        if cell["source"] == "data" and absolute(cell.get("drill")):
+            c.hyperlink = absolute(cell.get("drill"))
 
     breakdown = wb.create_sheet("热线分类")
     breakdown.append(["分组", "名称", "件数", "明细"])
     for group, label in (("by_category", "问题分类"), ("by_kind", "诉求类型"), ("by_department", "承办单位")):
         for f in h[group]:
-            breakdown.append([label, f["label"], f["value"], link_host + f["drill"]])
+            breakdown.append([label, f["label"], f["value"], None])
+            detail(breakdown, 4, f["drill"])
     breakdown.column_dimensions["B"].width = 24
     breakdown.column_dimensions["D"].width = 60
 
@@ -250,8 +291,9 @@ def render_xlsx(report: dict[str, Any], link_host: str = "") -> bytes:
                 r, c = key.split("|")
                 src.append([tk, report_label(tables[tk], r), report_col(tables[tk], c),
                             cell["value"] if cell["value"] is not None else NOT_ENTERED,
-                            SOURCE_LABELS[cell["source"]], cell["entered_by"], cell["entered_at"],
-                            cell["entered_source"], (link_host + cell["drill"]) if cell.get("drill") else None])
+                            SOURCE_LABELS[cell["source"]], cell["entered_by"], local_time(cell["entered_at"]),
+                            cell["entered_source"], None])
+                detail(src, 9, cell.get("drill"))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -265,13 +307,13 @@ def report_col(t: dict[str, Any], key: str) -> str:
     return next(c["label"] for c in t["columns"] if c["key"] == key)
 
 
-def render(report: dict[str, Any], fmt: str) -> bytes:
+def render(report: dict[str, Any], fmt: str, public_url: str | None = None) -> bytes:
     if fmt == "html":
         return render_html(report).encode("utf-8")
     if fmt == "md":
         return render_md(report).encode("utf-8")
     if fmt == "xlsx":
-        return render_xlsx(report)
+        return render_xlsx(report, public_url or "")
     if fmt == "json":
         return render_json(report).encode("utf-8")
     raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")

@@ -83,7 +83,8 @@ from .metrics import (
 LAG = timedelta(minutes=2)
 # beyond this many changed days in a period a read counts the base tables alone
 MAX_LIVE_DAYS = 62
-CASE_ATOMS = ("status", "dispatched", "callback_result", "satisfaction", "solved", "reopened", "in_time", "late")
+CASE_ATOMS = ("status", "dispatched", "callback_result", "satisfaction", "first_satisfaction", "solved", "reopened",
+              "chases", "in_time", "late")
 _EPOCH = Scope(lo=datetime(2000, 1, 1, tzinfo=UTC), hi=datetime(2000, 1, 2, tzinfo=UTC), now=datetime(2000, 1, 1, tzinfo=UTC))
 
 
@@ -149,7 +150,7 @@ def _case_atoms_select(where: Any, day: Any = None) -> Any:
 
 
 # the counts behind a breakdown key's rates kept beside `n` (registered) in report_case_group_days
-KEY_FIGURES = ("resolved", "on_time", "callbacks_required", "callbacks_reached", "satisfied", "overdue_late")
+KEY_FIGURES = ("resolved", "on_time", "callbacks_required", "callbacks_reached", "satisfied", "rated", "overdue_late")
 
 
 def _group_selects(where: Any, day: Any = None, dims: Sequence[str] | None = None) -> list[Any]:

@@ -65,12 +65,12 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def _file(report: dict[str, Any], fmt: str, stem: str) -> Response:
+def _file(report: dict[str, Any], fmt: str, stem: str, public_url: str | None = None) -> Response:
     from .render import render
 
     if fmt not in MEDIA:
         raise HTTPException(422, f"format: one of {', '.join(MEDIA)}")
-    data = render(report, fmt)
+    data = render(report, fmt, public_url)
     headers = {}
     if fmt in ("xlsx", "md"):
         headers["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
@@ -105,14 +105,65 @@ def make_router(*dependencies: Any) -> APIRouter:
         if format == "json":
             return JSONResponse({"figure": figure, "from": d0.isoformat(), "to": d1.isoformat(), "key": key,
                                  "count": len(items), "items": items})
-        what = "来电" if figure in _call_figures() else "工单"
-        title = f"{figure}{'（' + key + '）' if key else ''} {d0} 至 {d1}：{len(items)} 件{what}"
-        lis = "".join(
-            f"<li>{escape(i)}</li>"
-            for i in items
-        )
-        body = f"<h1>{escape(title)}</h1><p data-count='{len(items)}'>共 {len(items)} 件</p><ol class='drill'>{lis}</ol>"
-        return HTMLResponse(_page(title, body))
+        from . import drill_list
+
+        heading = drill_list.title(figure, d0, d1, key)
+        data = await drill_list.rows(request.app.state.db, figure, items)
+        stem = f"drill-{figure}-{d0.isoformat()}-{d1.isoformat()}"
+        if format == "csv":
+            return Response(drill_list.to_csv(figure, data), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
+        if format == "xlsx":
+            return Response(drill_list.to_xlsx(figure, heading, data, _public_url(request)), media_type=MEDIA["xlsx"],
+                            headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'})
+        if format != "html":
+            raise HTTPException(422, "format: one of html, csv, xlsx, json")
+        from urllib.parse import urlencode
+
+        if "session" not in request.scope:  # mounted without the console (no session): a bare page
+            lis = "".join(f"<li>{escape(r['cells'][0])}</li>" for r in data)
+            body = (f"<h1>{escape(heading)}</h1><p data-count='{len(items)}'>共 {len(items)} 件</p>"
+                    f"<ol class='drill'>{lis}</ol>")
+            return HTMLResponse(_page(heading, body))
+        from callcenter.web.render import page
+
+        q = {k: v for k, v in {"figure": figure, "from": d0.isoformat(), "to": d1.isoformat(), "key": key,
+                                "department": department, "as_of": as_of}.items() if v}
+        return page(request, "drill.html", {
+            "heading": heading, "count": len(items), "rows": data, "columns": drill_list.columns(figure),
+            "is_calls": figure in _call_figures(), "query": urlencode(q), "figure": figure,
+        })
+
+    @router.get("", response_class=HTMLResponse)
+    async def reports_index(request: Request) -> Response:
+        """报表: today's / this month's / this year's figures with their drill-downs, the monthly
+        and quarterly summaries and the annual reports."""
+        from callcenter.floor.agents import local_today
+        from callcenter.web.render import page
+
+        from .metrics import metrics
+
+        today = local_today()
+        periods = [("今日", today, today), ("本月", today.replace(day=1), today),
+                   ("本年", today.replace(month=1, day=1), today)]
+        figs = []
+        for label, d0, d1 in periods:
+            m = await metrics(request.app.state.db, d0, d1)
+            figs.append({"label": label, "from": d0.isoformat(), "to": d1.isoformat(), "cases": m["cases"],
+                         "calls": m["calls"] or {}})
+        months = []
+        y, mo = today.year, today.month
+        for _ in range(12):
+            months.append(f"{y}-{mo:02d}")
+            y, mo = (y, mo - 1) if mo > 1 else (y - 1, 12)
+        q = (today.month - 1) // 3 + 1
+        quarters = []
+        yq = today.year
+        for _ in range(4):
+            quarters.append(f"{yq}Q{q}")
+            yq, q = (yq, q - 1) if q > 1 else (yq - 1, 4)
+        return page(request, "reports.html", {"figs": figs, "months": months, "quarters": quarters,
+                                              "years": [today.year, today.year - 1]})
 
     @router.get("/annual")
     async def annual_page(request: Request, year: int, form: str = "2021", format: str = "html") -> Response:
@@ -120,7 +171,7 @@ def make_router(*dependencies: Any) -> APIRouter:
             report = await annual_mod.annual_report(request.app.state.db, year, form=form)
         except DomainError as e:
             raise HTTPException(e.status_code, e.message) from None
-        return _file(report, format, f"annual-report-{year}")
+        return _file(report, format, f"annual-report-{year}", _public_url(request))
 
     @router.get("/summary")
     async def summary_page(
@@ -134,7 +185,7 @@ def make_router(*dependencies: Any) -> APIRouter:
             report = await annual_mod.summary(request.app.state.db, d0, d1, label=label, department_code=department)
         except DomainError as e:
             raise HTTPException(e.status_code, e.message) from None
-        return _file(report, format, f"summary-{month or quarter}")
+        return _file(report, format, f"summary-{month or quarter}", _public_url(request))
 
     @router.get("/capacity")
     async def capacity_page(
@@ -241,6 +292,10 @@ def _use_report_templates() -> None:
     loader = templates.env.loader
     templates.env.loader = ChoiceLoader([loader, FileSystemLoader(here)] if loader else [FileSystemLoader(here)])
     _templates_added = True
+
+def _public_url(request: Request) -> str | None:
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "public_url", None) or None
 
 
 def _call_figures() -> set[str]:

@@ -127,6 +127,30 @@ async def operator_history(request: Request, user: Annotated[ConsoleUser, requir
     return page(request, "_history.html", {"phone": phone, "calls": hist["calls"], "tickets": tickets})
 
 
+@_route("POST", "/operator/chase/{number}", OP)
+async def operator_chase(request: Request, number: str, user: Annotated[ConsoleUser, require(*OP)],
+                         phone: Annotated[str, Form(max_length=40)] = "",
+                         note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """催办 from the screen pop's caller history: one click on an open case of the caller. htmx gets
+    the history again with the outcome; a plain form post goes back to the operator's page."""
+    chased, problem = None, None
+    try:
+        t = await services.act(db_of(request), user.actor, number, "chase", None, {"note": note.strip() or None},
+                               bus=request.app.state.bus)
+        chased = {"number": t.number, "chase_count": t.chase_count}
+    except (Conflict, Invalid) as e:
+        problem = e.message
+    if not request.headers.get("hx-request"):
+        auth_web.flash(request, f"已记录催办：工单 {number}" if chased else f"催办未完成：{problem}",
+                       "ok" if chased else "error")
+        return redirect("/operator")
+    hist = await services.caller_history(db_of(request), phone)
+    r = await ref(request)
+    tickets = [ticket_dict(t, r, user.actor) for t in hist["tickets"]]
+    return page(request, "_history.html", {"phone": phone, "calls": hist["calls"], "tickets": tickets,
+                                           "chased": chased, "chase_error": problem})
+
+
 @_route("GET", "/operator/suggest", OP)
 async def operator_suggest(request: Request, user: Annotated[ConsoleUser, require(*OP)],
                            category: Annotated[str, Query(max_length=100)] = "",

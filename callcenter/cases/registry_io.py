@@ -572,10 +572,12 @@ async def _insert(
                     resolved_at=r.resolved_at,
                     callback_result=cb_result,
                     satisfaction=satisfaction,
+                    first_satisfaction=satisfaction,  # one callback a row: the first is the latest
                     callback_at=r.callback_at if cb_result in (CallbackResult.reached, CallbackResult.unreachable)
                     else None,
                     extensions_granted=0,
                     urge_count=0,
+                    chase_count=0,
                     reopen_count=0,
                     version=1,
                     created_at=now,

@@ -22,7 +22,17 @@ from callcenter.cases.workflow import ROLES_FOR, Action, Actor, CaseState, Chang
 from callcenter.core.bus import NullBus, Publisher
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.store.db import Database
-from callcenter.store.models import Call, Kind, Role, Status, Ticket, TicketEvent, table_of, utcnow
+from callcenter.store.models import (
+    Call,
+    Kind,
+    Notification,
+    Role,
+    Status,
+    Ticket,
+    TicketEvent,
+    table_of,
+    utcnow,
+)
 from callcenter.store.refdata import RefData
 
 T = TypeVar("T")
@@ -56,6 +66,8 @@ def case_state(t: Ticket, ref: RefData) -> CaseState:
         extensions_granted=t.extensions_granted,
         no_callback=t.no_callback,
         callback_required_by_category=cat.callback_required if cat else True,
+        category_id=t.category_id,
+        first_satisfaction=t.first_satisfaction,
     )
 
 
@@ -74,6 +86,7 @@ def make_context(ref: RefData, now: datetime) -> Context:
         accept_due=accept_due,
         max_extension_until=max_extension_until,
         department_exists=lambda i: i in ref.departments and ref.departments[i].active,
+        resolve_due=lambda at, kind, category_id, urgent: resolve_due(ref, kind, category_id, urgent, at),
     )
 
 
@@ -316,6 +329,8 @@ async def act(
             # issue 5: the case's callback row changes in the same transaction (callbacks/service.py)
             from callbacks.service import on_case_change
             await on_case_change(s, t, change.action, now, ref)
+            if change.action is Action.chase:
+                _chase_notices(s, t, change.note, now, actor)
             await s.flush()
     except StaleDataError:
         raise Conflict("the case was changed by someone else meanwhile; reload it") from None
@@ -341,11 +356,31 @@ async def _merge_target(s: AsyncSession, t: Ticket, p: dict[str, Any]) -> dict[s
     return {"into_id": target.id, "into_number": target.number}
 
 
+def _chase_notices(s: AsyncSession, t: Ticket, note: str | None, now: datetime, actor: Actor) -> None:
+    """催办: a notice to the case's department at once; from the second 催办 on, to the supervisors
+    too. Keys are per case and count: never doubled. Closed when the case leaves the open states."""
+    n = t.chase_count
+    data = {"number": t.number, "chases": n}
+    words = f"（{note}）" if note and note != "市民来电催办" else ""
+    if t.department_id is not None:
+        s.add(Notification(key=f"chase:t{t.id}:{n}", kind="chase", audience="department", ticket_id=t.id,
+                           department_id=t.department_id, due_at=t.due_at, status="open", created_at=now,
+                           created_by=actor.name, data=data,
+                           message=f"催办：市民再次来电催问工单 {t.number}（第 {n} 次）{words}，请加快办理"))
+    if n >= 2:
+        s.add(Notification(key=f"chase_sup:t{t.id}:{n}", kind="chase", audience="supervisor", ticket_id=t.id,
+                           department_id=t.department_id, due_at=t.due_at, status="open", created_at=now,
+                           created_by=actor.name, data=data,
+                           message=f"催办：工单 {t.number} 已被市民催办 {n} 次{words}"))
+
+
 def _apply(t: Ticket, change: Change, now: datetime) -> None:
     for k, v in change.updates.items():
         setattr(t, k, v)
     if change.action is Action.urge:
         t.urge_count = (t.urge_count or 0) + 1
+    if change.action is Action.chase:
+        t.chase_count = (t.chase_count or 0) + 1
     if change.to_status is Status.reopened and change.from_status is not Status.reopened:
         t.reopen_count = (t.reopen_count or 0) + 1
     t.status = change.to_status

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Form, Query, Request
 from fastapi.responses import Response
@@ -15,7 +16,10 @@ from callcenter.core.errors import Conflict, Invalid
 from callcenter.floor import agents
 from callcenter.people import admin
 from callcenter.store.models import (
+    KIND_LABELS,
     STATUS_LABELS,
+    Kind,
+    Status,
     Ticket,
 )
 from callcenter.web import auth_web
@@ -42,13 +46,57 @@ router, _route = pages_router()
 @_route("GET", "/cases", CASE)
 async def cases_search(request: Request, user: Annotated[ConsoleUser, require(*CASE)],
                        q: Annotated[str, Query(max_length=200)] = "",
+                       status: Annotated[str, Query(max_length=20)] = "",
+                       kind: Annotated[str, Query(max_length=20)] = "",
+                       department: Annotated[str, Query(max_length=100)] = "",
+                       date_from: Annotated[str, Query(alias="from", max_length=10)] = "",
+                       date_to: Annotated[str, Query(alias="to", max_length=10)] = "",
+                       overdue: Annotated[str, Query(max_length=1)] = "",
                        page_no: Annotated[int, Query(alias="page", ge=1, le=10000)] = 1) -> Response:
-    f = services.TicketFilter(q=q.strip() or None, limit=50, offset=(page_no - 1) * 50)
-    rows, total = await services.search(db_of(request), user.actor, f)
+    """工单查询 with filters: status, kind, department, registration dates (Asia/Shanghai), 超期."""
     r = await ref(request)
+    f = services.TicketFilter(q=q.strip() or None, limit=50, offset=(page_no - 1) * 50)
+    problems: list[str] = []
+    if status:
+        try:
+            f.status = [Status(status)]
+        except ValueError:
+            problems.append(f"状态“{status}”不存在")
+    if kind:
+        try:
+            f.kind = Kind(kind)
+        except ValueError:
+            problems.append(f"诉求类型“{kind}”不存在")
+    if department:
+        dep = r.department(department)
+        if dep is None:
+            problems.append(f"承办单位“{department}”不存在")
+        else:
+            f.department_id = dep.id
+    for label, value, attr, shift in (("起始日期", date_from, "registered_from", 0), ("截止日期", date_to, "registered_to", 1)):
+        if value:
+            try:
+                d = date.fromisoformat(value)
+            except ValueError:
+                problems.append(f"{label}“{value}”不是日期（YYYY-MM-DD）")
+                continue
+            setattr(f, attr, datetime.combine(d + timedelta(days=shift), time(0), TZ).astimezone(UTC))
+    if overdue == "1":
+        f.overdue_at = datetime.now(UTC)
+    filters = {"q": q, "status": status, "kind": kind, "department": department, "from": date_from,
+               "to": date_to, "overdue": overdue}
+    if problems:
+        rows: list[Ticket] = []
+        total = 0
+    else:
+        rows, total = await services.search(db_of(request), user.actor, f)
     items = [ticket_dict(t, r, user.actor, masked=True) for t in rows]
     name = "_case_rows.html" if request.headers.get("hx-request") else "cases.html"
-    return page(request, name, {"q": q, "items": items, "total": total, "page_no": page_no})
+    more = "&".join(f"{k}={quote(v)}" for k, v in filters.items() if v)
+    return page(request, name, {"q": q, "items": items, "total": total, "page_no": page_no, "filters": filters,
+                                "problems": problems, "query": more, "statuses": STATUS_LABELS,
+                                "kinds": KIND_LABELS, "departments": _departments(r)},
+                status_code=400 if problems else 200)
 
 
 def _actions_for(t: Ticket, user: ConsoleUser) -> list[str]:

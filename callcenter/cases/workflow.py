@@ -34,6 +34,7 @@ class Action(str, enum.Enum):
     merge = "merge"  # 重复件 / 并单
     invalidate = "invalidate"  # 无效
     urge = "urge"  # 督办
+    chase = "chase"  # 催办: the citizen called again about the open case
 
 
 ACTION_LABELS = {
@@ -52,6 +53,7 @@ ACTION_LABELS = {
     Action.merge: "并单",
     Action.invalidate: "无效",
     Action.urge: "督办",
+    Action.chase: "催办",
 }
 
 OPEN_STATES = frozenset(
@@ -90,6 +92,7 @@ RULES: dict[Action, Rule] = {
     Action.merge: Rule(OPEN_STATES, Status.merged, _OP),
     Action.invalidate: Rule(frozenset({Status.registered}), Status.invalid, _OP),
     Action.urge: Rule(OPEN_STATES, None, _SUP),
+    Action.chase: Rule(OPEN_STATES, None, _OP),
 }
 
 # who may take each action at all (403 otherwise); `register` is the operator's too
@@ -126,6 +129,8 @@ class CaseState:
     extensions_granted: int
     no_callback: bool
     callback_required_by_category: bool = True
+    category_id: int = 0
+    first_satisfaction: Satisfaction | None = None
 
 
 @dataclass
@@ -136,6 +141,8 @@ class Context:
     accept_due: Callable[[datetime, bool], datetime]  # (dispatched_at, urgent) → 签收 deadline
     max_extension_until: Callable[[datetime, Kind], datetime]  # (current due, kind) → latest new due
     department_exists: Callable[[int], bool] = lambda _id: True
+    # (from, kind, category id, urgent) → resolve deadline: a reopened case's new one (重办)
+    resolve_due: Callable[[datetime, Kind, int, bool], datetime] | None = None
 
 
 @dataclass
@@ -259,16 +266,20 @@ def plan(state: CaseState, action: Action, actor: Actor, params: dict[str, Any],
             u.update(callback_result=CallbackResult.reached, satisfaction=sat)
             if isinstance(params.get("solved"), bool):
                 u["solved"] = params["solved"]
+            if state.first_satisfaction is None:
+                u["first_satisfaction"] = sat  # 满意率 counts the first reached callback
             if sat is Satisfaction.dissatisfied:
-                # 不满意 → 重办: back to the department with the citizen's words
+                # 不满意 → 重办: back to the department with the citizen's words, a new deadline
                 ch.to_status = Status.reopened
                 u.update(resolved_at=None, closed_at=None)
+                u.update(_reopen_deadline(state, ctx))
             else:
                 ch.to_status = Status.closed
                 u.update(closed_at=now)
     elif action is Action.reopen:
         ch.note = _text(params, "reason", "重办理由")
         u.update(resolved_at=None, closed_at=None)
+        u.update(_reopen_deadline(state, ctx))
     elif action is Action.close:
         ch.note = params.get("note")
         u.update(closed_at=now)
@@ -284,10 +295,22 @@ def plan(state: CaseState, action: Action, actor: Actor, params: dict[str, Any],
         u.update(closed_at=now)
     elif action is Action.urge:
         ch.note = _text(params, "note", "督办意见")
+    elif action is Action.chase:
+        note = params.get("note")
+        ch.note = note.strip() if isinstance(note, str) and note.strip() else "市民来电催办"
     return ch
+
+
+def _reopen_deadline(state: CaseState, ctx: Context) -> dict[str, Any]:
+    """重办: a new resolve deadline from the reopening (the kind's rule, sla_rules), judged by it."""
+    if ctx.resolve_due is None:
+        return {}
+    return {"due_at": ctx.resolve_due(ctx.now, state.kind, state.category_id, state.urgent),
+            "extension_requested_until": None, "extension_reason": None}
 
 
 def _callback_required(state: CaseState) -> dict[str, Any]:
     if state.no_callback or not state.callback_required_by_category:
         return {"callback_result": CallbackResult.not_needed}
-    return {"callback_result": CallbackResult.pending, "satisfaction": None, "solved": None}
+    # the latest reached answer (satisfaction) stays until a new callback reaches the citizen
+    return {"callback_result": CallbackResult.pending, "solved": None}

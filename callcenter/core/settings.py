@@ -49,6 +49,9 @@ class Settings(BaseSettings):
                            description="the CDR table cdr_pgsql writes (cdr_pgsql.conf `table`)")
 
     # web
+    public_url: str | None = Field(
+        default=None, description="the console's address as users reach it (https://12345.example.gov.cn): "
+        "report files link case numbers to it; unset: no links")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)

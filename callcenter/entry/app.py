@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from callbacks import web as callbacks_web
 from callcenter.calls import web as calls_web
-from callcenter.cases import clerk_web
+from callcenter.cases import clerk_web, dispatch_web
 from callcenter.cases import web as cases_web
 from callcenter.core.bus import make_bus
 from callcenter.core.errors import DomainError, Invalid
@@ -31,7 +31,7 @@ from callcenter.web import api, render
 
 # the console's pages, per role (render.install includes them in this order)
 CONSOLE_ROUTERS = (people_web.router, calls_web.router, cases_web.router, clerk_web.router, floor_web.router,
-                   sla_web.router, audit_web.router, kb_web.console_router)
+                   sla_web.router, audit_web.router, kb_web.console_router, dispatch_web.router)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:

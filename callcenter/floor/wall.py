@@ -30,7 +30,7 @@ def rates(n: dict[str, int]) -> dict[str, Any]:
         "completion_rate": ratio(n["resolved"], n["registered"]),
         "on_time_rate": ratio(n["on_time"], n["resolved"]),
         "callback_rate": ratio(n["callbacks_reached"], n["callbacks_required"]),
-        "satisfaction_rate": ratio(n["satisfied"], n["callbacks_reached"]),
+        "satisfaction_rate": ratio(n["satisfied"], n["rated"]),
         "overdue": n["overdue_open"] + n["overdue_late"],
     }
 

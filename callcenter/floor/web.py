@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import Request
@@ -19,7 +19,7 @@ from callcenter.store.models import (
     Ticket,
 )
 from callcenter.web.auth_web import ConsoleUser, require
-from callcenter.web.render import SUP, db_of, local, log, page, pages_router, ref
+from callcenter.web.render import SUP, TZ, db_of, local, log, page, pages_router, ref
 
 router, _route = pages_router()
 
@@ -45,6 +45,7 @@ async def start_board(app: Any) -> asyncio.Task[None]:
 def _period(m: dict[str, Any]) -> dict[str, Any]:
     c = m["cases"]
     keys = ("registered", "resolved", "completion_rate", "on_time_rate", "callback_rate", "satisfaction_rate",
+            "final_satisfaction_rate", "reopened", "reopen_rate", "chases", "chased",
             "overdue", "answered_directly", "dispatched", "open", "by_department", "by_category")
     return {k: c[k] for k in keys} | {k: m.get(k) or {} for k in ("department_rates", "category_rates")}
 
@@ -59,6 +60,7 @@ async def wall_payload(app: Any) -> dict[str, Any]:
         "calls": {k: calls.get(k) for k in ("offered", "answered", "abandoned", "refused", "answer_rate",
                                             "answered_within_15s_rate", "avg_wait_s", "peak_lines")},
         "periods": {name: _period(m) for name, m in figs.items()},
+        "dates": wall_dates(),  # each period's days: the figures' drill-down links
         "as_of": local(datetime.now(UTC), "%H:%M:%S"),
     }
 
@@ -92,7 +94,63 @@ def _monotonic() -> float:
 @_route("GET", "/wall", SUP)
 async def wall(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) -> Response:
     data = await wall_payload(request.app)
-    return page(request, "wall.html", {"data": data, "data_json": json.dumps(data, ensure_ascii=False)})
+    return page(request, "wall.html", {"data": data, "data_json": json.dumps(data, ensure_ascii=False),
+                                       "dates": wall_dates()})
+
+
+def wall_dates() -> dict[str, dict[str, str]]:
+    """The wall's periods as drill-down dates (Asia/Shanghai): today, this month, this year."""
+    today = agents.local_today()
+    return {"today": {"from": today.isoformat(), "to": today.isoformat()},
+            "month": {"from": today.replace(day=1).isoformat(), "to": today.isoformat()},
+            "year": {"from": today.replace(month=1, day=1).isoformat(), "to": today.isoformat()}}
+
+
+async def hourly_calls(db: Any) -> list[int]:
+    """Inbound calls offered today per hour (Asia/Shanghai), 24 buckets: the wall's curve."""
+    from sqlalchemy import Integer, cast, func, select
+
+    from callcenter.store.models import Call, CallDirection
+
+    today = agents.local_today()
+    lo = datetime.combine(today, time(0), TZ).astimezone(UTC)
+    if db.is_sqlite:
+        hour = cast(func.strftime("%H", Call.offered_at, "+8 hours"), Integer)  # Shanghai: +08:00 since 1991
+    else:
+        hour = cast(func.extract("hour", func.timezone("Asia/Shanghai", Call.offered_at)), Integer)
+    out = [0] * 24
+    async with db.session() as s:
+        rows = (await s.execute(select(hour, func.count()).where(
+            Call.direction == CallDirection.inbound, Call.offered_at >= lo, Call.offered_at < lo + timedelta(days=1))
+            .group_by(hour))).all()
+    for h, n in rows:
+        if h is not None and 0 <= int(h) < 24:
+            out[int(h)] += int(n)
+    return out
+
+
+async def open_overdue(db: Any, actor: Any) -> int:
+    """Open cases past their deadline now (any registration day): the wall's 超期 figure."""
+    _rows, total = await services.search(db, actor, services.TicketFilter(overdue_at=datetime.now(UTC), limit=0))
+    return total
+
+
+@_route("GET", "/wall/screen", SUP)
+async def wall_screen(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) -> Response:
+    """大屏: the wall full-screen for a display — no console menu, dark, sized to the screen
+    (1920×1080 and 3840×2160 without scrolling); every figure links to its drill-down list."""
+    db = db_of(request)
+    data = await wall_payload(request.app)
+    extra = {"hourly": await hourly_calls(db), "overdue_open": await open_overdue(db, user.actor),
+             "dates": wall_dates()}
+    return page(request, "wall_screen.html", {"data": data, "extra": extra})
+
+
+@_route("GET", "/wall/screen/extra", SUP)
+async def wall_screen_extra(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) -> JSONResponse:
+    db = db_of(request)
+    return JSONResponse({"hourly": await hourly_calls(db), "overdue_open": await open_overdue(db, user.actor),
+                         "dates": wall_dates()})
 
 
 @_route("GET", "/wall/data", SUP)

@@ -583,6 +583,7 @@ ACTION_LABELS: dict[str, str] = {
     "routing_rule.create": "新增派单规则",
     "routing_rule.update": "修改派单规则",
     "sla.update": "修改办理时限与回访规则",
+    "script.update": "修改回访话术",
     "registry.export": "导出来电登记表",
 }
 FIELD_LABELS: dict[str, str] = {
@@ -592,7 +593,7 @@ FIELD_LABELS: dict[str, str] = {
     "username": "用户名", "display_name": "姓名", "role": "角色", "seat": "坐席", "password": "密码",
     "api_token": "接口令牌",
     "format": "格式", "rows": "行数", "from": "起始日期", "to": "截止日期", "file": "文件",
-    "full_numbers": "完整号码", "confidential_identities": "保密件来电人身份",
+    "full_numbers": "完整号码", "confidential_identities": "保密件来电人身份", "callback_script": "回访话术",
 }
 FACT_LABELS = {PASSWORD_CHANGED: "已修改", PASSWORD_SET: "已设置", TOKEN_REVOKED: "已作废", TOKEN_ISSUED: "已签发"}
 ROLE_LABELS = {"operator": "话务员", "clerk": "承办人", "supervisor": "班长", "admin": "管理员"}

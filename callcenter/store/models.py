@@ -240,6 +240,7 @@ class SlaRule(Base):
     remind_before_working_days: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     remind_before_working_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
     escalate_after_working_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    callback_script: Mapped[str | None] = mapped_column(Text)  # 回访话术, read while dialling
 
 
 class RoutingRule(Base):
@@ -359,8 +360,12 @@ class Ticket(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     callback_result: Mapped[CallbackResult | None] = mapped_column(_enum(CallbackResult, "callback_result"))
+    # the latest reached callback's answer (最终满意率); kept when the case is resolved again
     satisfaction: Mapped[Satisfaction | None] = mapped_column(_enum(Satisfaction, "satisfaction"))
+    # the first reached callback's answer (满意率): a 不满意 stays counted after the reopening
+    first_satisfaction: Mapped[Satisfaction | None] = mapped_column(_enum(Satisfaction, "satisfaction"))
     solved: Mapped[bool | None] = mapped_column(Boolean)  # 解决率: the citizen says it is solved
+    chase_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 催办次数
     callback_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -522,6 +527,8 @@ class ReportCaseDay(Base):
     satisfaction: Mapped[Satisfaction | None] = mapped_column(_enum(Satisfaction, "satisfaction"))
     solved: Mapped[bool | None] = mapped_column(Boolean)
     reopened: Mapped[bool] = mapped_column(Boolean)
+    first_satisfaction: Mapped[Satisfaction | None] = mapped_column(_enum(Satisfaction, "satisfaction"))
+    chases: Mapped[int] = mapped_column(Integer, server_default="0")
     in_time: Mapped[bool] = mapped_column(Boolean)
     late: Mapped[bool] = mapped_column(Boolean)
     n: Mapped[int] = mapped_column(Integer)
@@ -545,6 +552,7 @@ class ReportCaseGroupDay(Base):
     callbacks_required: Mapped[int] = mapped_column(Integer, server_default="0")
     callbacks_reached: Mapped[int] = mapped_column(Integer, server_default="0")
     satisfied: Mapped[int] = mapped_column(Integer, server_default="0")
+    rated: Mapped[int] = mapped_column(Integer, server_default="0")
     overdue_late: Mapped[int] = mapped_column(Integer, server_default="0")
 
 

@@ -62,7 +62,7 @@ ANY = tuple(Role)
 ROUTE_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {}
 # the report pages (reports/web.py, mounted in app.py behind the same check)
 ROUTE_ROLES.update({("GET", p): (Role.supervisor, Role.admin) for p in ("/reports/drill", "/reports/annual", "/reports/capacity",
-                                                                         "/reports/summary")})
+                                                                         "/reports/summary", "/reports")})
 
 
 def pages_router() -> tuple[APIRouter, Callable[..., Any]]:

@@ -89,9 +89,11 @@ class TicketOut(BaseModel):
     extensions_granted: int
     urge_count: int
     reopen_count: int
+    chase_count: int = Field(0, description="催办次数: how often the citizen called again about the open case")
     merged_into_id: int | None
     callback_result: Literal["pending", "reached", "unreachable", "not_needed"] | None
-    satisfaction: Literal["satisfied", "basically", "dissatisfied"] | None
+    satisfaction: Literal["satisfied", "basically", "dissatisfied"] | None  # the latest reached callback
+    first_satisfaction: Literal["satisfied", "basically", "dissatisfied"] | None = None  # the first one
     solved: bool | None
     callback_at: datetime | None
     version: int

@@ -114,6 +114,10 @@ def test_the_citizen_answers_and_the_operator_records_satisfied(chromium: Browse
     expect(row).not_to_contain_text(ANSWERS)
     shot(lina, "callbacks-worklist")
 
+    row.locator("a.cb-open").click()  # the task: 回访话术, 处理情况, dial, the outcome form
+    expect(lina.locator("#cb-resolution")).to_have_text("物业已维修完毕")
+    expect(lina.locator("#cb-script")).to_contain_text("物业已维修完毕")
+    row = lina.locator(f"#cb-{cb_id}")
     row.locator("button:has-text('拨打')").click()
     row = lina.locator(f"#cb-{cb_id}")
     expect(lina.locator(".flash")).to_contain_text("正在呼叫")
@@ -126,7 +130,7 @@ def test_the_citizen_answers_and_the_operator_records_satisfied(chromium: Browse
     form = lina.locator(f"#cb-form-{cb_id}")
     form.locator("input[name=satisfaction][value=satisfied]").check()
     form.locator("input[name=solved][value='1']").check()
-    form.locator("input[name=words]").fill("灯已经修好了，很满意")
+    form.locator("textarea[name=words]").fill("灯已经修好了，很满意")
     shot(lina, "callbacks-outcome-form")
     form.locator("button:has-text('登记回访结果')").click()
     expect(lina.locator(".flash")).to_contain_text("满意")
@@ -143,15 +147,15 @@ def test_the_citizen_does_not_answer_and_the_attempt_is_counted(chromium: Browse
     live = dialing
     number, cb_id = resolved_case(live, NO_ANSWER, "路边井盖缺失")
     lina = sign_in(chromium, live, "lina")
-    lina.goto(f"{live.base}/callbacks")
+    lina.goto(f"{live.base}/callbacks/task/{cb_id}")
     row = lina.locator(f"#cb-{cb_id}")
-    expect(row.locator(".cb-attempts")).to_have_text("0")
+    expect(lina.locator(".cb-attempts")).to_have_text("0")
     row.locator("button:has-text('拨打')").click()
     row = lina.locator(f"#cb-{cb_id}")
     expect(row.locator(".cb-state")).to_contain_text("呼叫中", timeout=5_000)
     lina.evaluate("window.__noReload = 1")
     # the citizen's phone rings out (20 s); the outcome is read back and counted, live
-    expect(row.locator(".cb-attempts")).to_have_text("1", timeout=45_000)
+    expect(lina.locator(".cb-attempts")).to_have_text("1", timeout=45_000)
     expect(row.locator(".cb-state")).to_contain_text("未接通")
     assert lina.evaluate("window.__noReload") == 1  # updated in place, no reload
     expect(lina.locator(f"#cb-form-{cb_id} button[value=not_reached]")).to_be_disabled()
@@ -160,7 +164,7 @@ def test_the_citizen_does_not_answer_and_the_attempt_is_counted(chromium: Browse
     cb = callback_row(live, cb_id)
     assert cb.attempts == 1 and cb.status.value == "pending" and cb.next_attempt_at is not None
     assert case_state(live, number).status.value == "resolved"
-    lina.reload()
+    lina.goto(f"{live.base}/callbacks?tab=all")
     expect(lina.locator(f"#cb-{cb_id}")).to_contain_text("后再拨")  # the next attempt at another time
     shot(lina, "callbacks-after-unanswered")
 

@@ -77,10 +77,14 @@ async def test_work_list_call_and_outcomes_drive_the_case(world) -> None:  # typ
     number, cb = await resolved_case(db, people)
     async with client(app) as c:
         s = await sign_in(c, "lina")
-        html = (await c.get("/callbacks")).text
+        html = (await c.get("/callbacks?tab=all")).text
         assert number in html and "赵先生" in html and "138****8000" in html
         assert PHONE not in html  # the list shows the number masked
+        assert f'href="/callbacks/task/{cb.id}"' in html and "<form" not in html.split("<main>")[1]  # no inline forms
+        # the task: dial, the 回访话术 with the case's 处理情况, the outcome form
+        html = (await c.get(f"/callbacks/task/{cb.id}")).text
         assert f'action="/callbacks/{cb.id}/call"' in html and "满意" in html and "未接通" in html
+        assert "回访话术" in html and "已更换灯泡" in html and PHONE not in html
 
         # 拨打: a request row for the telephony process's dialer, from lina's seat
         r = await c.post(f"/callbacks/{cb.id}/call", data={"csrf_token": s.csrf})
@@ -98,11 +102,11 @@ async def test_work_list_call_and_outcomes_drive_the_case(world) -> None:  # typ
         assert r.status_code == 303
         got = await get_cb(db, cb.id)
         assert got.attempts == 1 and got.status is CallbackTaskStatus.pending
-        assert "第 1 次" in (await c.get("/callbacks")).text
+        assert "第 1 次" in (await c.get("/callbacks?tab=all")).text
 
         # reached without a satisfaction: refused with a message, nothing recorded
         await c.post(f"/callbacks/{cb.id}/outcome", data={"csrf_token": s.csrf, "result": "reached", "words": "x"})
-        html = (await c.get("/callbacks")).text
+        html = (await c.get("/callbacks?tab=all")).text
         assert "请选择市民的满意度" in html and (await get_cb(db, cb.id)).attempts == 1
 
         # 满意, solved → the case is closed
@@ -131,11 +135,15 @@ async def test_dissatisfied_reopens_and_missed_call_is_called_back(world) -> Non
         ses.add(miss)
     async with client(app) as c:
         s = await sign_in(c, "lina")
-        html = (await c.get("/callbacks")).text
-        assert "回拨" in html and "159****1234" in html and "已回拨" in html
-        # the overdue 回拨 comes first (ordered by due time) and is marked
-        assert html.index(f'id="cb-{miss.id}"') < html.index(f'id="cb-{cb.id}"')
+        html = (await c.get("/callbacks?tab=all")).text
+        assert "回拨" in html and "159****1234" in html
+        # newest due first: the case's callback (due the next working day) before the overdue 回拨
+        assert html.index(f'id="cb-{cb.id}"') < html.index(f'id="cb-{miss.id}"')
         assert 'class="cb-row overdue"' in html
+        # the 超期 tab holds the overdue one alone
+        html = (await c.get("/callbacks?tab=overdue")).text
+        assert f'id="cb-{miss.id}"' in html and f'id="cb-{cb.id}"' not in html
+        assert "已回拨" in (await c.get(f"/callbacks/task/{miss.id}")).text
         r = await c.post(f"/callbacks/{cb.id}/outcome", data={
             "csrf_token": s.csrf, "result": "reached", "satisfaction": "dissatisfied", "words": "还是很吵",
             "solved": "0"})
@@ -147,7 +155,7 @@ async def test_dissatisfied_reopens_and_missed_call_is_called_back(world) -> Non
         assert r.status_code == 303
         got = await get_cb(db, miss.id)
         assert got.status is CallbackTaskStatus.done and got.attempts == 1
-        html = (await c.get("/callbacks")).text
+        html = (await c.get("/callbacks?tab=all")).text
         assert f'id="cb-{miss.id}"' not in html and f'id="cb-{cb.id}"' not in html
         # a clerk has no work list
         async with client(app) as c2:

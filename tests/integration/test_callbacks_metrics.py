@@ -80,12 +80,23 @@ async def test_callback_rate_and_satisfaction_match_the_callbacks_recorded(datab
                     and v[3] in (Satisfaction.satisfied, Satisfaction.basically))
     solved = sum(1 for v in resolved.values() if v[2] is CallbackTaskStatus.done and v[4] is True)
 
-    assert (required, reached, unreachable, pending, satisfied, solved) == (5, 3, 1, 1, 3, 2)  # a b c d f; a b c
+    assert (required, reached, unreachable, pending, satisfied, solved) == (5, 3, 1, 1, 3, 2)
     assert m["callbacks_required"] == required
     assert m["callbacks_reached"] == reached
     assert m["callbacks_unreachable"] == unreachable
     assert m["callbacks_pending"] == pending
     assert m["callback_rate"] == reached / required
-    assert m["satisfied"] == satisfied and m["satisfaction_rate"] == satisfied / reached
+    # 满意率 / 最终满意率 (DOMAIN.md): the first / the latest reached callback of every case that has one
+    first: dict[int, Satisfaction] = {}
+    last: dict[int, Satisfaction] = {}
+    for tid, _tstatus, _no_cb, status, sat, _solved in rows:
+        if status is CallbackTaskStatus.done and sat is not None:
+            first.setdefault(tid, sat)
+            last[tid] = sat
+    content = (Satisfaction.satisfied, Satisfaction.basically)
+    assert (len(first), sum(v in content for v in first.values()), sum(v in content for v in last.values())) == (4, 2, 3)
+    assert m["rated"] == len(first) and m["satisfied"] == sum(v in content for v in first.values())
+    assert m["satisfaction_rate"] == 2 / 4  # a b | c e said 不满意 first
+    assert m["final_satisfaction_rate"] == 3 / 4  # a b c | e
     assert m["solved"] == solved and m["solved_asked"] == 3
     assert m["reopened"] >= 1 and m["resolved"] == 6  # g counts as resolved, not as required

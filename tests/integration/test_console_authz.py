@@ -95,6 +95,12 @@ BODIES: dict[str, dict[str, str]] = {
     # 回访/回拨 (issue 5): the task does not exist → a message and a redirect for the admitted
     "/callbacks/{callback_id}/call": {},
     "/callbacks/{callback_id}/outcome": {"result": "not_reached"},
+    # 调度 (issue 13): the case is dispatched already → a message and a redirect for the admitted
+    "/queues/{number}/act": {"queue": "dispatch", "decision": "dispatch", "department": "zjj"},
+    # 催办 from the caller history (issue 13): recorded, back to the operator's page
+    "/operator/chase/{number}": {"phone": "13800138000"},
+    # 回访话术 (issue 13)
+    "/admin/scripts/{kind}": {"script": "您好，这里是 12345 市民热线。"},
 }
 
 # the query a GET route needs to answer 200 for an admitted role

@@ -91,16 +91,19 @@ async def build(db: Database) -> None:
             # A: 31 December 23:30 → 2025; resolved 2 January, in time; callback 满意
             t("A", Kind.complaint, wy, Status.closed, cst(2025, 12, 31, 23, 30), department_id=zjj.id,
               ever_dispatched=True, resolved_at=cst(2026, 1, 2, 10), due_at=cst(2026, 1, 8, 17, 30),
-              callback_result=CallbackResult.reached, satisfaction=Satisfaction.satisfied),
+              callback_result=CallbackResult.reached, satisfaction=Satisfaction.satisfied,
+              first_satisfaction=Satisfaction.satisfied),
             # B: 1 January 00:10 → 2026
             t("B", Kind.complaint, wy, Status.registered, cst(2026, 1, 1, 0, 10)),
             # C: answered directly on 1 January 2025 00:00, called back: 基本满意
             t("C", Kind.consultation, cq, Status.closed, cst(2025, 1, 1, 0, 0), resolved_at=cst(2025, 1, 1, 0, 5),
-              callback_result=CallbackResult.reached, satisfaction=Satisfaction.basically),
-            # E: 不满意 → reopened, open: registered, not resolved; its callback does not count
+              callback_result=CallbackResult.reached, satisfaction=Satisfaction.basically,
+              first_satisfaction=Satisfaction.basically),
+            # E: 不满意 → reopened, open: registered, not resolved; its 不满意 stays in 满意率
             t("E", Kind.complaint, cq, Status.reopened, cst(2025, 6, 1, 9), department_id=zjj.id,
               ever_dispatched=True, due_at=cst(2025, 6, 10, 17, 30), reopen_count=1,
-              callback_result=CallbackResult.reached, satisfaction=Satisfaction.dissatisfied),
+              callback_result=CallbackResult.reached, satisfaction=Satisfaction.dissatisfied,
+              first_satisfaction=Satisfaction.dissatisfied),
             # F: a duplicate of E
             t("F", Kind.complaint, cq, Status.merged, cst(2025, 6, 2, 9), department_id=zjj.id),
             # G: invalid
@@ -161,7 +164,9 @@ async def test_every_annual_figure_by_hand(database: Database) -> None:
     assert c["callbacks_required"] == 3  # A C H (J and the applications need none)
     assert c["callbacks_reached"] == 2  # A C (H unreachable; E's 不满意 sent it back)
     assert c["callback_rate"] == 2 / 3
-    assert c["satisfied"] == 2 and c["satisfaction_rate"] == 1.0
+    # 满意率 over the cases with a reached callback (A C E): E's 不满意 stays counted (DOMAIN.md)
+    assert c["rated"] == 3 and c["satisfied"] == 2 and c["satisfaction_rate"] == 2 / 3
+    assert c["final_satisfaction_rate"] == 2 / 3 and c["reopen_rate"] == 2 / 6
     assert c["reopened"] == 2 and c["merged"] == 2 and c["invalid"] == 1
     assert c["by_category"] == {"物业管理": 2, "拆迁补偿": 3, "信息公开": 3}
     assert c["by_kind"]["disclosure"] == 3 and c["by_kind"]["complaint"] == 3
@@ -170,7 +175,7 @@ async def test_every_annual_figure_by_hand(database: Database) -> None:
     assert (k["offered"], k["answered"], k["refused"], k["abandoned"]) == (3, 1, 1, 1)
     para = r["hotline"]["paragraph"]
     assert "受理群众来电诉求8件次" in para and "办结率75%" in para and "回访率66.67%" in para
-    assert "满意率100%" in para and "呼入3次" in para
+    assert "满意率66.67%" in para and "最终满意率66.67%" in para and "重办率33.33%" in para and "呼入3次" in para
     assert "主要涉及信息公开、拆迁补偿、物业管理" in para  # by count, ties by name
     # Table 3's 总计 column from the applications: 一 3 (D2 D3 D5) + 二 1 (D1) = 三（七） 2 (D1 D3) + 四 2 (D2 D5)
     t3 = r["tables"]["3"]["cells"]
@@ -298,7 +303,8 @@ async def test_an_entered_table3_total_that_contradicts_the_cases_is_listed(data
 
 def test_hotline_checks_catch_figures_that_cannot_both_be_true() -> None:
     m = {"cases": {"registered": 10, "resolved": 10, "open": 1, "completion_rate": 1.0, "callbacks_required": 11,
-                   "callbacks_reached": 12, "satisfied": 13, "by_kind": {"complaint": 9}, "by_category": {"x": 11},
+                   "callbacks_reached": 12, "satisfied": 13, "rated": 12, "final_satisfied": 1, "final_rated": 1,
+                   "by_kind": {"complaint": 9}, "by_category": {"x": 11},
                    "by_department": {}},
          "calls": {"offered": 5, "answered": 1, "abandoned": 1, "refused": 1, "waiting": 1}}
     p = check_hotline(m)
@@ -433,3 +439,21 @@ async def test_monthly_and_quarterly_summaries(database: Database) -> None:
         assert "2025年第二季度" in out
     wb = load_workbook(io.BytesIO(render(q, "xlsx")))
     assert wb.sheetnames == ["概况", "热线分类"]
+
+
+async def test_the_xlsx_gives_times_in_beijing_time_and_real_links_only_with_a_public_url(database: Database) -> None:
+    await build(database)
+    r = await annual_report(database, 2025, now=datetime(2026, 12, 2, 4, 7, 6, 504088, tzinfo=UTC))
+    wb = load_workbook(io.BytesIO(render(r, "xlsx")))
+    head = wb["概况"]["A2"].value
+    assert "数据截至 2026-12-02 12:07（北京时间）" in head and "+00:00" not in head and "T04" not in head
+    # no public URL configured: no link, and no relative URL posing as one
+    rows = list(wb["概况"].iter_rows(min_row=1))
+    details = [row[3] for row in rows if row[0].value == "受理量"]
+    assert details and details[0].value is None and details[0].hyperlink is None
+    wb = load_workbook(io.BytesIO(render(r, "xlsx", "https://12345.example.gov.cn/")))
+    [cell] = [row[3] for row in wb["概况"].iter_rows() if row[0].value == "受理量"]
+    assert cell.value == "查看明细"
+    assert cell.hyperlink.target.startswith("https://12345.example.gov.cn/reports/drill?figure=registered&")
+    links = [c.hyperlink.target for row in wb["热线分类"].iter_rows(min_row=2) for c in row if c.hyperlink]
+    assert links and all(u.startswith("https://12345.example.gov.cn/reports/drill?") for u in links)

@@ -72,13 +72,15 @@ async def build_cases(db: Database) -> None:
             # C: the first instant of 2025, answered directly on the call, called back: 满意, solved
             t("C", Kind.consultation, wy, Status.closed, cst(2025, 1, 1, 0, 0),
               resolved_at=cst(2025, 1, 1, 0, 5), due_at=cst(2025, 1, 6, 17, 30),
-              callback_result=CallbackResult.reached, satisfaction=Satisfaction.satisfied, solved=True),
+              callback_result=CallbackResult.reached, satisfaction=Satisfaction.satisfied,
+              first_satisfaction=Satisfaction.satisfied, solved=True),
             # D: the last second of 2024 → not 2025
             t("D", Kind.complaint, wy, Status.registered, cst(2024, 12, 31, 23, 59, 59)),
             # E: 不满意 at the callback → reopened, open past its deadline: not resolved, overdue
             t("E", Kind.complaint, sr, Status.reopened, cst(2025, 6, 1, 9), department_id=cgj.id,
               ever_dispatched=True, due_at=cst(2025, 6, 10, 17, 30), reopen_count=1,
-              callback_result=CallbackResult.reached, satisfaction=Satisfaction.dissatisfied),
+              callback_result=CallbackResult.reached, satisfaction=Satisfaction.dissatisfied,
+              first_satisfaction=Satisfaction.dissatisfied),
             # F: a duplicate of E → merged, not registered
             t("F", Kind.complaint, sr, Status.merged, cst(2025, 6, 2, 9), department_id=cgj.id),
             # G: a prank → invalid
@@ -86,7 +88,8 @@ async def build_cases(db: Database) -> None:
             # H: resolved after its deadline, called back: 基本满意, says not solved
             t("H", Kind.complaint, sr, Status.closed, cst(2025, 3, 1, 9), department_id=cgj.id,
               ever_dispatched=True, resolved_at=cst(2025, 3, 20, 9), due_at=cst(2025, 3, 10, 17, 30),
-              callback_result=CallbackResult.reached, satisfaction=Satisfaction.basically, solved=False),
+              callback_result=CallbackResult.reached, satisfaction=Satisfaction.basically,
+              first_satisfaction=Satisfaction.basically, solved=False),
             # I: closed after an unreachable callback (keeps its resolved_at)
             t("I", Kind.suggestion, wy, Status.closed, cst(2025, 4, 1, 9), department_id=zjj.id,
               ever_dispatched=True, resolved_at=cst(2025, 4, 5, 9), due_at=cst(2025, 4, 20, 17, 30),
@@ -157,8 +160,13 @@ async def test_it_counts_every_case_figure_by_hand(database: Database) -> None:
     assert c["callbacks_reached"] == 2  # C H
     assert c["callbacks_unreachable"] == 1 and c["callbacks_pending"] == 1  # I, A
     assert c["callback_rate"] == 0.5
-    assert c["satisfied"] == 2 and c["satisfaction_rate"] == 1.0  # 满意 C + 基本满意 H over C H
-    assert c["dissatisfied"] == 0  # E's 不满意 sent it back: not resolved
+    # 满意率 over the cases with a reached callback (C E H), by the first one: 满意 C + 基本满意 H;
+    # E's 不满意 stays counted while E is reopened (DOMAIN.md)
+    assert c["rated"] == 3 and c["satisfied"] == 2 and c["satisfaction_rate"] == 2 / 3
+    assert c["dissatisfied"] == 1  # E
+    assert (c["final_rated"], c["final_satisfied"], c["final_satisfaction_rate"]) == (3, 2, 2 / 3)
+    assert c["reopen_rate"] == 1 / 5  # E over the resolved A C H I J
+    assert (c["chases"], c["chased"]) == (0, 0)
     assert (c["solved"], c["solved_asked"], c["solved_rate"]) == (1, 2, 0.5)
     assert c["reopened"] == 1  # E
     assert c["overdue"] == 2  # E open past due, H resolved after due

@@ -4,31 +4,42 @@
   "use strict";
   var data = JSON.parse(document.getElementById("wall-data").textContent);
   var conn = document.getElementById("conn");
-  var STATE = { ready: "空闲", busy: "通话中", paused: "示忙", offline: "未登录" };
+  var STATE = { ready: "空闲", busy: "通话中", paused: "示忙", offline: "未登录", acw: "话后整理", wrapup: "话后整理",
+                after_call: "话后整理" };
   var charts = {}, lastTickets = null;
 
   function get(obj, path) { return path.split(".").reduce(function (o, k) { return o == null ? o : o[k]; }, obj); }
   function pct(v) { return v == null ? "—" : (v * 100).toFixed(1) + "%"; }
   function esc(s) { return String(s).replace(/[&<>"]/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]; }); }
 
+  // a figure's drill-down list (reports/drill): the cases it counts
+  function drill(figure, period, key, text) {
+    var d = (data.dates || {})[period];
+    if (!d) return String(text);
+    return '<a class="drill" href="/reports/drill?figure=' + figure + "&from=" + d.from + "&to=" + d.to +
+           (key == null ? "" : "&key=" + encodeURIComponent(key)) + '">' + text + "</a>";
+  }
+
   function table(id, key) {
     var p = data.periods, names = {};
     ["today", "month", "year"].forEach(function (n) { Object.keys(p[n][key] || {}).forEach(function (k) { names[k] = 1; }); });
     var rows = Object.keys(names).sort(function (a, b) { return (p.year[key][b] || 0) - (p.year[key][a] || 0); });
     document.querySelector("#" + id + " tbody").innerHTML = rows.map(function (k) {
-      return "<tr><td>" + esc(k) + "</td><td>" + (p.today[key][k] || 0) + "</td><td>" + (p.month[key][k] || 0) +
-             "</td><td>" + (p.year[key][k] || 0) + "</td></tr>";
+      return "<tr><td>" + esc(k) + "</td><td>" + drill(key, "today", k, p.today[key][k] || 0) + "</td><td>" +
+             drill(key, "month", k, p.month[key][k] || 0) + "</td><td>" + drill(key, "year", k, p.year[key][k] || 0) +
+             "</td></tr>";
     }).join("") || '<tr><td colspan="4" class="muted">暂无数据</td></tr>';
   }
 
   // each department's and each category's rates for the period chosen above the charts
   function rates(period, label, field, id, title) {
     var r = data.periods[period][field] || {};
+    var dim = field === "department_rates" ? "by_department" : "by_category";
     document.getElementById(id + "-title").textContent = title + "（" + label + "）";
     var rows = Object.keys(r).sort(function (a, b) { return r[b].registered - r[a].registered; });
     document.querySelector("#" + id + " tbody").innerHTML = rows.map(function (k) {
       var d = r[k];
-      return "<tr><td>" + esc(k) + "</td><td>" + d.registered + "</td><td>" + d.resolved + "</td><td>" +
+      return "<tr><td>" + esc(k) + "</td><td>" + drill(dim, period, k, d.registered) + "</td><td>" + d.resolved + "</td><td>" +
              pct(d.completion_rate) + "</td><td>" + pct(d.on_time_rate) + "</td><td>" + pct(d.callback_rate) +
              "</td><td>" + pct(d.satisfaction_rate) + '</td><td class="warn">' + d.overdue + "</td></tr>";
     }).join("") || '<tr><td colspan="8" class="muted">暂无数据</td></tr>';
@@ -60,7 +71,7 @@
     });
     var seats = data.board.seats || [];
     document.getElementById("seats").innerHTML = seats.map(function (s) {
-      return '<li class="seat ' + s.state + '"><b>' + esc(s.seat || "") + "</b> " + esc(s.name) + " <span>" + STATE[s.state] + "</span></li>";
+      return '<li class="seat ' + s.state + '"><b>' + esc(s.seat || "") + "</b> " + esc(s.name) + " <span>" + esc(s.state_label || STATE[s.state] || s.state || "") + "</span></li>";
     }).join("");
     table("tbl-department", "by_department");
     table("tbl-category", "by_category");
