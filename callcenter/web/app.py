@@ -18,7 +18,7 @@ from ..db import Database
 from ..errors import DomainError, Invalid
 from ..kb_web import router as kb_router
 from ..settings import Settings, get_settings
-from . import api, callbacks_web, console, ops
+from . import api, callbacks_web, console, inputs, ops, security
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -97,6 +97,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.include_router(kb_pages_router)
     ops.install(app)  # /readyz, /metrics, request latency, JSON logs, this worker's heartbeat
+    # NUL, control characters and lone surrogates refused with a 422 naming the field (issue 14)
+    app.add_middleware(inputs.InputGuardMiddleware)
+    # outermost: every answer (errors and static files too) carries the security headers
+    app.add_middleware(security.SecurityHeadersMiddleware)
     return app
 
 

@@ -28,8 +28,9 @@ from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..models import KIND_LABELS, SATISFACTION_LABELS, STATUS_LABELS, Kind, Role, Status, Ticket
 from ..views import ticket_dict
 from ..workflow import ACTION_LABELS, RULES, Action
-from . import auth_web
+from . import auth_web, security
 from .auth_web import ConsoleUser, CsrfRefused, LoginRequired, require
+from .inputs import check_year
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def page(request: Request, name: str, ctx: dict[str, Any] | None = None, status_
         "has_htmx": vendor_ok("htmx.min.js"),
         "has_echarts": vendor_ok("echarts.min.js"),
         "now": datetime.now(UTC),
+        "csp_nonce": security.nonce_of(request),
     }
     return templates.TemplateResponse(request, name, base | (ctx or {}), status_code=status_code)
 
@@ -314,7 +316,8 @@ async def _operator_events(q: asyncio.Queue[tuple[str, dict[str, Any]]], seat: s
 @_route("GET", "/operator/history", OP)
 async def operator_history(request: Request, user: Annotated[ConsoleUser, require(*OP)],
                            phone: Annotated[str, Query(max_length=40)] = "") -> Response:
-    hist = await services.caller_history(db_of(request), phone)
+    hist = await services.caller_history(db_of(request), user.actor, phone, via="screen_pop",
+                                         origin=_origin(request))
     r = await ref(request)
     tickets = [ticket_dict(t, r, user.actor) for t in hist["tickets"]]
     return page(request, "_history.html", {"phone": phone, "calls": hist["calls"], "tickets": tickets})
@@ -465,6 +468,7 @@ def _until(v: str) -> datetime | None:
         d = date.fromisoformat(v)
     except ValueError:
         raise Invalid("请填写日期 YYYY-MM-DD", field="until") from None
+    check_year(d, "until")
     # the end of that working day, Asia/Shanghai (DOMAIN.md: working hours end 17:30)
     return datetime.combine(d, time(17, 30), tzinfo=TZ)
 
@@ -535,6 +539,7 @@ async def _case_context(request: Request, number: str, user: ConsoleUser, via: s
 async def print_day(request: Request, user: Annotated[ConsoleUser, require(*OP)],
                     day: Annotated[date | None, Query(alias="date")] = None) -> Response:
     d = day or agents.local_today()
+    check_year(d, "date")
     lo = datetime.combine(d, time(0), tzinfo=TZ)
     f = services.TicketFilter(registered_from=lo, registered_to=lo + timedelta(days=1), limit=2000)
     rows, total = await services.search(db_of(request), user.actor, f)
@@ -625,7 +630,8 @@ def _monotonic() -> float:
 @_route("GET", "/wall", SUP)
 async def wall(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) -> Response:
     data = await wall_payload(request.app)
-    return page(request, "wall.html", {"data": data, "data_json": json.dumps(data, ensure_ascii=False)})
+    # the page's data as a JSON island: tojson escapes <, > and & (a name holding </script> stays text)
+    return page(request, "wall.html", {"data": data})
 
 
 @_route("GET", "/wall/data", SUP)
@@ -868,9 +874,11 @@ def _day(v: str, field: str) -> date | None:
     if not v:
         return None
     try:
-        return date.fromisoformat(v)
+        d = date.fromisoformat(v)
     except ValueError:
         raise Invalid(f"日期“{v[:20]}”有误，请按 YYYY-MM-DD 填写", field=field) from None
+    check_year(d, field)
+    return d
 
 
 @_route("GET", "/audit/identity-views", AUDITORS)
