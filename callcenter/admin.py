@@ -583,6 +583,8 @@ ACTION_LABELS: dict[str, str] = {
     "routing_rule.update": "修改派单规则",
     "sla.update": "修改办理时限与回访规则",
     "registry.export": "导出来电登记表",
+    "caller.lookup": "查询来电号码历史",
+    "session.revoke": "注销会话",
 }
 FIELD_LABELS: dict[str, str] = {
     "code": "代码", "name": "名称", "phone": "电话", "active": "启用",
@@ -592,8 +594,9 @@ FIELD_LABELS: dict[str, str] = {
     "api_token": "接口令牌",
     "format": "格式", "rows": "行数", "from": "起始日期", "to": "截止日期", "file": "文件",
     "full_numbers": "完整号码", "confidential_identities": "保密件来电人身份",
+    "via": "来源",
 }
-FACT_LABELS = {PASSWORD_CHANGED: "已修改", PASSWORD_SET: "已设置", TOKEN_REVOKED: "已作废", TOKEN_ISSUED: "已签发"}
+FACT_LABELS = {"screen_pop": "话务台来电弹屏", "api": "接口（API）", PASSWORD_CHANGED: "已修改", PASSWORD_SET: "已设置", TOKEN_REVOKED: "已作废", TOKEN_ISSUED: "已签发"}
 ROLE_LABELS = {"operator": "话务员", "clerk": "承办人", "supervisor": "班长", "admin": "管理员"}
 AUDIT_PER_PAGE = 50
 

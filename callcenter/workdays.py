@@ -20,6 +20,9 @@ import chinese_calendar
 
 log = logging.getLogger(__name__)
 TZ = ZoneInfo("Asia/Shanghai")
+# the years a case, a report or a search can be about (inputs outside are refused with a 422:
+# year 1 or 9999 overflows the time-zone arithmetic and the store's date range)
+MIN_YEAR, MAX_YEAR = 2000, 2100
 
 # 08:30–12:00 and 14:30–17:30 (DOMAIN.md); the hotline itself runs 7×24
 DEFAULT_HOURS: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(14, 30), time(17, 30)))

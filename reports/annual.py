@@ -32,6 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from callcenter.db import Database
 from callcenter.errors import Invalid
 from callcenter.models import KIND_LABELS, DisclosureFigure, Kind, Status, Ticket
+from callcenter.workdays import MAX_YEAR, MIN_YEAR
 
 from .metrics import RESOLVED_STATES, TZ, UnknownFigure, metrics, period_bounds
 from .metrics import drill as metrics_drill
@@ -605,6 +606,8 @@ def month_bounds(value: str) -> tuple[date, date, str]:
         d0 = date(y, mo, 1)
     except ValueError:
         raise Invalid(f"{value!r} is not a month (YYYY-MM)", field="month") from None
+    if not MIN_YEAR <= y <= MAX_YEAR:
+        raise Invalid(f"month: {value!r} is outside {MIN_YEAR}–{MAX_YEAR}", field="month")
     nxt = date(y + (mo == 12), mo % 12 + 1, 1)
     return d0, date.fromordinal(nxt.toordinal() - 1), f"{y}年{mo}月"
 
@@ -618,6 +621,8 @@ def quarter_bounds(value: str) -> tuple[date, date, str]:
         raise Invalid(f"{value!r} is not a quarter (YYYYQn)", field="quarter") from None
     if q not in (1, 2, 3, 4) or len(v) != 6:
         raise Invalid(f"{value!r} is not a quarter (YYYYQn)", field="quarter")
+    if not MIN_YEAR <= y <= MAX_YEAR:
+        raise Invalid(f"quarter: {value!r} is outside {MIN_YEAR}–{MAX_YEAR}", field="quarter")
     d0 = date(y, 3 * q - 2, 1)
     end = date(y + (q == 4), (3 * q) % 12 + 1, 1)
     return d0, date.fromordinal(end.toordinal() - 1), f"{y}年第{'一二三四'[q - 1]}季度"

@@ -1,0 +1,283 @@
+"""Issue 14, security and privacy: each finding of the review, kept fixed (httpx against the
+ASGI app; the console's people of tests/console_people.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from callcenter import services
+from callcenter.auth import actor_of, issue_token
+from callcenter.db import Database
+from callcenter.models import AuditEntry, Department, Kind, User
+from tests.console_people import sign_in
+from tests.integration import test_console_authz as authz
+
+client = authz.client
+world = authz.world  # the fixture: the console's people, a dispatched case, an app
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "callcenter" / "web" / "templates"
+EVIL = '</script><script>document.title="pwned"</script>'
+
+
+# --- 1. no script on the wall; CSP with a nonce on every page ---------------------------------
+async def test_a_name_holding_script_stays_text_on_the_wall(world) -> None:  # type: ignore[no-untyped-def]
+    app, db, _ = world
+    async with db.transaction() as s:
+        await s.execute(update(Department).where(Department.code == "zjj").values(name="住建局" + EVIL))
+    async with client(app) as c:
+        await sign_in(c, "chenjing")
+        r = await c.get("/wall")
+    assert r.status_code == 200
+    island = re.search(r'<script id="wall-data" type="application/json">(.*?)</script>', r.text, re.S)
+    assert island, "the wall's JSON island ends early"
+    assert "<" not in island.group(1) and ">" not in island.group(1)
+    data = json.loads(island.group(1))
+    assert "住建局" + EVIL in data["periods"]["today"]["by_department"]  # the name itself comes through intact
+    assert 'document.title="pwned"</script>' not in r.text.replace(island.group(0), "")
+
+
+async def test_every_page_carries_a_nonce_csp_and_the_frame_headers(world) -> None:  # type: ignore[no-untyped-def]
+    app, _, ids = world
+    async with client(app) as c:
+        anon = await c.get("/login")
+        await sign_in(c, "chenjing")
+        pages = [anon, await c.get("/wall"), await c.get(f"/cases/{ids['number']}"), await c.get("/callbacks"),
+                 await c.get("/api/v1/categories"), await c.get("/static/console.js")]
+    nonces = set()
+    for r in pages:
+        assert "server" not in r.headers
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "same-origin"
+        policy = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+        m = re.search(r"script-src 'self' 'nonce-([\w-]+)';", policy)
+        assert m, policy
+        assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        nonces.add(m.group(1))
+        if r.headers.get("content-type", "").startswith("text/html"):
+            # every inline script carries this response's nonce
+            for tag in re.findall(r"<script\b[^>]*>", r.text):
+                assert "src=" in tag or "application/json" in tag or f'nonce="{m.group(1)}"' in tag, tag
+    assert len(nonces) == len(pages), "a nonce is fresh per request"
+
+
+def test_no_template_has_an_inline_handler_or_a_bare_script() -> None:
+    for f in TEMPLATES.rglob("*.html"):
+        text = f.read_text()
+        assert not re.search(r"\son[a-z]+\s*=", text), f"inline event handler in {f.name}"
+        assert not re.search(r"javascript:", text), f.name
+        for tag in re.findall(r"<script\b[^>]*>", text):
+            assert "src=" in tag or "application/json" in tag or 'nonce="{{ csp_nonce }}"' in tag, (f.name, tag)
+        # |safe only for markup built escaped (kb_search.mark: html.escape, then <mark>)
+        assert not re.search(r"(?<!_html)\|safe\b", text), f"|safe in {f.name}"
+
+
+@pytest.mark.parametrize("cmd", ["serve", "demo"])
+def test_uvicorn_is_told_not_to_send_its_banner(cmd: str) -> None:
+    import inspect
+
+    from callcenter import cli, demo
+
+    src = inspect.getsource(cli.serve if cmd == "serve" else demo)
+    assert "server_header=False" in src
+
+
+
+# --- 2, 3. a whistleblower is never found by number; identity only for operators/supervisors ---
+async def _user(db: Database, username: str) -> User:
+    async with db.session() as s:
+        return (await s.execute(select(User).where(User.username == username))).scalar_one()
+
+
+async def _report_and_plain(db: Database) -> tuple[str, str]:
+    lina = actor_of(await _user(db, "lina"))
+    secret = await services.register(db, lina, services.NewTicket(
+        kind=Kind.report, category="物业管理", content="某干部收受好处", caller_phone="13912345678",
+        caller_name="举报人甲"))
+    plain = await services.register(db, lina, services.NewTicket(
+        kind=Kind.complaint, category="物业管理", content="楼道灯坏了", caller_phone="13912345678",
+        caller_name="居民乙"))
+    return secret.number, plain.number
+
+
+async def test_caller_history_never_shows_or_counts_a_confidential_case(world) -> None:  # type: ignore[no-untyped-def]
+    app, db, _ = world
+    secret, plain = await _report_and_plain(db)
+    token = await issue_token(db, "chenjing")
+    async with client(app) as c:
+        r = await c.get("/api/v1/callers/13912345678/history", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        numbers = [t["number"] for t in r.json()["tickets"]]
+        assert numbers == [plain] and secret not in r.text and "干部" not in r.text
+        await sign_in(c, "lina")
+        html = (await c.get("/operator/history?phone=139-1234-5678")).text
+        assert plain in html and secret not in html and "工单 1 件" in html
+    async with db.session() as s:
+        rows = (await s.execute(select(AuditEntry).where(AuditEntry.action == "caller.lookup")
+                                .order_by(AuditEntry.id))).scalars().all()
+    assert [(e.actor_name, e.actor_role, (e.changes or {}).get("via")) for e in rows] == [
+        ("陈静", "supervisor", "api"), ("李娜", "operator", "screen_pop")]
+    assert rows[0].target_id == rows[1].target_id == services.lookup_key("13912345678")
+    assert "13912345678" not in (rows[0].target_label or "")
+
+
+async def test_the_admin_never_reads_a_confidential_identity_through_the_api(world) -> None:  # type: ignore[no-untyped-def]
+    app, db, _ = world
+    secret, plain = await _report_and_plain(db)
+    async with client(app) as c:
+        for who, sees in (("admin", False), ("lina", True), ("chenjing", True)):
+            token = await issue_token(db, who)
+            r = await c.get(f"/api/v1/tickets/{secret}", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200
+            assert ("举报人甲" in r.text and "13912345678" in r.text) is sees, who
+            assert "举报人甲" in r.text or "13912345678" not in r.text  # never half-shown
+        token = await issue_token(db, "admin")
+        r = await c.get(f"/api/v1/tickets/{plain}", headers={"Authorization": f"Bearer {token}"})
+        assert "居民乙" in r.text  # an ordinary case: data the admin manages
+
+
+# --- 11. LIKE wildcards are literal -------------------------------------------------------------
+async def test_a_percent_or_underscore_matches_only_itself(world) -> None:  # type: ignore[no-untyped-def]
+    app, db, _ = world
+    lina = actor_of(await _user(db, "lina"))
+    hit = await services.register(db, lina, services.NewTicket(
+        kind=Kind.complaint, category="物业管理", content="物业费上涨 50%_未公示", caller_phone="13700000000"))
+    token = await issue_token(db, "chenjing")
+    async with client(app) as c:
+        for q, want in (("%", [hit.number]), ("_", [hit.number]), ("50%_", [hit.number]), ("5_%", [])):
+            r = await c.get("/api/v1/tickets", params={"q": q}, headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200
+            assert [t["number"] for t in r.json()["items"]] == want, q
+
+
+# --- 4. bad input is a 422 naming the field, never a 500 ----------------------------------------
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_nul_surrogates_and_control_characters_are_refused_naming_the_field(world) -> None:  # type: ignore[no-untyped-def]
+    app, db, _ = world
+    token = await issue_token(db, "lina")
+    good = {"kind": "complaint", "category": "物业管理", "content": "电梯坏了", "caller_phone": "13800138000"}
+    async with client(app) as c:
+        cases = [
+            (await c.post("/api/v1/tickets", json=good | {"content": "电梯\u0000坏了"}, headers=_bearer(token)),
+             ["body", "content"]),
+            (await c.post("/api/v1/tickets", content=b'{"kind":"complaint","category":"\\ud800","content":"x",'
+                          b'"caller_phone":"13800138000"}', headers=_bearer(token) | {
+                              "content-type": "application/json"}), ["body", "category"]),
+            (await c.post("/api/v1/tickets", json=good | {"caller_name": "张\u001b三"}, headers=_bearer(token)),
+             ["body", "caller_name"]),
+            (await c.get("/api/v1/tickets?q=%00", headers=_bearer(token)), ["query", "q"]),
+            (await c.get("/api/v1/tickets/GD%00", headers=_bearer(token)), ["path"]),
+            (await c.get("/api/v1/callers/1380013%0A8000/history", headers=_bearer(token)), ["path"]),
+        ]
+        for r, loc in cases:
+            assert r.status_code == 422, (loc, r.status_code, r.text)
+            assert r.json()["detail"][0]["loc"] == loc
+        # tab and newline are text: a multi-line 诉求内容 is registered
+        r = await c.post("/api/v1/tickets", json=good | {"content": "电梯坏了\n\t三天了\r\n请处理"},
+                         headers=_bearer(token))
+        assert r.status_code == 201, r.text
+        # the console: a page in Chinese naming the field, not a 500
+        s = await sign_in(c, "lina")
+        r = await c.post("/operator/register", data={"csrf_token": s.csrf, "kind": "consultation",
+                                                     "category": "办理证照", "content": "办证\x00要带什么",
+                                                     "then": "save"})
+        assert r.status_code == 422 and "content" in r.text and "U+0000" in r.text
+
+
+@pytest.mark.parametrize("url", [
+    "/api/v1/tickets?from=0001-01-01", "/api/v1/tickets?to=9999-12-31", "/api/v1/tickets?from=1999-12-31",
+])
+async def test_api_dates_outside_2000_2100_are_422(world, url: str) -> None:  # type: ignore[no-untyped-def]
+    app, db, _ = world
+    token = await issue_token(db, "chenjing")
+    async with client(app) as c:
+        r = await c.get(url, headers=_bearer(token))
+    assert r.status_code == 422, r.text
+
+
+@pytest.mark.parametrize("url", [
+    "/print/day?date=0001-01-01", "/reports/annual?year=0", "/reports/annual?year=99999",
+    "/reports/summary?month=9999-12", "/reports/summary?quarter=0001Q1",
+    "/reports/drill?figure=registered&from=0001-01-01&to=2026-11-30",
+    "/reports/drill?figure=registered&from=2026-11-01&to=9999-12-31",
+])
+async def test_console_dates_outside_2000_2100_are_422(world, url: str) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = world
+    async with client(app) as c:
+        await sign_in(c, "chenjing")
+        r = await c.get(url)
+    assert r.status_code == 422, (url, r.status_code, r.text[:300])
+
+
+async def test_a_transition_until_year_one_is_422(world) -> None:  # type: ignore[no-untyped-def]
+    app, db, ids = world
+    token = await issue_token(db, "zhangwei")
+    async with client(app) as c:
+        r = await c.post(f"/api/v1/tickets/{ids['number']}/transitions", headers=_bearer(token),
+                         json={"action": "request_extension", "version": 2, "until": "0001-01-01T00:00:00",
+                               "reason": "需要协调"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "until", r.text
+
+
+async def test_an_unknown_call_id_is_422_naming_it(world) -> None:  # type: ignore[no-untyped-def]
+    app, db, _ = world
+    token = await issue_token(db, "lina")
+    async with client(app) as c:
+        r = await c.post("/api/v1/tickets", headers=_bearer(token), json={
+            "kind": "complaint", "category": "物业管理", "content": "电梯坏了", "caller_phone": "13800138000",
+            "call_id": 987654})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "call_id"], r.text
+
+
+# --- 5. XLSX survives what an older version stored ----------------------------------------------
+async def test_xlsx_export_replaces_characters_xlsx_cannot_hold(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import openpyxl
+
+    from callcenter import agents, registry_io
+    from reports import annual
+    from reports.render import render_xlsx
+
+    _, db, _ = world
+    lina = actor_of(await _user(db, "lina"))
+    await services.register(db, lina, services.NewTicket(
+        kind=Kind.complaint, category="物业管理", content="电梯\u001f#坏了\u0008了", caller_phone="13800138000"))
+    out = tmp_path / "reg.xlsx"
+    rep = await registry_io.export(db, out, "xlsx")
+    assert rep.rows >= 1
+    values = [c for row in openpyxl.load_workbook(out).active.iter_rows(values_only=True) for c in row]
+    assert "电梯\ufffd#坏了\ufffd了" in values
+    # a report naming a department whose name holds one (set through an older admin form)
+    async with db.transaction() as s:
+        await s.execute(update(Department).where(Department.code == "zjj").values(name="住建局\u0001"))
+    today = agents.local_today()
+    report = await annual.summary(db, today.replace(day=1), today, label="本月")
+    book = openpyxl.load_workbook(io.BytesIO(render_xlsx(report)))
+    assert "住建局\ufffd" in [c for row in book["热线分类"].iter_rows(values_only=True) for c in row]
+
+
+# --- 12. full-width and invisible marks ---------------------------------------------------------
+async def test_full_width_and_rtl_marked_numbers_are_stored_plain(world) -> None:  # type: ignore[no-untyped-def]
+    app, db, _ = world
+    token = await issue_token(db, "lina")
+    async with client(app) as c:
+        r = await c.post("/api/v1/tickets", headers=_bearer(token), json={
+            "kind": "complaint", "category": "物业管理", "content": "电梯坏了",
+            "caller_phone": "\u202e１３８\u200b００１３８０００"})
+        assert r.status_code == 201, r.text
+        assert r.json()["caller_phone"] == "13800138000"
+        for content in ("\u200b\u200c\u200d", " \ufeff ", "\u202e"):
+            r = await c.post("/api/v1/tickets", headers=_bearer(token), json={
+                "kind": "complaint", "category": "物业管理", "content": content, "caller_phone": "13800138000"})
+            assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "content"], content
+        r = await c.get("/api/v1/callers/１３８００１３８０００/history", headers=_bearer(token))
+        assert r.status_code == 200 and len(r.json()["tickets"]) >= 1
