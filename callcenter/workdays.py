@@ -67,6 +67,11 @@ class WorkCalendar:
     def year_has_data(self, year: int) -> bool:
         return package_covers(year) or any(d.year == year for d in self.overrides)
 
+    def uncovered_years(self, today: date) -> list[int]:
+        """This year and the next, where no holiday data is known (shown on /readyz, the admin
+        page and the wall until an admin enters them with `hotline calendar set`)."""
+        return [y for y in (today.year, today.year + 1) if not self.year_has_data(y)]
+
     def missing_years(self, today: date, ahead_days: int = 60) -> list[int]:
         """Years that a deadline set today (plus `ahead_days`) may reach and that have no data."""
         years = {today.year, (today + timedelta(days=ahead_days)).year}

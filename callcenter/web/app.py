@@ -56,6 +56,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         version="1",
         description="市民热线 12345: cases (工单), their workflow and reference data.",
         lifespan=lifespan,
+        # the interactive docs and the schema: off in production unless HOTLINE_API_DOCS=true
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     app.state.db = database

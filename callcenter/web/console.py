@@ -114,6 +114,12 @@ def page(request: Request, name: str, ctx: dict[str, Any] | None = None, status_
     return templates.TemplateResponse(request, name, base | (ctx or {}), status_code=status_code)
 
 
+async def calendar_missing(request: Request) -> list[int]:
+    """This year and the next without holiday data (the admin page and the wall say so)."""
+    r = await ref(request)
+    return list(r.calendar.uncovered_years(agents.local_today()))
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -630,8 +636,9 @@ def _monotonic() -> float:
 @_route("GET", "/wall", SUP)
 async def wall(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) -> Response:
     data = await wall_payload(request.app)
+    missing = await calendar_missing(request)
     # the page's data as a JSON island: tojson escapes <, > and & (a name holding </script> stays text)
-    return page(request, "wall.html", {"data": data})
+    return page(request, "wall.html", {"data": data, "calendar_missing": missing})
 
 
 @_route("GET", "/wall/data", SUP)
@@ -686,7 +693,7 @@ async def wall_stream(request: Request, user: Annotated[ConsoleUser, require(*SU
 @_route("GET", "/admin", ADMIN)
 async def admin_page(request: Request, user: Annotated[ConsoleUser, require(*ADMIN)]) -> Response:
     data = await admin.overview(db_of(request))
-    return page(request, "admin.html", data | {"roles": list(Role)})
+    return page(request, "admin.html", data | {"roles": list(Role), "calendar_missing": await calendar_missing(request)})
 
 
 def _int_or_none(v: str) -> int | None:

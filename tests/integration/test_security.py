@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,96 @@ async def test_full_width_and_rtl_marked_numbers_are_stored_plain(world) -> None
             assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "content"], content
         r = await c.get("/api/v1/callers/１３８００１３８０００/history", headers=_bearer(token))
         assert r.status_code == 200 and len(r.json()["tickets"]) >= 1
+
+
+# --- 9. settings ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("env, expect", [
+    ({"HOTLINE_ENV": "prod"}, "HOTLINE_ENV: Input should be 'local', 'test' or 'production' (got 'prod')"),
+    ({"HOTLINE_ENV": "production", "HOTLINE_SECRET_KEY": "short"}, "HOTLINE_SECRET_KEY must be at least 32"),
+    ({"HOTLINE_ENV": "production"}, "HOTLINE_SECRET_KEY must be set in production"),
+    ({"HOTLINE_OPS_ALLOW": "10.0.0.0/8,nonsense"}, "HOTLINE_OPS_ALLOW: 'nonsense' is not an address"),
+])
+def test_bad_settings_stop_with_one_line_naming_the_variable(tmp_path: Path, env: dict[str, str],
+                                                             expect: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    r = subprocess.run([sys.executable, "-m", "callcenter.cli", "serve"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=60, env=clean | {"HOTLINE_DATA_DIR": str(tmp_path)} | env)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and expect in lines[0], r.stderr
+
+
+def test_a_long_secret_starts_production() -> None:
+    from callcenter.settings import Settings
+
+    s = Settings(env="production", secret_key="x" * 32)
+    assert not s.docs_enabled and Settings(env="production", secret_key="x" * 32, api_docs=True).docs_enabled
+
+
+# --- 10. what is exposed where --------------------------------------------------------------------
+async def test_docs_are_off_in_production_and_ops_answer_only_allowed_addresses(sqlite_database: Database,
+                                                                                 tmp_path: Path) -> None:
+    import httpx
+
+    from callcenter.settings import Settings
+    from callcenter.web.app import create_app
+
+    async def get(app: object, url: str, ip: str) -> int:
+        t = httpx.ASGITransport(app, client=(ip, 4711))  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=t, base_url="http://h.test") as c:
+            return (await c.get(url)).status_code
+
+    db = sqlite_database
+    prod = create_app(Settings(data_dir=tmp_path, database_url=db.url, env="production", secret_key="k" * 40),
+                      db=db)
+    local = create_app(Settings(data_dir=tmp_path, database_url=db.url), db=db)
+    docs_on = create_app(Settings(data_dir=tmp_path, database_url=db.url, env="production", secret_key="k" * 40,
+                                  api_docs=True, ops_allow="10.1.0.0/16"), db=db)
+    for url in ("/docs", "/redoc", "/openapi.json"):
+        assert await get(prod, url, "127.0.0.1") == 404, url
+        assert await get(local, url, "127.0.0.1") == 200, url
+        assert await get(docs_on, url, "203.0.113.9") == 200, url
+    for url in ("/metrics", "/readyz"):
+        assert await get(prod, url, "203.0.113.9") == 404, url
+        assert await get(prod, url, "127.0.0.1") in (200, 503), url
+        assert await get(docs_on, url, "10.1.2.3") in (200, 503), url
+        assert await get(docs_on, url, "127.0.0.1") == 404, url
+    assert await get(prod, "/healthz", "203.0.113.9") == 200
+
+
+# --- 13. a year without holiday data is said everywhere -----------------------------------------
+async def test_a_missing_holiday_calendar_shows_on_readyz_the_admin_page_and_the_wall(world) -> None:  # type: ignore[no-untyped-def]
+    from callcenter import agents
+    from callcenter.models import CalendarDay
+    from callcenter.workdays import package_covers
+
+    app, db, _ = world
+    today = agents.local_today()
+    # the package covers up to 2026: from December 2026 on, a year is always missing (no clock tuning)
+    expected = [y for y in (today.year, today.year + 1) if not package_covers(y)]
+    async with client(app) as c:
+        r = await c.get("/readyz")
+        cal = r.json()["checks"]["calendar"]
+        assert cal["missing_years"] == expected and cal["ok"] is (not expected)
+        if expected:
+            assert r.status_code == 200 and r.json()["status"] != "ok"  # degraded, not failing
+            assert "hotline calendar set" in cal["fix"]
+        for who, url in (("admin", "/admin"), ("chenjing", "/wall")):
+            async with client(app) as c2:
+                await sign_in(c2, who)
+                html = (await c2.get(url)).text
+            assert ('id="calendar-missing"' in html) is bool(expected), url
+            if expected:
+                assert f"{expected[-1]}" in html and "hotline calendar set" in html
+        # an admin enters the year's holidays: the notices go
+        async with db.transaction() as s:
+            for y in expected:
+                s.add(CalendarDay(day=date(y, 1, 1), is_workday=False, name="元旦"))
+        db.refcache.invalidate()  # `hotline calendar set` is another process: the cache's 30 s pass
+        r = await c.get("/readyz")
+        assert r.json()["checks"]["calendar"] == {"ok": True, "missing_years": []}
