@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # PostgreSQL: LISTEN/NOTIFY, so screen pops and wall updates cross worker processes
         await app.state.bus.start()
         board_task = await console.start_board(app)
+        revoked_task = asyncio.create_task(_follow_revocations(app), name="token-revocations")
         # everything loaded at start-up lives as long as the process: keep it out of the
         # collector's way, so a full collection under load walks only what requests made
         gc.collect()
@@ -45,8 +46,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         gc.set_threshold(10_000, 10, 10)
         yield
         board_task.cancel()
+        revoked_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await board_task
+        with contextlib.suppress(asyncio.CancelledError):
+            await revoked_task
         await app.state.bus.close()
         if own_db:
             await database.dispose()
@@ -106,6 +110,18 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # outermost: every answer (errors and static files too) carries the security headers
     app.add_middleware(security.SecurityHeadersMiddleware)
     return app
+
+
+async def _follow_revocations(app: FastAPI) -> None:
+    """A user deactivated (or a password changed) in any worker: drop their cached token here."""
+    async with app.state.bus.subscribe(console.REVOKED_TOPIC) as q:
+        while True:
+            _, payload = await q.get()
+            uid = payload.get("user_id")
+            if isinstance(uid, int):
+                app.state.tokens.drop_user(uid)
+            else:
+                app.state.tokens.clear()
 
 
 def _is_api(request: Request) -> bool:

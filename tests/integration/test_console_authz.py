@@ -50,6 +50,7 @@ async def world(sqlite_database: Database, tmp_path: Path) -> AsyncIterator[tupl
     await kb.create_draft(db, SYSTEM, "KB0001", kb.EntryFields(title="电梯维修", answer="联系物业", department="zjj"))
     ids["code"] = "KB0001"
     ids["group_id"] = await kb.add_synonyms(db, SYSTEM, ["电梯", "升降梯"])
+    ids["sid"] = "0" * 64  # 在线会话 (issue 14): no such session → a message and a redirect for the admin
     ids["kind"] = "complaint"  # 办理时限与回访规则 of 民众诉求 (the admin's form)
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url), db=db)
     yield app, db, ids

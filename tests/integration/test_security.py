@@ -375,3 +375,185 @@ async def test_a_missing_holiday_calendar_shows_on_readyz_the_admin_page_and_the
         db.refcache.invalidate()  # `hotline calendar set` is another process: the cache's 30 s pass
         r = await c.get("/readyz")
         assert r.json()["checks"]["calendar"] == {"ok": True, "missing_years": []}
+
+
+# --- 6. login: one message, equal time, a per-address limit ----------------------------------------
+async def _try_login(c, username: str, password: str) -> tuple[int, str, float]:  # type: ignore[no-untyped-def]
+    import time
+
+    from tests.console_people import csrf_of
+
+    token = csrf_of((await c.get("/login")).text)
+    t0 = time.perf_counter()
+    r = await c.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    return r.status_code, r.text, time.perf_counter() - t0
+
+
+def _login_error(html: str) -> str:
+    m = re.search(r'class="[^"]*error[^"]*"[^>]*>(.*?)<', html, re.S)
+    assert m, html[:400]
+    return m.group(1).strip()
+
+
+async def test_every_login_failure_looks_the_same_and_takes_as_long(world) -> None:  # type: ignore[no-untyped-def]
+    import statistics
+
+    app, db, _ = world
+    async with db.transaction() as s:
+        await s.execute(update(User).where(User.username == "wangfang").values(active=False))
+    async with client(app) as c:
+        msgs, times = {}, {"real": [], "unknown": []}
+        for who, pw in (("lina", "wrong-pw"), ("nobody-here", "wrong-pw"), ("wangfang", "hotline-test-pw")):
+            status, html, _ = await _try_login(c, who, pw)
+            assert status == 401
+            msgs[who] = _login_error(html)
+        for _ in range(4):  # interleaved: the same load on both
+            times["real"].append((await _try_login(c, "zhangwei", "wrong-pw"))[2])
+            times["unknown"].append((await _try_login(c, "ghost", "wrong-pw"))[2])
+        await _try_login(c, "zhangwei", "wrong-pw")  # the 5th failure locks the account
+        # the right password of a locked account: still the same message
+        msgs["locked"] = _login_error((await _try_login(c, "zhangwei", "hotline-test-pw"))[1])
+    assert len(set(msgs.values())) == 1, msgs
+    real, unknown = statistics.median(times["real"]), statistics.median(times["unknown"])
+    # argon2 runs either way: an unknown name is not an order of magnitude faster (was 74 vs 1,291 ms)
+    assert unknown > 0.5 * real, (real, unknown)
+
+
+async def test_one_address_is_limited_across_accounts_and_the_limit_is_in_the_database(world) -> None:  # type: ignore[no-untyped-def]
+    from callcenter.auth import address_blocked
+    from callcenter.models import LoginFailure
+
+    app, db, _ = world
+    app.state.settings.login_ip_limit = 4
+    async with client(app) as c:
+        for who in ("a1", "a2", "a3", "a4"):
+            assert (await _try_login(c, who, "x"))[0] == 401
+        # the right password of an unlocked account, from the same address: refused, same words
+        status, html, _ = await _try_login(c, "chenjing", "hotline-test-pw")
+        assert status == 401 and "用户名或密码错误" in html
+    async with db.session() as s:
+        assert (await s.execute(select(LoginFailure.ip))).scalars().all() == ["127.0.0.1"] * 5
+    assert await address_blocked(db, "127.0.0.1", 4, 900)  # any worker reading the store agrees
+    assert not await address_blocked(db, "10.9.9.9", 4, 900)
+    # another address signs in as usual
+    import httpx
+
+    t = httpx.ASGITransport(app, client=("10.9.9.9", 5000))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=t, base_url="http://console.test") as other:
+        await sign_in(other, "chenjing")
+
+
+# --- 7. sessions live on the server -----------------------------------------------------------------
+async def test_a_copied_cookie_stops_working_after_logout_password_change_deactivation_or_revoke(world) -> None:  # type: ignore[no-untyped-def]
+    from callcenter.models import UserSession
+
+    app, db, ids = world
+
+    async def still_works(c, csrf: str) -> bool:  # type: ignore[no-untyped-def]
+        r = await c.post(f"/cases/{ids['number']}/act", data={"csrf_token": csrf, "action": "urge", "note": "催"})
+        return r.status_code == 303 and "/login" not in r.headers["location"]
+
+    async def copy(c):  # type: ignore[no-untyped-def]
+        thief = client(app)
+        thief.cookies.update(c.cookies)
+        return thief
+
+    async with client(app) as c:
+        s = await sign_in(c, "chenjing")
+        thief = await copy(c)
+        assert await still_works(thief, s.csrf)
+        await c.post("/logout", data={"csrf_token": s.csrf})
+        assert not await still_works(thief, s.csrf)  # 退出 ended it for the copy too
+        await thief.aclose()
+    lina_id = ids["user_id"]
+    for change in ({"password": "a-new-password-1"}, {"active": None}, "admin"):
+        async with client(app) as c, client(app) as adm:
+            s = await sign_in(c, "lina")
+            thief = await copy(c)
+            a = await sign_in(adm, "admin")
+            async with db.session() as ses:
+                assert (await ses.execute(select(UserSession.id).where(UserSession.user_id == lina_id,
+                                                                       UserSession.revoked_at.is_(None)))).first()
+            admin_page = (await adm.get("/admin")).text
+            assert 'id="sessions"' in admin_page and "李娜" in admin_page.split('id="sessions"')[1]
+            if change == "admin":
+                async with db.session() as ses:
+                    sid = (await ses.execute(select(UserSession.id).where(
+                        UserSession.user_id == lina_id, UserSession.revoked_at.is_(None)))).scalar_one()
+                r = await adm.post(f"/admin/sessions/{sid}/revoke", data={"csrf_token": a.csrf})
+            else:
+                form = {"csrf_token": a.csrf, "role": "operator", "seat": "8001", "active": "1"} | change
+                form = {k: v for k, v in form.items() if v is not None}
+                r = await adm.post(f"/admin/users/{lina_id}", data=form)
+            assert r.status_code == 303
+            r = await thief.get("/operator")
+            assert r.status_code == 303 and r.headers["location"].startswith("/login"), change
+            await thief.aclose()
+            if change == {"active": None}:  # back on for the next round
+                async with db.transaction() as ses:
+                    await ses.execute(update(User).where(User.id == lina_id).values(active=True))
+            if change == {"password": "a-new-password-1"}:
+                from callcenter.auth import hash_password
+
+                async with db.transaction() as ses:
+                    await ses.execute(update(User).where(User.id == lina_id).values(
+                        password_hash=hash_password("hotline-test-pw")))
+
+
+# --- 8. a deactivated user's token stops at once --------------------------------------------------
+async def test_a_deactivated_users_token_is_refused_at_once(world) -> None:  # type: ignore[no-untyped-def]
+    app, db, ids = world
+    token = await issue_token(db, "lina")
+    async with client(app) as c, client(app) as adm:
+        assert (await c.get("/api/v1/categories", headers=_bearer(token))).status_code == 200  # now cached
+        a = await sign_in(adm, "admin")
+        r = await adm.post(f"/admin/users/{ids['user_id']}", data={"csrf_token": a.csrf, "role": "operator",
+                                                                   "seat": "8001"})
+        assert r.status_code == 303
+        assert (await c.get("/api/v1/categories", headers=_bearer(token))).status_code == 401
+
+
+async def test_another_workers_token_cache_drops_the_user_through_the_bus() -> None:
+    import asyncio
+
+    from callcenter.bus import InProcessBus
+    from callcenter.models import Role
+    from callcenter.web import app as app_mod
+    from callcenter.workflow import Actor
+
+    class State:
+        pass
+
+    class FakeApp:
+        state = State()
+
+    bus = InProcessBus()
+    fake = FakeApp()
+    fake.state.bus = bus  # type: ignore[attr-defined]
+    from callcenter.auth import TokenCache, token_hash
+
+    cache = TokenCache(ttl=3600)
+    cache._d[token_hash("t1")] = (0.0, Actor(id=7, name="李娜", role=Role.operator, department_id=None))
+    cache._d[token_hash("t2")] = (0.0, Actor(id=8, name="陈静", role=Role.supervisor, department_id=None))
+    fake.state.tokens = cache  # type: ignore[attr-defined]
+    task = asyncio.create_task(app_mod._follow_revocations(fake))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    await bus.publish("auth.revoked", {"user_id": 7})
+    await asyncio.sleep(0.01)
+    task.cancel()
+    assert set(cache._d) == {token_hash("t2")}
+
+
+# --- 14. a salt per hash ---------------------------------------------------------------------------
+async def test_demo_users_each_have_their_own_salt(sqlite_database: Database) -> None:
+    from callcenter.seed import DEMO_PASSWORD, seed_demo
+
+    await seed_demo(sqlite_database)
+    async with sqlite_database.session() as s:
+        hashes = (await s.execute(select(User.password_hash))).scalars().all()
+    assert len(hashes) >= 3 and len(set(hashes)) == len(hashes)
+    salts = {h.split("$")[4] for h in hashes if h}
+    assert len(salts) == len(hashes)
+    from callcenter.auth import verify_password
+
+    assert all(verify_password(h, DEMO_PASSWORD) for h in hashes)
