@@ -39,6 +39,13 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    import sys
+
+    schema = sys.modules.get("tests.integration.test_api_schema")
+    if schema is not None and getattr(schema, "SUMMARY", None):
+        terminalreporter.write_sep("-", "schemathesis tier")
+        for line in schema.SUMMARY:
+            terminalreporter.write_line(line)
     if _pg_skipped:
         tr = terminalreporter
         tr.write_sep("!", "PostgreSQL TESTS WERE SKIPPED", red=True, bold=True)

@@ -69,8 +69,12 @@ def _walk(v: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]
             yield from _walk(x, (*loc, i))
 
 
+MALFORMED = "malformed"
+
+
 def first_bad(scope: dict[str, Any], body: bytes | None) -> tuple[list[Any], str] | None:
-    """(loc, 'U+0000') of the first refused character of the request, or None."""
+    """(loc, 'U+0000') of the first refused character of the request, (["body"], MALFORMED) for
+    a JSON body that does not parse (bad UTF-8 included), or None."""
     bad = bad_char(scope.get("path", ""), multiline=False)
     if bad:
         return ["path"], bad
@@ -87,8 +91,8 @@ def first_bad(scope: dict[str, Any], body: bytes | None) -> tuple[list[Any], str
     if ctype.startswith(b"application/json"):
         try:
             data = json.loads(body)
-        except ValueError:
-            return None  # FastAPI answers malformed JSON itself
+        except ValueError:  # UnicodeDecodeError too: FastAPI would answer an undocumented 400
+            return ["body"], MALFORMED
         pairs = _walk(data, ())
     elif ctype.startswith(b"application/x-www-form-urlencoded"):
         pairs = (((k,), v) for k, v in parse_qsl(body.decode("latin-1"), keep_blank_values=True))
@@ -155,14 +159,18 @@ class InputGuardMiddleware:
             return
         loc, bad = found
         field = str(loc[-1]) if len(loc) > 1 else loc[0]
+        if bad == MALFORMED:
+            detail = {"loc": loc, "msg": "the body is not valid JSON (UTF-8)", "type": "json_invalid"}
+        else:
+            detail = {"loc": loc, "msg": f"{field}: control character {bad} not allowed", "type": "value_error"}
         if _wants_json(scope):
-            payload = json.dumps({"detail": [{"loc": loc, "msg": f"{field}: control character {bad} not allowed",
-                                              "type": "value_error"}]}).encode()
+            payload = json.dumps({"detail": [detail]}).encode()
             ctype_out = b"application/json"
         else:
+            what = "提交的数据格式有误" if bad == MALFORMED else f"「{html.escape(field)}」含有不允许的控制字符（{bad}）"
             payload = (
                 '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>填写有误</title>'
-                f'<h1>填写有误</h1><p>「{html.escape(field)}」含有不允许的控制字符（{bad}），'
+                f'<h1>填写有误</h1><p>{what}，'
                 '请用浏览器的“后退”返回（已填写的内容仍在），修改后重新提交。</p></html>'
             ).encode()
             ctype_out = b"text/html; charset=utf-8"
