@@ -445,7 +445,11 @@ async def answer_case(db: Database, actor: Actor, code: str, number: str, *, ver
     and version answered it. `version` (the entry version the operator saw) must still be the
     published one (else Conflict: the text changed meanwhile)."""
     from . import services
+    from .workflow import ROLES_FOR, Action
 
+    if actor.id is not None and actor.role not in ROLES_FOR[Action.answer]:
+        # the role first: a role that may never answer learns nothing about the entry
+        raise Forbidden(f"role {actor.role.value} may not answer cases")
     now = now or utcnow()
     async with db.session() as s:
         e = await _load(s, code)
