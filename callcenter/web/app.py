@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if not _is_api(request):
             return await console.domain_error_page(request, exc)
         # the same shape as FastAPI's own validation errors, so clients parse one format
-        loc = ["body", exc.field] if exc.field else ["body"]
+        loc = [_where(request, exc.field), exc.field] if exc.field else ["body"]
         return JSONResponse({"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}, status_code=422)
 
     @app.exception_handler(DomainError)
@@ -122,6 +122,15 @@ async def _follow_revocations(app: FastAPI) -> None:
                 app.state.tokens.drop_user(uid)
             else:
                 app.state.tokens.clear()
+
+
+def _where(request: Request, field: str) -> str:
+    """Where a refused field came from: `query` (?from=…), `path`, else `body`."""
+    if field in request.query_params:
+        return "query"
+    if field in request.path_params:
+        return "path"
+    return "body"
 
 
 def _is_api(request: Request) -> bool:

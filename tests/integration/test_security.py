@@ -204,6 +204,7 @@ async def test_api_dates_outside_2000_2100_are_422(world, url: str) -> None:  # 
     async with client(app) as c:
         r = await c.get(url, headers=_bearer(token))
     assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["query", url.split("?")[1].split("=")[0]]  # not "body"
 
 
 @pytest.mark.parametrize("url", [
