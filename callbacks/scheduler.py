@@ -33,9 +33,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from callcenter.db import Database
-from callcenter.models import Notification, SchedulerLease, utcnow
-from callcenter.workdays import TZ
+from callcenter.cases.workdays import TZ
+from callcenter.store.db import Database
+from callcenter.store.models import Notification, SchedulerLease, utcnow
 
 from . import deadlines, service
 from .claims import rowcount
@@ -227,7 +227,7 @@ class CallbackScheduler:
     async def step_kb(self, now: datetime) -> bool:
         """Knowledge base (issue 8): entries past their end expire; a notice per entry ending
         within kb_remind_days to its department (unique key: never doubled)."""
-        from callcenter import kb
+        from callcenter.kb import services as kb
 
         return await kb.remind_expiring(self.db, self.config.kb_remind_days, now, self.worker) > 0
 

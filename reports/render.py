@@ -142,7 +142,7 @@ def render_xlsx(report: dict[str, Any], link_host: str = "") -> bytes:
     bold = Font(bold=True)
     wrap = Alignment(wrap_text=True, vertical="center")
 
-    from callcenter.tables import xlsx_clean
+    from callcenter.core.tables import xlsx_clean
 
     report = xlsx_clean(report)  # names and notes may hold characters XLSX cannot carry
     wb = Workbook()

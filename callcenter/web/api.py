@@ -9,14 +9,15 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from .. import admin, routing, services
-from ..errors import Forbidden, Invalid
-from ..logs import context_value
-from ..models import Kind, Role, Status
-from ..views import call_dict, event_dict, ticket_dict
-from .deps import ActorDep, BusDep, DbDep
-from .inputs import check_year
-from .schemas import (
+from callcenter.cases import routing, services
+from callcenter.cases.views import call_dict, event_dict, ticket_dict
+from callcenter.core.errors import Forbidden, Invalid
+from callcenter.core.logs import context_value
+from callcenter.people import admin
+from callcenter.store.models import Kind, Role, Status
+from callcenter.web.deps import ActorDep, BusDep, DbDep
+from callcenter.web.inputs import check_year
+from callcenter.web.schemas import (
     CallerHistoryOut,
     ErrorOut,
     EventOut,

@@ -22,8 +22,8 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..errors import Invalid
-from ..workdays import MAX_YEAR, MIN_YEAR
+from callcenter.cases.workdays import MAX_YEAR, MIN_YEAR
+from callcenter.core.errors import Invalid
 
 _BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _BAD_LINE = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")

@@ -27,9 +27,9 @@ def _watch(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 async def _name_department(live: Live) -> None:
-    from callcenter import services
-    from callcenter.models import Department, Kind
-    from callcenter.workflow import SYSTEM
+    from callcenter.cases import services
+    from callcenter.cases.workflow import SYSTEM
+    from callcenter.store.models import Department, Kind
 
     db = live.app.state.db
     async with db.transaction() as s:
