@@ -29,6 +29,7 @@ from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from callcenter.cases.workdays import MAX_YEAR, MIN_YEAR
 from callcenter.core.errors import Invalid
 from callcenter.store.db import Database
 from callcenter.store.models import KIND_LABELS, DisclosureFigure, Kind, Status, Ticket
@@ -634,6 +635,8 @@ def month_bounds(value: str) -> tuple[date, date, str]:
         d0 = date(y, mo, 1)
     except ValueError:
         raise Invalid(f"{value!r} is not a month (YYYY-MM)", field="month") from None
+    if not MIN_YEAR <= y <= MAX_YEAR:
+        raise Invalid(f"month: {value!r} is outside {MIN_YEAR}–{MAX_YEAR}", field="month")
     nxt = date(y + (mo == 12), mo % 12 + 1, 1)
     return d0, date.fromordinal(nxt.toordinal() - 1), f"{y}年{mo}月"
 
@@ -647,6 +650,8 @@ def quarter_bounds(value: str) -> tuple[date, date, str]:
         raise Invalid(f"{value!r} is not a quarter (YYYYQn)", field="quarter") from None
     if q not in (1, 2, 3, 4) or len(v) != 6:
         raise Invalid(f"{value!r} is not a quarter (YYYYQn)", field="quarter")
+    if not MIN_YEAR <= y <= MAX_YEAR:
+        raise Invalid(f"quarter: {value!r} is outside {MIN_YEAR}–{MAX_YEAR}", field="quarter")
     d0 = date(y, 3 * q - 2, 1)
     end = date(y + (q == 4), (3 * q) % 12 + 1, 1)
     return d0, date.fromordinal(end.toordinal() - 1), f"{y}年第{'一二三四'[q - 1]}季度"

@@ -181,6 +181,9 @@ def render_xlsx(report: dict[str, Any], link_host: str = "") -> bytes:
     bold = Font(bold=True)
     wrap = Alignment(wrap_text=True, vertical="center")
 
+    from callcenter.core.tables import xlsx_clean
+
+    report = xlsx_clean(report)  # names and notes may hold characters XLSX cannot carry
     wb = Workbook()
     ws = wb.active
     ws.title = "概况"

@@ -25,6 +25,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import escape
 
+from callcenter.cases.workdays import MAX_YEAR, MIN_YEAR
 from callcenter.core.errors import DomainError
 
 from . import annual as annual_mod
@@ -40,9 +41,12 @@ MEDIA = {
 
 def _day(value: str, name: str) -> date:
     try:
-        return date.fromisoformat(value)
+        d = date.fromisoformat(value)
     except ValueError:
         raise HTTPException(422, f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+    if not MIN_YEAR <= d.year <= MAX_YEAR:
+        raise HTTPException(422, f"{name}: {value!r} is outside {MIN_YEAR}–{MAX_YEAR}")
+    return d
 
 
 def _as_of(value: str | None) -> datetime | None:
@@ -54,6 +58,8 @@ def _as_of(value: str | None) -> datetime | None:
         raise HTTPException(422, f"as_of: {value!r} is not an ISO date-time") from None
     if t.tzinfo is None:
         raise HTTPException(422, "as_of needs a time zone")
+    if not MIN_YEAR <= t.year <= MAX_YEAR:
+        raise HTTPException(422, f"as_of: {value!r} is outside {MIN_YEAR}–{MAX_YEAR}")
     return t
 
 
@@ -167,6 +173,8 @@ def make_router(*dependencies: Any) -> APIRouter:
 
     @router.get("/annual")
     async def annual_page(request: Request, year: int, form: str = "2021", format: str = "html") -> Response:
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise HTTPException(422, f"year: {year} is outside {MIN_YEAR}–{MAX_YEAR}")
         try:
             report = await annual_mod.annual_report(request.app.state.db, year, form=form)
         except DomainError as e:

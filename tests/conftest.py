@@ -28,7 +28,7 @@ _pg_skipped: list[str] = []
 DATA_TABLES = [
     "callback_requests", "notifications", "scheduler_leases", "process_heartbeats", "kb_uses", "kb_phrasings", "kb_entry_versions", "kb_entries",
     "report_case_days", "report_case_group_days", "report_call_days", "report_rollup_state", "disclosure_figures",
-    "audit_log", "ticket_events", "callbacks", "tickets", "calls", "routing_rules", "users",
+    "user_sessions", "login_failures", "audit_log", "ticket_events", "callbacks", "tickets", "calls", "routing_rules", "users",
     "categories", "departments", "calendar_days", "ticket_counters",
 ]
 
@@ -39,6 +39,13 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    import sys
+
+    schema = sys.modules.get("tests.integration.test_api_schema")
+    if schema is not None and getattr(schema, "SUMMARY", None):
+        terminalreporter.write_sep("-", "schemathesis tier")
+        for line in schema.SUMMARY:
+            terminalreporter.write_line(line)
     if _pg_skipped:
         tr = terminalreporter
         tr.write_sep("!", "PostgreSQL TESTS WERE SKIPPED", red=True, bold=True)

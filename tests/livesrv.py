@@ -29,7 +29,8 @@ def free_port() -> int:
 def serve(app_factory, **factory_kwargs) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """Yield the base URL of a running server; stop it on exit."""
     port = free_port()
-    config = uvicorn.Config(app_factory(**factory_kwargs), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app_factory(**factory_kwargs), host="127.0.0.1", port=port, log_level="warning",
+                            server_header=False)
     server = uvicorn.Server(config)
     th = threading.Thread(target=server.run, daemon=True)
     th.start()

@@ -121,7 +121,10 @@ async def _operator_events(q: asyncio.Queue[tuple[str, dict[str, Any]]], seat: s
 @_route("GET", "/operator/history", OP)
 async def operator_history(request: Request, user: Annotated[ConsoleUser, require(*OP)],
                            phone: Annotated[str, Query(max_length=40)] = "") -> Response:
-    hist = await services.caller_history(db_of(request), phone)
+    from callcenter.people.web import _origin
+
+    hist = await services.caller_history(db_of(request), user.actor, phone, via="screen_pop",
+                                         origin=_origin(request))
     r = await ref(request)
     tickets = [ticket_dict(t, r, user.actor) for t in hist["tickets"]]
     return page(request, "_history.html", {"phone": phone, "calls": hist["calls"], "tickets": tickets})
@@ -144,7 +147,10 @@ async def operator_chase(request: Request, number: str, user: Annotated[ConsoleU
         auth_web.flash(request, f"已记录催办：工单 {number}" if chased else f"催办未完成：{problem}",
                        "ok" if chased else "error")
         return redirect("/operator")
-    hist = await services.caller_history(db_of(request), phone)
+    from callcenter.people.web import _origin
+
+    hist = await services.caller_history(db_of(request), user.actor, phone, via="screen_pop",
+                                         origin=_origin(request))
     r = await ref(request)
     tickets = [ticket_dict(t, r, user.actor) for t in hist["tickets"]]
     return page(request, "_history.html", {"phone": phone, "calls": hist["calls"], "tickets": tickets,

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import phonenumbers
 
 _DIGITS = re.compile(r"[^\d+]")
+# zero-width and bidirectional formatting marks: invisible, and a number or a text made of them
+# looks like something it is not (an RTL mark reverses how a number reads)
+INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def clean(number: str | None) -> str | None:
+    """A number as typed, made plain: full-width digits to ASCII (NFKC: １３８ → 138), zero-width
+    and direction marks removed, spaces at the ends stripped. None stays None."""
+    if number is None:
+        return None
+    return INVISIBLE.sub("", unicodedata.normalize("NFKC", number)).strip()
+
+
+def visible_text(text: str | None) -> str:
+    """`text` without its invisible marks, for "is anything written here?" (not for storing:
+    NFKC would turn the full-width punctuation of Chinese text into ASCII)."""
+    return INVISIBLE.sub("", text or "").strip()
 
 
 @lru_cache(maxsize=65536)
@@ -19,7 +37,7 @@ def normalize(number: str | None) -> str | None:
     """
     if not number:
         return None
-    raw = number.strip()
+    raw = clean(number) or ""
     if not raw or not any(c.isdigit() for c in raw):
         return None
     try:
@@ -43,7 +61,7 @@ def mask(number: str | None) -> str:
     """Mask the middle of a number for lists and exports: 138****5678, 0731-****9227."""
     if not number:
         return ""
-    s = number.strip()
+    s = clean(number) or ""
     digits = _DIGITS.sub("", s)
     if len(digits) <= 4:
         return "*" * len(digits)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select, true
+from sqlalchemy import Select, and_, exists, func, or_, select, true
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -99,7 +99,8 @@ async def refdata(db: Database, session: AsyncSession | None = None) -> RefData:
 
 
 def _check_new(data: NewTicket, ref: RefData) -> tuple[int, int | None]:
-    if not isinstance(data.content, str) or not data.content.strip():
+    if not isinstance(data.content, str) or not phones.visible_text(data.content):
+        # empty, or only spaces and zero-width marks
         raise Invalid("content (诉求内容) is required", field="content")
     cat = ref.categories_by_name.get(data.category)
     if cat is None or not cat.active:
@@ -144,11 +145,15 @@ async def register(
     now = now or utcnow()
     ref = await db.ref()
     category_id, suggested = _check_new(data, ref)
+    if data.call_id is not None:
+        async with db.session() as s:
+            if (await s.execute(select(Call.id).where(Call.id == data.call_id))).first() is None:
+                raise Invalid(f"no call {data.call_id}", field="call_id")
     values: dict[str, Any] = dict(
         source=data.source,
         call_id=data.call_id,
-        caller_name=(data.caller_name or "").strip() or None,
-        caller_phone=(data.caller_phone or "").strip() or None,
+        caller_name=phones.visible_text(data.caller_name) or None,
+        caller_phone=phones.clean(data.caller_phone) or None,
         caller_norm=phones.normalize(data.caller_phone),
         address=data.address,
         area=data.area,
@@ -208,10 +213,15 @@ def visible_to(t: Ticket, actor: Actor) -> bool:
     return True
 
 
+IDENTITY_ROLES = (Role.operator, Role.supervisor)
+
+
 def shows_identity(t: Ticket, actor: Actor) -> bool:
-    """举报人信息保密: a report's or a confidential case's caller is shown only inside the hotline."""
-    if actor.role is Role.clerk and (t.kind is Kind.report or t.confidential):
-        return False
+    """举报人信息保密: a report's or a confidential case's caller is shown only to the hotline's
+    operators and supervisors (DOMAIN.md, Privacy) — never to a department's clerk, and never
+    to the admin, who manages data, not cases."""
+    if t.kind is Kind.report or t.confidential:
+        return actor.role in IDENTITY_ROLES
     return actor.role in (Role.operator, Role.supervisor, Role.clerk, Role.admin)
 
 
@@ -443,8 +453,8 @@ def _filtered(f: TicketFilter, actor: Actor) -> Select[Ticket]:
     if f.q:
         term = f.q.strip()
         norm = phones.normalize(term)
-        conds = [Ticket.number == term, Ticket.content.contains(term), and_(Ticket.caller_name == term, by_caller),
-                 Ticket.external_ref == term, Ticket.address.contains(term)]
+        conds = [Ticket.number == term, Ticket.content.contains(term, autoescape=True), and_(Ticket.caller_name == term, by_caller),
+                 Ticket.external_ref == term, Ticket.address.contains(term, autoescape=True)]
         if norm:
             conds.append(and_(Ticket.caller_norm == norm, by_caller))
         q = q.where(or_(*conds))
@@ -466,18 +476,45 @@ async def search(db: Database, actor: Actor, f: TicketFilter) -> tuple[list[Tick
     return rows, total
 
 
-async def caller_history(db: Database, phone: str, limit: int = 20) -> dict[str, list[Any]]:
-    """Earlier calls and cases of a number (normalised, landlines with area code included)."""
+async def caller_history(db: Database, actor: Actor, phone: str, limit: int = 20, *, via: str = "api",
+                         origin: Any = None) -> dict[str, list[Any]]:
+    """Earlier calls and cases of a number (normalised, landlines with area code included).
+
+    A confidential case (a 干部举报 or one marked confidential) is never found by its caller's
+    number: neither it nor the call that registered it is listed or counted (DOMAIN.md,
+    Privacy). Every lookup by a user is recorded in the audit log like an identity view: who,
+    when, in which role, from where (`via`: the operator's screen pop or the API) and which
+    number (masked, plus a keyed digest an investigator can match a number against)."""
     norm = phones.normalize(phone)
+    if actor.id is not None:
+        from callcenter.people import admin  # the audit log's writer (admin imports this module)
+
+        async with db.transaction() as s:
+            admin.record(s, actor, "caller.lookup", "caller", lookup_key(phone),
+                         phones.mask(norm or phone.strip()), {"via": via}, origin)
     if norm is None:
         return {"calls": [], "tickets": []}
+    secret = or_(Ticket.confidential.is_(True), Ticket.kind == Kind.report)
     async with db.session() as s:
         calls = (
-            await s.scalars(select(Call).where(Call.caller_norm == norm).order_by(Call.offered_at.desc()).limit(limit))
+            await s.scalars(
+                select(Call).where(Call.caller_norm == norm,
+                                   ~exists().where(Ticket.call_id == Call.id, secret))
+                .order_by(Call.offered_at.desc()).limit(limit))
         ).all()
         tickets = (
             await s.scalars(
-                select(Ticket).where(Ticket.caller_norm == norm).order_by(Ticket.registered_at.desc()).limit(limit)
+                select(Ticket).where(Ticket.caller_norm == norm, ~secret)
+                .order_by(Ticket.registered_at.desc()).limit(limit)
             )
         ).all()
     return {"calls": list(calls), "tickets": list(tickets)}
+
+
+def lookup_key(number: str) -> str:
+    """A digest of a looked-up number for the audit log: the same number always gives the same
+    key (an investigator can check "was this number looked up?") without the log showing it."""
+    import hashlib
+
+    key = phones.normalize(number) or number.strip()
+    return hashlib.sha256(("hotline-lookup:" + key).encode()).hexdigest()[:32]

@@ -24,6 +24,7 @@ from callcenter.store.models import (
 )
 from callcenter.web import auth_web
 from callcenter.web.auth_web import ConsoleUser, require
+from callcenter.web.inputs import check_year
 from callcenter.web.render import (
     CASE,
     OP,
@@ -131,6 +132,7 @@ def _until(v: str) -> datetime | None:
         d = date.fromisoformat(v)
     except ValueError:
         raise Invalid("请填写日期 YYYY-MM-DD", field="until") from None
+    check_year(d, "until")
     # the end of that working day, Asia/Shanghai (DOMAIN.md: working hours end 17:30)
     return datetime.combine(d, time(17, 30), tzinfo=TZ)
 
@@ -201,6 +203,7 @@ async def _case_context(request: Request, number: str, user: ConsoleUser, via: s
 async def print_day(request: Request, user: Annotated[ConsoleUser, require(*OP)],
                     day: Annotated[date | None, Query(alias="date")] = None) -> Response:
     d = day or agents.local_today()
+    check_year(d, "date")
     lo = datetime.combine(d, time(0), tzinfo=TZ)
     f = services.TicketFilter(registered_from=lo, registered_to=lo + timedelta(days=1), limit=2000)
     rows, total = await services.search(db_of(request), user.actor, f)

@@ -20,6 +20,9 @@ import chinese_calendar
 
 log = logging.getLogger(__name__)
 TZ = ZoneInfo("Asia/Shanghai")
+# the years a case, a report or a search can be about (inputs outside are refused with a 422:
+# year 1 or 9999 overflows the time-zone arithmetic and the store's date range)
+MIN_YEAR, MAX_YEAR = 2000, 2100
 
 # 08:30–12:00 and 14:30–17:30 (DOMAIN.md); the hotline itself runs 7×24
 DEFAULT_HOURS: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(14, 30), time(17, 30)))
@@ -63,6 +66,11 @@ class WorkCalendar:
 
     def year_has_data(self, year: int) -> bool:
         return package_covers(year) or any(d.year == year for d in self.overrides)
+
+    def uncovered_years(self, today: date) -> list[int]:
+        """This year and the next, where no holiday data is known (shown on /readyz, the admin
+        page and the wall until an admin enters them with `hotline calendar set`)."""
+        return [y for y in (today.year, today.year + 1) if not self.year_has_data(y)]
 
     def missing_years(self, today: date, ahead_days: int = 60) -> list[int]:
         """Years that a deadline set today (plus `ahead_days`) may reach and that have no data."""

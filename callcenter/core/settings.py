@@ -1,17 +1,21 @@
 """One typed Settings, read once at start-up from the environment / `.env` (prefix HOTLINE_).
 
-Bad values fail fast with pydantic's message naming the variable.
+Bad values fail fast: `get_settings()` stops the process with one line per bad variable
+naming it (`HOTLINE_ENV: …`), no traceback.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"
+MIN_SECRET_LEN = 32  # characters of HOTLINE_SECRET_KEY in production (`openssl rand -hex 32`)
 
 
 class Settings(BaseSettings):
@@ -22,7 +26,18 @@ class Settings(BaseSettings):
         default=None, description="sqlite:///path or postgresql://user:pw@host:port/db; default SQLite in data_dir"
     )
     secret_key: str = Field(default=DEV_SECRET, description="signs sessions and CSRF tokens")
-    env: str = Field(default="local", description="local | production (production refuses the dev secret)")
+    env: Literal["local", "test", "production"] = Field(
+        default="local", description="local | test | production (production: a secret of ≥ 32 characters, "
+                                     "secure cookies, no interactive API docs)")
+    api_docs: bool = Field(default=False, description="production: serve /docs, /redoc and /openapi.json anyway")
+    ops_allow: str = Field(
+        default="127.0.0.1/32,::1/128",
+        description="addresses (CIDR, comma-separated) allowed to read /metrics and /readyz (Prometheus, the "
+                    "load balancer); everyone else gets 404")
+    login_ip_limit: int = Field(default=20, ge=1, le=10000,
+                                description="failed sign-ins from one address within login_ip_window_s before "
+                                            "that address is refused")
+    login_ip_window_s: int = Field(default=900, ge=10, le=86400)
     timezone: str = Field(default="Asia/Shanghai", description="the hotline's local time (only Asia/Shanghai)")
     ticket_prefix: str = Field(default="GD", description="ticket numbers read aloud: GD20261126-0001")
     db_pool_size: int = Field(default=10, ge=1, le=200)
@@ -70,12 +85,46 @@ class Settings(BaseSettings):
     @classmethod
     def _secret_not_empty(cls, v: str) -> str:
         if not v:
-            raise ValueError("HOTLINE_SECRET_KEY must not be empty")
+            raise ValueError("must not be empty")
         return v
 
-    def model_post_init(self, __context: object) -> None:
-        if self.env == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("HOTLINE_SECRET_KEY must be set in production (HOTLINE_ENV=production)")
+    @field_validator("ops_allow")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        for part in v.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not an address or network (CIDR)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _production_secret(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key == DEV_SECRET:
+                raise ValueError("HOTLINE_SECRET_KEY must be set in production (HOTLINE_ENV=production)")
+            if len(self.secret_key) < MIN_SECRET_LEN:
+                raise ValueError(f"HOTLINE_SECRET_KEY must be at least {MIN_SECRET_LEN} characters in production "
+                                 f"(it has {len(self.secret_key)}; make one with `openssl rand -hex 32`)")
+        return self
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.env != "production" or self.api_docs
+
+    @property
+    def ops_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(p.strip(), strict=False) for p in self.ops_allow.split(",") if p.strip()]
+
+    def ops_allowed(self, host: str | None) -> bool:
+        if not host:
+            return False
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(ip in n for n in self.ops_networks)
 
     @property
     def effective_database_url(self) -> str:
@@ -84,8 +133,30 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'hotline.db').as_posix()}"
 
 
+class SettingsError(SystemExit):
+    """Bad settings: the process stops with this one-line message (no traceback)."""
+
+
+def explain(e: ValidationError) -> str:
+    """One line per bad variable: `HOTLINE_ENV: Input should be 'local', 'test' or 'production' (got 'prod')`."""
+    lines = []
+    for err in e.errors():
+        loc = [str(x) for x in err.get("loc", ()) if x != "__root__"]
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        if loc:
+            got = err.get("input")
+            shown = "" if loc[0] == "secret_key" or isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"HOTLINE_{loc[0].upper()}: {msg}{shown}")
+        else:
+            lines.append(msg)
+    return "\n".join(f"configuration error: {line}" for line in lines)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    s = Settings()
+    try:
+        s = Settings()
+    except ValidationError as e:
+        raise SettingsError(explain(e)) from None
     s.data_dir.mkdir(parents=True, exist_ok=True)
     return s

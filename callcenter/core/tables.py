@@ -60,6 +60,25 @@ def read_table(path: Path, errors: type[FileErrors], cell: Callable[[Any], str])
     return [h.strip().lstrip("\ufeff") for h in header], rows
 
 
+def xlsx_text(v: Any) -> Any:
+    """A value an XLSX cell can hold: the control characters XML 1.0 cannot carry (which the
+    API's free text may once have held) become U+FFFD instead of failing the whole file."""
+    if isinstance(v, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
+    return v
+
+
+def xlsx_clean(v: Any) -> Any:
+    """xlsx_text through dicts and lists (a report before it is rendered)."""
+    if isinstance(v, dict):
+        return {k: xlsx_clean(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [xlsx_clean(x) for x in v]
+    return xlsx_text(v)
+
+
 def write_table(path: Path, header: list[str], rows: Iterable[list[str]], fmt: str, *, sheet: str,
                 encoding: str = "utf-8") -> int:
     """Write `header` and `rows` as CSV or XLSX (`fmt`); returns the number of rows written."""
@@ -75,7 +94,7 @@ def write_table(path: Path, header: list[str], rows: Iterable[list[str]], fmt: s
         def cells(values: list[str]) -> list[WriteOnlyCell]:
             out = []
             for v in values:
-                c = WriteOnlyCell(ws, value=v)
+                c = WriteOnlyCell(ws, value=xlsx_text(v))
                 c.data_type = "s"  # text, never a formula, whatever it starts with
                 out.append(c)
             return out

@@ -27,7 +27,7 @@ from callcenter.people import audit_web, sla_web
 from callcenter.people import web as people_web
 from callcenter.people.auth import TokenCache
 from callcenter.store.db import Database
-from callcenter.web import api, render
+from callcenter.web import api, inputs, render, security
 
 # the console's pages, per role (render.install includes them in this order)
 CONSOLE_ROUTERS = (people_web.router, calls_web.router, cases_web.router, clerk_web.router, floor_web.router,
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # PostgreSQL: LISTEN/NOTIFY, so screen pops and wall updates cross worker processes
         await app.state.bus.start()
         board_task = await floor_web.start_board(app)
+        revoked_task = asyncio.create_task(_follow_revocations(app), name="token-revocations")
         # everything loaded at start-up lives as long as the process: keep it out of the
         # collector's way, so a full collection under load walks only what requests made
         gc.collect()
@@ -59,8 +60,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         gc.set_threshold(10_000, 10, 10)
         yield
         board_task.cancel()
+        revoked_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await board_task
+        with contextlib.suppress(asyncio.CancelledError):
+            await revoked_task
         await app.state.bus.close()
         if own_db:
             await database.dispose()
@@ -70,6 +74,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         version="1",
         description="市民热线 12345: cases (工单), their workflow and reference data.",
         lifespan=lifespan,
+        # the interactive docs and the schema: off in production unless HOTLINE_API_DOCS=true
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     app.state.db = database
@@ -83,7 +91,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if not _is_api(request):
             return await render.domain_error_page(request, exc)
         # the same shape as FastAPI's own validation errors, so clients parse one format
-        loc = ["body", exc.field] if exc.field else ["body"]
+        loc = [_where(request, exc.field), exc.field] if exc.field else ["body"]
         return JSONResponse({"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}, status_code=422)
 
     @app.exception_handler(DomainError)
@@ -110,7 +118,34 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.include_router(kb_pages_router)
     ops.install(app)  # /readyz, /metrics, request latency, JSON logs, this worker's heartbeat
+    # NUL, control characters and lone surrogates refused with a 422 naming the field (issue 14)
+    app.add_middleware(inputs.InputGuardMiddleware)
+    # outermost: every answer (errors and static files too) carries the security headers
+    app.add_middleware(security.SecurityHeadersMiddleware)
     return app
+
+
+async def _follow_revocations(app: FastAPI) -> None:
+    """A user deactivated (or a password changed) in any worker: drop their cached token here."""
+    from callcenter.people.auth import REVOKED_TOPIC
+
+    async with app.state.bus.subscribe(REVOKED_TOPIC) as q:
+        while True:
+            _, payload = await q.get()
+            uid = payload.get("user_id")
+            if isinstance(uid, int):
+                app.state.tokens.drop_user(uid)
+            else:
+                app.state.tokens.clear()
+
+
+def _where(request: Request, field: str) -> str:
+    """Where a refused field came from: `query` (?from=…), `path`, else `body`."""
+    if field in request.query_params:
+        return "query"
+    if field in request.path_params:
+        return "path"
+    return "body"
 
 
 def _is_api(request: Request) -> bool:

@@ -462,6 +462,7 @@ def serve(
         log_level="info",
         access_log=False,
         proxy_headers=True,
+        server_header=False,  # no `server: uvicorn` banner
     )
 
 

@@ -62,7 +62,8 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
                                           lambda: adapter_status(adapter)), name="heartbeat"),
         asyncio.create_task(adapter.follow_pause_requests(app.state.bus), name="pause-requests"),
     ]
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                          server_header=False))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -104,7 +104,6 @@ async def seed_reference(db: Database) -> None:
 
 async def seed_people(db: Database, password: str = DEMO_PASSWORD) -> list[str]:
     added = []
-    pw = hash_password(password)
     async with db.transaction() as s:
         deps = {d.code: d.id for d in (await s.scalars(select(Department))).all()}
         users = {u.username for u in (await s.scalars(select(User))).all()}
@@ -117,7 +116,7 @@ async def seed_people(db: Database, password: str = DEMO_PASSWORD) -> list[str]:
                     display_name=name,
                     role=role,
                     department_id=deps.get(dep) if dep else None,
-                    password_hash=pw,
+                    password_hash=hash_password(password),  # a salt of its own per user
                     seat=seat,
                 )
             )

@@ -19,7 +19,7 @@ from callcenter.store.models import (
     Ticket,
 )
 from callcenter.web.auth_web import ConsoleUser, require
-from callcenter.web.render import SUP, TZ, db_of, local, log, page, pages_router, ref
+from callcenter.web.render import SUP, TZ, calendar_missing, db_of, local, log, page, pages_router, ref
 
 router, _route = pages_router()
 
@@ -94,8 +94,9 @@ def _monotonic() -> float:
 @_route("GET", "/wall", SUP)
 async def wall(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) -> Response:
     data = await wall_payload(request.app)
-    return page(request, "wall.html", {"data": data, "data_json": json.dumps(data, ensure_ascii=False),
-                                       "dates": wall_dates()})
+    missing = await calendar_missing(request)
+    # the page's data as a JSON island: tojson escapes <, > and & (a name holding </script> stays text)
+    return page(request, "wall.html", {"data": data, "calendar_missing": missing, "dates": wall_dates()})
 
 
 def wall_dates() -> dict[str, dict[str, str]]:

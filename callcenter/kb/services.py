@@ -450,7 +450,11 @@ async def answer_case(db: Database, actor: Actor, code: str, number: str, *, ver
     published one (else Conflict: the text changed meanwhile). `search_text`: what the operator
     searched before choosing the entry — proposed to its department as a phrasing (kb_learn)."""
     from callcenter.cases import services
+    from callcenter.cases.workflow import ROLES_FOR, Action
 
+    if actor.id is not None and actor.role not in ROLES_FOR[Action.answer]:
+        # the role first: a role that may never answer learns nothing about the entry
+        raise Forbidden(f"role {actor.role.value} may not answer cases")
     now = now or utcnow()
     async with db.session() as s:
         e = await _load(s, code)

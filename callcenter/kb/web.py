@@ -192,8 +192,8 @@ async def entries(
         cond += [KbEntry.status == KbStatus.published, KbEntry.valid_until >= today,
                  KbEntry.valid_until <= today + timedelta(days=int(expiring))]
     if q.strip():
-        like = f"%{q.strip()}%"
-        cond.append(or_(KbEntry.title.like(like), KbEntry.code.like(like)))
+        term = q.strip()  # % and _ match themselves (escaped), not every entry
+        cond.append(or_(KbEntry.title.contains(term, autoescape=True), KbEntry.code.contains(term, autoescape=True)))
     if user.role is Role.clerk:  # other departments' drafts stay theirs
         cond.append(or_(KbEntry.department_id == user.actor.department_id, KbEntry.version > 0))
     qry = (select(KbEntry, Department.name, pending.label("pending"))

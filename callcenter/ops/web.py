@@ -190,6 +190,23 @@ def _age(at: datetime | None, now: datetime) -> float | None:
     return None if at is None else round((now - at).total_seconds(), 1)
 
 
+async def calendar_check(db: Any) -> dict[str, Any]:
+    """Holidays known for this year and the next (degraded, never down: deadlines then count
+    Monday–Friday, which is wrong around the holidays)."""
+    from callcenter.floor.agents import local_today
+
+    try:
+        ref = await db.ref()
+    except Exception as e:  # noqa: BLE001 - the database check reports the cause
+        return {"ok": False, "error": f"{type(e).__name__}"}
+    missing = ref.calendar.uncovered_years(local_today())
+    out: dict[str, Any] = {"ok": not missing, "missing_years": missing}
+    if missing:
+        out["fix"] = ("hotline calendar set YYYY-MM-DD holiday|workday — the State Council's holidays of "
+                      + ", ".join(map(str, missing)))
+    return out
+
+
 async def readiness(app: Any) -> dict[str, Any]:
     db = app.state.db
     now = utcnow()
@@ -239,11 +256,23 @@ async def readiness(app: Any) -> dict[str, Any]:
     checks["telephony"] = tel or [{"ok": False, "error": "no telephony adapter has reported"}]
     checks["scheduler"] = leader
     checks["schedulers"] = scheds
+    checks["calendar"] = await calendar_check(db)
     essential = checks["database"]["ok"] and checks["bus"]["ok"]
-    everything = (essential and all(t["ok"] for t in checks["telephony"]) and leader["ok"]
-                  and all(x["ok"] for x in scheds))
+    # strict (`?strict=1`, monitoring): the PBX link, the scheduler leader and every scheduler's
+    # heartbeat; a missing holiday calendar degrades the status but never fails a probe
+    # (deadlines still compute, Mon–Fri)
+    working = (essential and all(t["ok"] for t in checks["telephony"]) and leader["ok"]
+               and all(x["ok"] for x in scheds))
+    everything = working and checks["calendar"]["ok"]
     return {"status": "ok" if everything else ("degraded" if essential else "down"), "checks": checks,
-            "worker": app.state.worker_name}
+            "worker": app.state.worker_name, "strict_ok": working}
+
+
+def _ops_allowed(request: Request) -> bool:
+    """/readyz and /metrics name hosts, workers and figures: only the addresses of
+    HOTLINE_OPS_ALLOW (default loopback: the load balancer and Prometheus on the host) see them;
+    anyone else gets the 404 of a route that is not there."""
+    return bool(request.app.state.settings.ops_allowed(request.client.host if request.client else None))
 
 
 @router.get("/readyz", responses={503: {"description": "the database or the event bus is down (or, with strict, the PBX link or the scheduler leader)"}})
@@ -253,8 +282,11 @@ async def readyz(request: Request, strict: bool = False) -> JSONResponse:
     `?strict=1` makes their absence a 503 too (for monitoring, not for the load balancer; nginx
     lets only the monitoring network read it, as /metrics). A PBX taken out of service:
     `hotline ops retire telephony:<pbx>`."""
+    if not _ops_allowed(request):
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
     r = await readiness(request.app)
-    bad = r["status"] == "down" or (strict and r["status"] != "ok")
+    bad = r["status"] == "down" or (strict and not r.pop("strict_ok"))
+    r.pop("strict_ok", None)
     return JSONResponse(r, status_code=503 if bad else 200)
 
 
@@ -402,6 +434,8 @@ async def metrics_text(app: Any) -> str:
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> PlainTextResponse:
     """Prometheus text exposition (version 0.0.4)."""
+    if not _ops_allowed(request):
+        return PlainTextResponse("Not Found", status_code=404)
     return PlainTextResponse(await metrics_text(request.app), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

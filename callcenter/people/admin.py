@@ -324,8 +324,25 @@ async def update_user(db: Database, actor: Actor, user_id: int, *, role: Role, d
         if not active and u.token_hash is not None:
             u.token_hash = None
             changes["api_token"] = TOKEN_REVOKED
+        # a password change or a deactivation ends every console session of the user at once
+        if password or not active:
+            ended = await auth.revoke_user_sessions(s, u.id, "password" if password else "deactivated")
+            if ended:
+                changes["sessions"] = f"已注销 {ended} 个"
         if changes:
             record(s, actor, "user.update", "user", u.id, u.username, changes, origin)
+
+
+async def revoke_session(db: Database, actor: Actor, sid: str, origin: Origin | None = None) -> None:
+    """The admin's 注销 of one console session (audit-logged)."""
+    _require_admin(actor)
+    async with db.transaction() as s:
+        row = await auth.revoke_session_by_id(s, sid, "admin")
+        if row is None:
+            raise NotFound("该会话不存在或已结束")
+        u = await s.get(User, row.user_id)
+        record(s, actor, "session.revoke", "user", row.user_id, u.username if u else None,
+               {"session": f"{row.ip or '—'} · {row.created_at:%Y-%m-%d %H:%M} UTC"}, origin)
 
 
 async def locked_until(db: Database, username: str, now: datetime | None = None) -> datetime | None:
@@ -585,6 +602,8 @@ ACTION_LABELS: dict[str, str] = {
     "sla.update": "修改办理时限与回访规则",
     "script.update": "修改回访话术",
     "registry.export": "导出来电登记表",
+    "caller.lookup": "查询来电号码历史",
+    "session.revoke": "注销会话",
 }
 FIELD_LABELS: dict[str, str] = {
     "code": "代码", "name": "名称", "phone": "电话", "active": "启用",
@@ -594,8 +613,9 @@ FIELD_LABELS: dict[str, str] = {
     "api_token": "接口令牌",
     "format": "格式", "rows": "行数", "from": "起始日期", "to": "截止日期", "file": "文件",
     "full_numbers": "完整号码", "confidential_identities": "保密件来电人身份", "callback_script": "回访话术",
+    "via": "来源", "sessions": "登录会话", "session": "会话",
 }
-FACT_LABELS = {PASSWORD_CHANGED: "已修改", PASSWORD_SET: "已设置", TOKEN_REVOKED: "已作废", TOKEN_ISSUED: "已签发"}
+FACT_LABELS = {"screen_pop": "话务台来电弹屏", "api": "接口（API）", PASSWORD_CHANGED: "已修改", PASSWORD_SET: "已设置", TOKEN_REVOKED: "已作废", TOKEN_ISSUED: "已签发"}
 ROLE_LABELS = {"operator": "话务员", "clerk": "承办人", "supervisor": "班长", "admin": "管理员"}
 AUDIT_PER_PAGE = 50
 

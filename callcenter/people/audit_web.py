@@ -15,6 +15,7 @@ from callcenter.store.models import (
     Role,
 )
 from callcenter.web.auth_web import ConsoleUser, require
+from callcenter.web.inputs import check_year
 from callcenter.web.render import ADMIN, CASE, TZ, _int_or_none, db_of, page, pages_router
 
 router, _route = pages_router()
@@ -31,9 +32,11 @@ def _day(v: str, field: str) -> date | None:
     if not v:
         return None
     try:
-        return date.fromisoformat(v)
+        d = date.fromisoformat(v)
     except ValueError:
         raise Invalid(f"日期“{v[:20]}”有误，请按 YYYY-MM-DD 填写", field=field) from None
+    check_year(d, field)
+    return d
 
 
 @_route("GET", "/audit/identity-views", AUDITORS)

@@ -10,15 +10,16 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Conflict, Invalid, NotFound
 from callcenter.store.db import Database
-from callcenter.store.models import Department, Role, User, utcnow
+from callcenter.store.models import Department, LoginFailure, Role, User, UserSession, utcnow
 
 _ph = PasswordHasher()
+REVOKED_TOPIC = "auth.revoked"  # {"user_id": …}: every web worker drops the user's cached token
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 
@@ -27,13 +28,27 @@ def hash_password(password: str) -> str:
     return _ph.hash(password)
 
 
+# an unknown user, a deactivated one, one without a password or a locked one costs the same
+# argon2 verify as a real attempt (against this hash of nothing anyone types): the time of the
+# answer does not tell which names exist
+_DUMMY_HASH = _ph.hash(secrets.token_urlsafe(24))
+
+
 def verify_password(hash_: str | None, password: str) -> bool:
     if not hash_:
+        _verify_dummy(password)
         return False
     try:
         return _ph.verify(hash_, password)
     except (VerifyMismatchError, InvalidHashError):
         return False
+
+
+def _verify_dummy(password: str) -> None:
+    try:
+        _ph.verify(_DUMMY_HASH, password)
+    except (VerifyMismatchError, InvalidHashError):
+        pass
 
 
 def token_hash(token: str) -> str:
@@ -113,6 +128,16 @@ class TokenCache:
         self.ttl = ttl
         self._d: dict[str, tuple[float, Actor | None]] = {}
 
+    def drop_user(self, user_id: int) -> None:
+        """Forget the user's token at once (deactivated, token revoked): called in the worker that
+        made the change and, through the bus (`auth.revoked`), in every other."""
+        for h, (_, a) in list(self._d.items()):
+            if a is not None and a.id == user_id:
+                self._d.pop(h, None)
+
+    def clear(self) -> None:
+        self._d.clear()
+
     async def actor(self, db: Database, token: str) -> Actor | None:
         h = token_hash(token)
         hit = self._d.get(h)
@@ -128,12 +153,42 @@ class TokenCache:
         return a
 
 
-async def check_login(db: Database, username: str, password: str, now: datetime | None = None) -> Actor | None:
-    """The user's actor if the password is right and the account is not locked out."""
+async def address_blocked(db: Database, ip: str | None, limit: int, window_s: int,
+                          now: datetime | None = None) -> bool:
+    """Has `ip` failed `limit` sign-ins within the last `window_s` seconds (any account)?"""
+    if not ip:
+        return False
     now = now or utcnow()
     async with db.session() as s:
+        n = (await s.execute(select(func.count()).select_from(LoginFailure)
+                             .where(LoginFailure.ip == ip, LoginFailure.at > now - timedelta(seconds=window_s))
+                             )).scalar_one()
+    return int(n) >= limit
+
+
+async def _record_address_failure(db: Database, ip: str | None, window_s: int, now: datetime) -> None:
+    if not ip:
+        return
+    async with db.transaction() as s:
+        await s.execute(insert(LoginFailure).values(ip=ip[:64], at=now))
+        # the table holds one window of history, no more
+        await s.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(seconds=2 * window_s)))
+
+
+async def check_login(db: Database, username: str, password: str, now: datetime | None = None, *,
+                      ip: str | None = None, ip_limit: int = 20, ip_window_s: int = 900) -> Actor | None:
+    """The user's actor if the password is right, the account is not locked out and the
+    address (`ip`) has not failed `ip_limit` times within `ip_window_s`. Every failure takes the
+    same time (an argon2 verify, against a dummy hash when there is no real one) and gives the
+    same None: neither the time nor the answer tells whether a name exists or is locked. A
+    failure counts against the account (lock-out after MAX_FAILED_LOGINS) and the address."""
+    now = now or utcnow()
+    blocked = await address_blocked(db, ip, ip_limit, ip_window_s, now)
+    async with db.session() as s:
         u = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
-    if u is None or not u.active or (u.locked_until and u.locked_until > now):
+    if blocked or u is None or not u.active or (u.locked_until and u.locked_until > now):
+        await asyncio.to_thread(_verify_dummy, password)
+        await _record_address_failure(db, ip, ip_window_s, now)
         return None
     # argon2 costs tens of milliseconds of CPU on purpose: off the event loop (or 25 people
     # signing in at the start of a shift stall every request of this worker) and outside any
@@ -152,4 +207,68 @@ async def check_login(db: Database, username: str, password: str, now: datetime 
         ).scalar_one()
         if failed >= MAX_FAILED_LOGINS:
             await s.execute(update(User).where(User.id == u.id).values(locked_until=now + LOCKOUT, failed_logins=0))
+    await _record_address_failure(db, ip, ip_window_s, now)
+    return None
+
+
+# ---- console sessions (server-side: a row per sign-in) ------------------------------------------
+def session_id(secret: str) -> str:
+    return hashlib.sha256(("session:" + secret).encode()).hexdigest()
+
+
+async def open_session(db: Database, user_id: int, *, max_age_s: int, ip: str | None = None,
+                       user_agent: str | None = None, now: datetime | None = None) -> str:
+    """A new session for the user; returns the secret the signed cookie carries (the row keeps
+    only its sha256)."""
+    now = now or utcnow()
+    secret = secrets.token_urlsafe(32)
+    async with db.transaction() as s:
+        s.add(UserSession(id=session_id(secret), user_id=user_id, created_at=now,
+                          expires_at=now + timedelta(seconds=max_age_s), ip=(ip or None) and ip[:64],
+                          user_agent=(user_agent or None) and user_agent[:200]))
+    return secret
+
+
+async def session_user(db: Database, secret: str, now: datetime | None = None) -> User | None:
+    """The active user of a live session (not revoked, not expired), or None."""
+    now = now or utcnow()
+    async with db.session() as s:
+        return (await s.execute(
+            select(User).join(UserSession, UserSession.user_id == User.id)
+            .where(UserSession.id == session_id(secret), UserSession.revoked_at.is_(None),
+                   UserSession.expires_at > now, User.active.is_(True))
+        )).scalar_one_or_none()
+
+
+async def revoke_session(db: Database, secret: str, reason: str = "logout") -> None:
+    async with db.transaction() as s:
+        await s.execute(update(UserSession).where(UserSession.id == session_id(secret),
+                                                  UserSession.revoked_at.is_(None))
+                        .values(revoked_at=utcnow(), revoked_reason=reason))
+
+
+async def revoke_user_sessions(s: AsyncSession, user_id: int, reason: str, now: datetime | None = None) -> int:
+    """End every live session of the user, inside the caller's transaction; how many."""
+    r = await s.execute(update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+                        .values(revoked_at=now or utcnow(), revoked_reason=reason))
+    return int(getattr(r, "rowcount", 0) or 0)
+
+
+async def revoke_session_by_id(s: AsyncSession, sid: str, reason: str = "admin") -> UserSession | None:
+    row = await s.get(UserSession, sid)
+    if row is None or row.revoked_at is not None:
         return None
+    row.revoked_at, row.revoked_reason = utcnow(), reason
+    return row
+
+
+async def live_sessions(db: Database, now: datetime | None = None) -> list[tuple[UserSession, User]]:
+    """Every session neither revoked nor expired, newest first (the admin's 在线会话)."""
+    now = now or utcnow()
+    async with db.session() as s:
+        rows = (await s.execute(
+            select(UserSession, User).join(User, User.id == UserSession.user_id)
+            .where(UserSession.revoked_at.is_(None), UserSession.expires_at > now)
+            .order_by(UserSession.created_at.desc()).limit(500)
+        )).all()
+    return [(a, b) for a, b in rows]

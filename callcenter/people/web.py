@@ -8,8 +8,8 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 
 from callcenter.core.errors import Conflict, Invalid, NotFound
-from callcenter.people import admin
-from callcenter.people.auth import check_login
+from callcenter.people import admin, auth
+from callcenter.people.auth import REVOKED_TOPIC, check_login
 from callcenter.store.models import (
     Role,
 )
@@ -20,9 +20,9 @@ from callcenter.web.render import (
     ANY,
     _bool,
     _int_or_none,
+    calendar_missing,
     db_of,
     home_of,
-    local,
     page,
     pages_router,
     redirect,
@@ -40,6 +40,10 @@ async def index(user: auth_web.UserDep) -> Response:
     return redirect(home_of(user.role))
 
 
+LOGIN_FAILED = ("用户名或密码错误，或失败次数过多已暂时锁定（连续失败 5 次锁定 15 分钟）。"
+                "请稍后再试，或联系管理员")
+
+
 @router.get("/login")
 async def login_form(request: Request, next: str | None = None) -> Response:
     return page(request, "login.html", {"next": safe_next(next, "")})
@@ -53,20 +57,21 @@ async def login_submit(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     db = db_of(request)
-    actor = await check_login(db, username.strip(), password)
+    st = request.app.state.settings
+    actor = await check_login(db, username.strip(), password, ip=auth_web.client_ip(request),
+                              ip_limit=st.login_ip_limit, ip_window_s=st.login_ip_window_s)
     if actor is None:
-        locked = await admin.locked_until(db, username.strip())
-        msg = (f"登录失败次数过多，账户已锁定至 {local(locked, '%H:%M')}，请稍后再试或联系管理员" if locked
-               else "用户名或密码错误（连续失败 5 次将锁定 15 分钟）")
-        return page(request, "login.html", {"error": msg, "next": safe_next(next, ""), "username": username},
-                    status_code=401)
-    auth_web.login(request, actor.id)  # type: ignore[arg-type]
+        # one message for every failure (wrong name, wrong password, locked account, too many
+        # tries from this address): the answer does not tell which names exist
+        return page(request, "login.html", {"error": LOGIN_FAILED, "next": safe_next(next, ""),
+                                            "username": username}, status_code=401)
+    await auth_web.login(request, actor.id)  # type: ignore[arg-type]
     return redirect(safe_next(next, home_of(actor.role)))
 
 
 @_route("POST", "/logout", ANY)
 async def logout(request: Request, user: auth_web.UserDep) -> Response:
-    auth_web.logout(request)
+    await auth_web.logout(request)
     return redirect("/login")
 
 
@@ -76,7 +81,9 @@ async def logout(request: Request, user: auth_web.UserDep) -> Response:
 @_route("GET", "/admin", ADMIN)
 async def admin_page(request: Request, user: Annotated[ConsoleUser, require(*ADMIN)]) -> Response:
     data = await admin.overview(db_of(request))
-    return page(request, "admin.html", data | {"roles": list(Role)})
+    sessions = await auth.live_sessions(db_of(request))
+    return page(request, "admin.html", data | {"roles": list(Role), "calendar_missing": await calendar_missing(request),
+                                               "sessions": sessions})
 
 
 
@@ -179,7 +186,18 @@ async def admin_update_user(
     except Invalid as e:
         auth_web.flash(request, f"未保存：{e.message}", "error")
         return redirect("/admin")
-    return await _admin_do(request, admin.update_user(db_of(request), user.actor, user_id, role=role,
-                                                      department_id=dep, seat=seat, active=_bool(active),
-                                                      password=password or None, origin=_origin(request)),
-                           "已保存用户")
+    out = await _admin_do(request, admin.update_user(db_of(request), user.actor, user_id, role=role,
+                                                     department_id=dep, seat=seat, active=_bool(active),
+                                                     password=password or None, origin=_origin(request)),
+                          "已保存用户")
+    if not _bool(active) or password:
+        # the user's API token stops at once: in this worker now, in the others through the bus
+        request.app.state.tokens.drop_user(user_id)
+        await request.app.state.bus.publish(REVOKED_TOPIC, {"user_id": user_id})
+    return out
+
+
+@_route("POST", "/admin/sessions/{sid}/revoke", ADMIN)
+async def admin_revoke_session(request: Request, sid: str, user: Annotated[ConsoleUser, require(*ADMIN)]) -> Response:
+    return await _admin_do(request, admin.revoke_session(db_of(request), user.actor, sid, origin=_origin(request)),
+                           "已注销该会话")

@@ -277,6 +277,37 @@ class User(Base):
     department: Mapped[Department | None] = relationship(lazy="raise")
 
 
+class UserSession(Base):
+    """A console sign-in (issue 14): the signed cookie holds a random secret, this row its
+    sha256. A request is signed in only while its row is neither revoked (退出, a password
+    change, the account deactivated, or the admin's 注销) nor expired, so a copied cookie stops
+    working the moment the session ends."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's secret
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))  # logout, password, deactivated, admin
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class LoginFailure(Base):
+    """A failed sign-in from an address (issue 14): the per-address limit counts these rows of
+    the last window, in the database so every web worker sees the same count."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_ip_at", "ip", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+
 class Call(Base):
     """One call on the PBX (来电登记), keyed by (pbx, linkedid) so a replay adds nothing."""
 

@@ -6,14 +6,17 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from callcenter.cases import routing, services
 from callcenter.cases.views import call_dict, event_dict, ticket_dict
 from callcenter.core.errors import Forbidden, Invalid
+from callcenter.core.logs import context_value
+from callcenter.people import admin
 from callcenter.store.models import Kind, Role, Status
 from callcenter.web.deps import ActorDep, BusDep, DbDep
+from callcenter.web.inputs import check_year
 from callcenter.web.schemas import (
     CallerHistoryOut,
     ErrorOut,
@@ -89,6 +92,8 @@ async def list_tickets(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> JSONResponse:
+    check_year(registered_from, "from")
+    check_year(registered_to, "to")
     ref = await _ref(db)
     dep_id = None
     if department:
@@ -103,7 +108,7 @@ async def list_tickets(
         kind=kind,
         department_id=dep_id,
         registered_from=_day_start(registered_from),
-        registered_to=_day_start(registered_to + timedelta(days=1)) if registered_to else None,
+        registered_to=_day_start(registered_to + timedelta(days=1), "to") if registered_to else None,
         limit=limit,
         offset=offset,
     )
@@ -111,9 +116,10 @@ async def list_tickets(
     return _json({"items": [ticket_dict(t, ref, actor, masked=True) for t in rows], "total": total})
 
 
-def _day_start(d: date | None) -> datetime | None:
+def _day_start(d: date | None, field: str = "from") -> datetime | None:
     if d is None:
         return None
+    check_year(d, field)
     try:
         return datetime(d.year, d.month, d.day, tzinfo=TZ)
     except (OverflowError, ValueError):
@@ -145,6 +151,7 @@ async def ticket_events(number: Number, db: DbDep, actor: ActorDep) -> JSONRespo
 )
 async def transition(number: Number, body: TransitionIn, db: DbDep, actor: ActorDep, bus: BusDep) -> JSONResponse:
     params = body.model_dump(exclude={"action", "version"}, exclude_none=True)
+    check_year(params.get("until"), "until")
     if "until" in params and params["until"].tzinfo is None:
         params["until"] = params["until"].replace(tzinfo=TZ)
     t = await services.act(db, actor, number, body.action, body.version, params, bus=bus)
@@ -157,11 +164,12 @@ async def transition(number: Number, body: TransitionIn, db: DbDep, actor: Actor
     summary="A caller's earlier calls and cases (for the screen pop)",
 )
 async def caller_history(
-    phone: Annotated[str, Path(min_length=1, max_length=40)], db: DbDep, actor: ActorDep
+    request: Request, phone: Annotated[str, Path(min_length=1, max_length=40)], db: DbDep, actor: ActorDep
 ) -> JSONResponse:
     if actor.role not in (Role.operator, Role.supervisor):
         raise Forbidden("only the hotline's operators and supervisors see a caller's history")
-    h = await services.caller_history(db, phone)
+    h = await services.caller_history(db, actor, phone, via="api", origin=admin.Origin(
+        request_id=context_value("request_id"), ip=request.client.host if request.client else None))
     ref = await _ref(db)
     return _json(
         {

@@ -1,9 +1,10 @@
 """Console sessions and CSRF.
 
 The session is a cookie signed with settings.secret_key (Starlette's SessionMiddleware,
-itsdangerous underneath) holding the user's id, a per-session CSRF token and a flash
-message; the user row is read again on every request, so a deactivated user or a changed
-role takes effect at once. Every POST of the console carries the token (form field
+itsdangerous underneath) holding a random session secret, a per-session CSRF token and a
+flash message. The secret names a row of `user_sessions` (its sha256): every request reads
+that row and the user, so 退出, a password change, a deactivation or the admin's 注销 end the
+session at once for every copy of the cookie, and a changed role takes effect at once. Every POST of the console carries the token (form field
 `csrf_token` or header `X-CSRF-Token`) and is refused with 403 without it. The bearer-token
 JSON API (/api/v1) has no cookies and needs no CSRF token.
 """
@@ -20,7 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Forbidden
 from callcenter.core.settings import Settings
-from callcenter.people import admin
+from callcenter.people import auth
 from callcenter.people.auth import actor_of
 from callcenter.store.models import Role
 
@@ -89,14 +90,23 @@ def pop_flash(request: Request) -> dict[str, str] | None:
     return request.session.pop("flash", None)
 
 
-def login(request: Request, user_id: int) -> None:
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def login(request: Request, user_id: int) -> None:
     # a fresh session (and CSRF token) at login: nothing carried over from before it
     request.session.clear()
-    request.session["uid"] = user_id
+    request.session["sid"] = await auth.open_session(
+        request.app.state.db, user_id, max_age_s=SESSION_MAX_AGE, ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"))
     csrf_token(request)
 
 
-def logout(request: Request) -> None:
+async def logout(request: Request) -> None:
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        await auth.revoke_session(request.app.state.db, sid, "logout")
     request.session.clear()
 
 
@@ -117,10 +127,11 @@ class ConsoleUser:
 
 
 async def current_user(request: Request) -> ConsoleUser:
-    uid = request.session.get("uid")
-    if not isinstance(uid, int):
+    sid = request.session.get("sid")
+    if not isinstance(sid, str):
+        request.session.pop("uid", None)  # a cookie of the days before server-side sessions
         raise LoginRequired()
-    u = await admin.user_by_id(request.app.state.db, uid)
+    u = await auth.session_user(request.app.state.db, sid)
     if u is None:
         request.session.clear()
         raise LoginRequired()

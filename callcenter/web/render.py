@@ -36,7 +36,7 @@ from callcenter.store.models import (
     STATUS_LABELS,
     Role,
 )
-from callcenter.web import auth_web
+from callcenter.web import auth_web, security
 from callcenter.web.auth_web import CsrfRefused, LoginRequired
 
 log = logging.getLogger(__name__)
@@ -127,8 +127,15 @@ def page(request: Request, name: str, ctx: dict[str, Any] | None = None, status_
         "has_htmx": vendor_ok("htmx.min.js"),
         "has_echarts": vendor_ok("echarts.min.js"),
         "now": datetime.now(UTC),
+        "csp_nonce": security.nonce_of(request),
     }
     return templates.TemplateResponse(request, name, base | (ctx or {}), status_code=status_code)
+
+
+async def calendar_missing(request: Request) -> list[int]:
+    """This year and the next without holiday data (the admin page and the wall say so)."""
+    r = await ref(request)
+    return list(r.calendar.uncovered_years(agents.local_today()))
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -113,7 +113,7 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
         await adapter.start(connect_timeout=10)
         # the console's pause requests are carried out beside the adapter, as `hotline telephony run` does
         follower = asyncio.create_task(adapter.follow_pause_requests(app.state.bus), name="pause-requests")
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False,
                                                timeout_graceful_shutdown=2))
         box.update(loop=asyncio.get_running_loop(), sim=sim, adapter=adapter, app=app, server=server)
         serving = asyncio.create_task(server.serve())

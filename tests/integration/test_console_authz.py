@@ -51,6 +51,7 @@ async def world(sqlite_database: Database, tmp_path: Path) -> AsyncIterator[tupl
     ids["code"] = "KB0001"
     ids["group_id"] = await kb.add_synonyms(db, SYSTEM, ["电梯", "升降梯"])
     ids["phrasing_id"], ids["action"] = 1, "publish"  # 来电问法 (issue 16): none yet → a message
+    ids["sid"] = "0" * 64  # 在线会话 (issue 14): no such session → a message and a redirect for the admin
     ids["kind"] = "complaint"  # 办理时限与回访规则 of 民众诉求 (the admin's form)
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url), db=db)
     yield app, db, ids
@@ -260,3 +261,109 @@ def test_the_audit_pages_are_in_the_matrix_with_their_rule() -> None:
     # 审计日志: the admin alone; who viewed an identity: supervisors and the admin
     assert ROUTE_ROLES[("GET", "/admin/audit")] == (Role.admin,)
     assert ROUTE_ROLES[("GET", "/audit/identity-views")] == (Role.supervisor, Role.admin)
+
+
+# ---- the JSON API (/api/v1): every route × every role (issue 14) -----------------------------------
+ALL = tuple(Role)
+HOTLINE = (Role.operator, Role.supervisor)
+# (method, path) → the roles the route admits (an admitted role may still be refused by the data:
+# 王芳 of 城管局 and the 住建局 case); the test below checks this table covers every API route
+API_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
+    ("POST", "/api/v1/tickets"): HOTLINE,
+    ("GET", "/api/v1/tickets"): ALL,
+    ("GET", "/api/v1/tickets/{number}"): ALL,
+    ("GET", "/api/v1/tickets/{number}/events"): ALL,
+    ("POST", "/api/v1/tickets/{number}/transitions"): (Role.operator, Role.clerk, Role.supervisor),  # admins manage data, not cases
+    ("GET", "/api/v1/callers/{phone}/history"): HOTLINE,
+    ("GET", "/api/v1/categories"): ALL,
+    ("GET", "/api/v1/departments"): ALL,
+    ("GET", "/api/v1/routing/suggest"): ALL,
+    ("GET", "/api/v1/kb/search"): ALL,
+    ("POST", "/api/v1/kb/{code}/answer-case"): HOTLINE,
+}
+API_QUERIES = {"/api/v1/routing/suggest": "?category=物业管理&content=电梯", "/api/v1/kb/search": "?q=电梯"}
+
+
+def api_body(path: str, role: Role, ids: dict[str, object]) -> dict[str, object] | None:
+    if path == "/api/v1/tickets":
+        return {"kind": "consultation", "category": "办理证照", "content": "办证要带什么", "caller_phone": "13800138000"}
+    if path.endswith("/transitions"):
+        return {"action": ACT_BY_ROLE[role], "version": 2, "note": "请加快", "department": "cgj"}
+    if path.endswith("/answer-case"):
+        return {"ticket": ids["number"]}
+    return None
+
+
+def test_every_api_route_is_in_the_matrix(world) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = world
+    routes = set()
+    for r in app.routes:
+        for sub in (r.original_router.routes if hasattr(r, "original_router") else [r]):
+            path = getattr(sub, "path", "")
+            if path.startswith("/api/"):
+                routes |= {(m, path) for m in getattr(sub, "methods", set()) - {"HEAD"}}
+    assert routes == set(API_ROLES)
+
+
+@pytest.mark.parametrize("username", list(ROLE_OF))
+async def test_each_role_reaches_exactly_its_api_routes(world, username: str) -> None:  # type: ignore[no-untyped-def]
+    from callcenter.people.auth import issue_token
+
+    app, db, ids = world
+    ids = dict(ids, phone="13800138000")
+    role = ROLE_OF[username]
+    token = await issue_token(db, username)
+    async with client(app) as c:
+        for (method, path), roles in sorted(API_ROLES.items()):
+            url = fill(path, ids) + API_QUERIES.get(path, "")
+            body = api_body(path, role, ids)
+            # no token: 401 on every route
+            assert (await c.request(method, url, json=body)).status_code == 401, (method, path)
+            r = await c.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
+            by_data = username == "wangfang" and "{number}" in path and not path.endswith("/answer-case")
+            if role in roles and not by_data:
+                assert r.status_code not in (401, 403) and r.status_code < 500, (username, method, path, r.text)
+            else:
+                assert r.status_code == 403, (username, method, path, r.status_code, r.text)
+
+
+@pytest.mark.parametrize("username", list(ROLE_OF))
+async def test_identity_and_caller_history_by_role(world, username: str) -> None:  # type: ignore[no-untyped-def]
+    """A 干部举报's caller: shown to the hotline's operators and supervisors only, on every route;
+    caller history: the hotline's only, never listing the confidential case."""
+    from sqlalchemy import select
+
+    from callcenter.people.auth import issue_token
+
+    app, db, _ = world
+    async with db.session() as s:
+        lina = (await s.execute(select(User).where(User.username == "lina"))).scalar_one()
+    t = await services.register(db, actor_of(lina), services.NewTicket(
+        kind=Kind.report, category="物业管理", content="某干部收受好处", caller_phone="13912345678",
+        caller_name="举报人甲"))
+    await services.act(db, actor_of(lina), t.number, "dispatch", None, {"department": "zjj"})
+    role = ROLE_OF[username]
+    token = await issue_token(db, username)
+    h = {"Authorization": f"Bearer {token}"}
+    async with client(app) as c:
+        one = await c.get(f"/api/v1/tickets/{t.number}", headers=h)
+        lst = await c.get("/api/v1/tickets", params={"q": "干部"}, headers=h)
+        hist = await c.get("/api/v1/callers/13912345678/history", headers=h)
+        page_html = ""
+        if role is not Role.admin:
+            await sign_in(c, username)
+            page_html = (await c.get(f"/cases/{t.number}")).text
+    sees = role in HOTLINE
+    if username == "wangfang":
+        assert one.status_code == 403
+    else:
+        assert one.status_code == 200
+        assert ("举报人甲" in one.text and "13912345678" in one.text) is sees, username
+        assert one.json()["identity_hidden"] is (not sees)
+    assert "举报人甲" not in lst.text and "13912345678" not in lst.text
+    if page_html:
+        assert ("举报人甲" in page_html) is sees, username
+    if sees:
+        assert hist.status_code == 200 and t.number not in hist.text and hist.json()["tickets"] == []
+    else:
+        assert hist.status_code == 403

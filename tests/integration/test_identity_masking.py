@@ -156,8 +156,8 @@ async def test_the_apis_lists_show_no_confidential_identity(world) -> None:  # t
             for params in ({"q": WHISTLE_PHONE}, {"q": WHISTLE_NAME}, {"phone": WHISTLE_PHONE}):
                 assert (await api.get("/api/v1/tickets", params=params)).json() == {"items": [], "total": 0}, params
             hist = (await api.get(f"/api/v1/callers/{WHISTLE_PHONE}/history")).json()
-            assert [t["number"] for t in hist["tickets"]] == [w["report"]]
-            assert (hist["tickets"][0]["caller_name"], hist["tickets"][0]["caller_phone"]) == (None, None)
+            # a confidential case is never found by its caller's number (DOMAIN.md, Privacy; issue 14)
+            assert hist["tickets"] == [], hist
             no_identity(str(items) + str(hist["tickets"]), f"API lists ({who})")
     assert await views(db) == 0
     # the case itself shows it to the hotline, and records the view

@@ -19,5 +19,15 @@
     });
   }
   window.hotline = { csrf: csrf, remaining: remaining };
+  // no inline handlers (the Content-Security-Policy refuses them): 打印 buttons carry
+  // data-print, forms asking for confirmation carry data-confirm="question"
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("[data-print]");
+    if (b) { e.preventDefault(); window.print(); }
+  });
+  document.addEventListener("submit", function (e) {
+    var f = e.target;
+    if (f.dataset && f.dataset.confirm && !window.confirm(f.dataset.confirm)) { e.preventDefault(); }
+  }, true);
   setInterval(tick, 30000);
 })();
