@@ -81,6 +81,21 @@ def resolve_due(ref: RefData, kind: Kind, category_id: int, urgent: bool, regist
     return ref.calendar.add_working_days(registered_at, ref.resolve_days(kind, category_id, urgent))
 
 
+# Who follows a case's changes inside act()'s transaction: each hook gets (session, case, the
+# TicketEvent just added, now, reference data), after the change is applied to the case.
+# callbacks/service.py registers the callback rows' hook when imported; the entry points
+# (callcenter/entry) import it, so every process that changes cases runs it.
+CaseChangeHook = Callable[[AsyncSession, Ticket, TicketEvent, datetime, RefData], Awaitable[None]]
+CASE_CHANGE_HOOKS: list[CaseChangeHook] = []
+
+
+def on_case_change(hook: CaseChangeHook) -> CaseChangeHook:
+    """Register `hook` to run on every case change (a decorator; registering twice is a no-op)."""
+    if hook not in CASE_CHANGE_HOOKS:
+        CASE_CHANGE_HOOKS.append(hook)
+    return hook
+
+
 async def refdata(db: Database, session: AsyncSession | None = None) -> RefData:
     return await db.ref()
 
@@ -300,22 +315,21 @@ async def act(
                 p.update(await _merge_target(s, t, p))
             change = plan(case_state(t, ref), action, actor, p, make_context(ref, now))
             _apply(t, change, now)
-            s.add(
-                TicketEvent(
-                    ticket_id=t.id,
-                    at=now,
-                    actor_id=actor.id,
-                    actor_name=actor.name,
-                    action=action.value,
-                    from_status=change.from_status.value,
-                    to_status=change.to_status.value,
-                    note=change.note,
-                    data=change.data or None,
-                )
+            event = TicketEvent(
+                ticket_id=t.id,
+                at=now,
+                actor_id=actor.id,
+                actor_name=actor.name,
+                action=action.value,
+                from_status=change.from_status.value,
+                to_status=change.to_status.value,
+                note=change.note,
+                data=change.data or None,
             )
+            s.add(event)
             # issue 5: the case's callback row changes in the same transaction (callbacks/service.py)
-            from callbacks.service import on_case_change
-            await on_case_change(s, t, change.action, now, ref)
+            for hook in CASE_CHANGE_HOOKS:
+                await hook(s, t, event, now, ref)
             await s.flush()
     except StaleDataError:
         raise Conflict("the case was changed by someone else meanwhile; reload it") from None
