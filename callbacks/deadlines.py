@@ -25,9 +25,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases.workdays import TZ
-from callcenter.cases.workflow import OPEN_STATES
 from callcenter.store.db import Database
 from callcenter.store.models import (
+    OPEN_STATES,
     Callback,
     CallbackTaskStatus,
     Department,
@@ -42,7 +42,7 @@ from .due import CallbackRules, notices_due, rules_for, working_minutes_per_day
 
 DEADLINE_KINDS = ("remind_1d", "remind_2h", "overdue", "escalated")
 CASE_KINDS = (*DEADLINE_KINDS, "accept_overdue", "extension_waiting")
-OPEN = tuple(OPEN_STATES)
+OPEN = OPEN_STATES
 AUDIENCE = {"escalated": "supervisor", "extension_waiting": "supervisor", "callback_overdue": "operator"}
 # reminders at an admin's offsets are remind_<N>m (due.deadline_notices)
 _deadline_kind = or_(Notification.kind.in_(DEADLINE_KINDS), Notification.kind.like("remind_%"))

@@ -21,7 +21,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -321,7 +321,3 @@ class CallbackScheduler:
 async def run_scheduler(db: Database, config: SchedulerConfig, stop: asyncio.Event) -> None:
     """Run the scheduler until `stop` is set (`hotline scheduler`, or in-process in the demo)."""
     await CallbackScheduler(db, config).run_until(stop)
-
-
-def _utc(at: datetime) -> datetime:
-    return at.astimezone(UTC)

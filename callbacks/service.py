@@ -422,16 +422,6 @@ async def request_call(
     return req
 
 
-async def due_callbacks(db: Database, now: datetime, limit: int = 100) -> list[Callback]:
-    """The operators' work list: pending callbacks whose next attempt is due, most urgent first."""
-    async with db.session() as s:
-        return list((await s.scalars(
-            select(Callback).where(Callback.status == CallbackTaskStatus.pending,
-                                   func.coalesce(Callback.next_attempt_at, Callback.due_at) <= now)
-            .order_by(Callback.due_at, Callback.id).limit(limit)
-        )).all())
-
-
 # ---- outcomes of placed calls (the scheduler's step) ----------------------------------------------
 
 

@@ -22,7 +22,17 @@ from callcenter.cases.workflow import ROLES_FOR, Action, Actor, CaseState, Chang
 from callcenter.core.bus import NullBus, Publisher
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.store.db import Database
-from callcenter.store.models import Call, Kind, Role, Status, Ticket, TicketEvent, table_of, utcnow
+from callcenter.store.models import (
+    OPEN_STATES,
+    Call,
+    Kind,
+    Role,
+    Status,
+    Ticket,
+    TicketEvent,
+    table_of,
+    utcnow,
+)
 from callcenter.store.refdata import RefData
 
 T = TypeVar("T")
@@ -273,7 +283,7 @@ async def get(db: Database, actor: Actor, number: str, *, record_view: bool = Tr
 def _coerce_params(action: Action, params: dict[str, Any], ref: RefData) -> dict[str, Any]:
     p = dict(params)
     if action in (Action.dispatch, Action.redispatch) and p.get("department") is not None:
-        dep = ref.department(p["department"]) if not isinstance(p["department"], int) else ref.department(p["department"])
+        dep = ref.department(p["department"])
         if dep is None:
             raise Invalid(f"unknown department {p['department']!r}", field="department")
         p["department_id"] = dep.id
@@ -430,7 +440,7 @@ def _filtered(f: TicketFilter, actor: Actor) -> Select[Ticket]:
     return q
 
 
-OPEN_FOR_DEADLINE = (Status.registered, Status.dispatched, Status.accepted, Status.returned, Status.reopened)
+OPEN_FOR_DEADLINE = OPEN_STATES
 
 
 async def search(db: Database, actor: Actor, f: TicketFilter) -> tuple[list[Ticket], int]:
