@@ -34,6 +34,7 @@ sysdeps:
 lint: setup
 	$(VENV)/bin/ruff check callcenter telephony callbacks reports tests bench
 	$(VENV)/bin/mypy callcenter telephony callbacks reports
+	$(VENV)/bin/lint-imports
 
 test: setup sysdeps lint
 	$(PY) -m pytest $(PYTEST_ARGS)

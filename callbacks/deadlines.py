@@ -25,9 +25,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases.workdays import TZ
-from callcenter.cases.workflow import OPEN_STATES
 from callcenter.store.db import Database
 from callcenter.store.models import (
+    OPEN_STATES,
     Callback,
     CallbackTaskStatus,
     Department,

@@ -21,7 +21,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -353,6 +353,3 @@ async def run_scheduler(db: Database, config: SchedulerConfig, stop: asyncio.Eve
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
 
-
-def _utc(at: datetime) -> datetime:
-    return at.astimezone(UTC)

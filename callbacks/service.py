@@ -71,20 +71,20 @@ def _insert(s: AsyncSession) -> Any:
 # ---- the hook in callcenter.cases.services.act -------------------------------------------------------
 
 
+@services.on_case_change
 async def on_case_change(
-    session: AsyncSession, ticket: Ticket, change_action: Any, now: datetime, ref: RefData,
+    session: AsyncSession, ticket: Ticket, event: TicketEvent, now: datetime, ref: RefData,
 ) -> None:
     """Keep the case's callback row in step with the change just applied (same transaction).
 
-    `change_action` is the workflow Action (or the Change carrying it). Called after the change
-    is applied to `ticket` and its TicketEvent added to the session.
-    """
-    action = Action(getattr(change_action, "action", change_action))
+    `event` is the change's TicketEvent (added to the session by services.act, which calls this
+    hook after applying the change to `ticket`)."""
+    action = Action(event.action)
     if action in (Action.resolve, Action.answer):
         if ticket.callback_result is CallbackResult.pending:
             await _open_case_callback(session, ticket, now, ref)
     elif action is Action.callback:
-        await _complete_case_callback(session, ticket, now)
+        await _complete_case_callback(session, ticket, event, now)
     elif action in (Action.reopen, Action.merge, Action.invalidate, Action.close):
         await session.execute(
             update(Callback)
@@ -118,13 +118,8 @@ async def _open_case_callback(s: AsyncSession, t: Ticket, now: datetime, ref: Re
     )
 
 
-def _pending_event(s: AsyncSession, t: Ticket) -> TicketEvent | None:
-    """The TicketEvent act() added for this change (the citizen's words are its note)."""
-    return next((o for o in s.new if isinstance(o, TicketEvent) and o.ticket_id == t.id), None)
-
-
-async def _complete_case_callback(s: AsyncSession, t: Ticket, now: datetime) -> None:
-    ev = _pending_event(s, t)
+async def _complete_case_callback(s: AsyncSession, t: Ticket, ev: TicketEvent, now: datetime) -> None:
+    """`ev`: the 回访 TicketEvent act() added for this change (the citizen's words are its note)."""
     reached = t.callback_result is CallbackResult.reached
     values: dict[str, Any] = dict(
         status=CallbackTaskStatus.done if reached else CallbackTaskStatus.unreachable,
@@ -425,16 +420,6 @@ async def request_call(
         s.add(req)
         await s.flush()
     return req
-
-
-async def due_callbacks(db: Database, now: datetime, limit: int = 100) -> list[Callback]:
-    """The operators' work list: pending callbacks whose next attempt is due, most urgent first."""
-    async with db.session() as s:
-        return list((await s.scalars(
-            select(Callback).where(Callback.status == CallbackTaskStatus.pending,
-                                   func.coalesce(Callback.next_attempt_at, Callback.due_at) <= now)
-            .order_by(Callback.due_at, Callback.id).limit(limit)
-        )).all())
 
 
 # ---- outcomes of placed calls (the scheduler's step) ----------------------------------------------

@@ -309,7 +309,6 @@ async def drill(
     return await metrics_drill(db, figure, d0, d1, department_code=department_code, key=key, now=now)
 
 
-FIGURE_NAMES = tuple(DISCLOSURE_CELLS)
 __all__ = ["UnknownFigure", "annual_report", "drill", "summary", "set_figure"]
 
 

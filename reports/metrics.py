@@ -45,6 +45,7 @@ from sqlalchemy.sql import Select
 from callcenter.core.errors import Invalid, NotFound
 from callcenter.store.db import Database
 from callcenter.store.models import (
+    OPEN_STATES,
     Call,
     CallbackResult,
     CallDirection,
@@ -101,7 +102,7 @@ def ratio(numerator: int, denominator: int) -> float | None:
 T = Ticket
 Pred = Callable[[Scope], ColumnElement[bool]]
 
-OPEN = (Status.registered, Status.dispatched, Status.accepted, Status.returned, Status.reopened)
+OPEN = OPEN_STATES
 RESOLVED_STATES = (Status.answered, Status.resolved, Status.closed)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -710,9 +710,3 @@ class CallTracker:
 
 def _utc_now_from(now: float) -> datetime:
     return datetime.fromtimestamp(now, UTC)
-
-
-def iter_topics(updates: Iterable[Update]) -> Iterable[tuple[str, CallFact]]:
-    for u in updates:
-        for t in u.topics:
-            yield t, u.fact

@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from callcenter.entry import wire
 from callcenter.store.db import Database
 from callcenter.store.migrate import upgrade
 from tests import pgserver
 
 FIXTURES = Path(__file__).parent / "fixtures"
+wire()  # the areas' hooks, as every entry point has them (callcenter/entry/__init__.py)
 IN_CI = os.environ.get("CI") == "true"
 _pg_skipped: list[str] = []
 

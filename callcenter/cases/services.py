@@ -23,6 +23,7 @@ from callcenter.core.bus import NullBus, Publisher
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.store.db import Database
 from callcenter.store.models import (
+    OPEN_STATES,
     Call,
     Kind,
     Notification,
@@ -92,6 +93,21 @@ def make_context(ref: RefData, now: datetime) -> Context:
 
 def resolve_due(ref: RefData, kind: Kind, category_id: int, urgent: bool, registered_at: datetime) -> datetime:
     return ref.calendar.add_working_days(registered_at, ref.resolve_days(kind, category_id, urgent))
+
+
+# Who follows a case's changes inside act()'s transaction: each hook gets (session, case, the
+# TicketEvent just added, now, reference data), after the change is applied to the case.
+# callbacks/service.py registers the callback rows' hook when imported; the entry points
+# (callcenter/entry) import it, so every process that changes cases runs it.
+CaseChangeHook = Callable[[AsyncSession, Ticket, TicketEvent, datetime, RefData], Awaitable[None]]
+CASE_CHANGE_HOOKS: list[CaseChangeHook] = []
+
+
+def on_case_change(hook: CaseChangeHook) -> CaseChangeHook:
+    """Register `hook` to run on every case change (a decorator; registering twice is a no-op)."""
+    if hook not in CASE_CHANGE_HOOKS:
+        CASE_CHANGE_HOOKS.append(hook)
+    return hook
 
 
 async def refdata(db: Database, session: AsyncSession | None = None) -> RefData:
@@ -281,7 +297,7 @@ async def get(db: Database, actor: Actor, number: str, *, record_view: bool = Tr
 def _coerce_params(action: Action, params: dict[str, Any], ref: RefData) -> dict[str, Any]:
     p = dict(params)
     if action in (Action.dispatch, Action.redispatch) and p.get("department") is not None:
-        dep = ref.department(p["department"]) if not isinstance(p["department"], int) else ref.department(p["department"])
+        dep = ref.department(p["department"])
         if dep is None:
             raise Invalid(f"unknown department {p['department']!r}", field="department")
         p["department_id"] = dep.id
@@ -323,22 +339,21 @@ async def act(
                 p.update(await _merge_target(s, t, p))
             change = plan(case_state(t, ref), action, actor, p, make_context(ref, now))
             _apply(t, change, now)
-            s.add(
-                TicketEvent(
-                    ticket_id=t.id,
-                    at=now,
-                    actor_id=actor.id,
-                    actor_name=actor.name,
-                    action=action.value,
-                    from_status=change.from_status.value,
-                    to_status=change.to_status.value,
-                    note=change.note,
-                    data=change.data or None,
-                )
+            event = TicketEvent(
+                ticket_id=t.id,
+                at=now,
+                actor_id=actor.id,
+                actor_name=actor.name,
+                action=action.value,
+                from_status=change.from_status.value,
+                to_status=change.to_status.value,
+                note=change.note,
+                data=change.data or None,
             )
+            s.add(event)
             # issue 5: the case's callback row changes in the same transaction (callbacks/service.py)
-            from callbacks.service import on_case_change
-            await on_case_change(s, t, change.action, now, ref)
+            for hook in CASE_CHANGE_HOOKS:
+                await hook(s, t, event, now, ref)
             if change.action is Action.chase:
                 _chase_notices(s, t, change.note, now, actor)
             await s.flush()
@@ -461,7 +476,7 @@ def _filtered(f: TicketFilter, actor: Actor) -> Select[Ticket]:
     return q
 
 
-OPEN_FOR_DEADLINE = (Status.registered, Status.dispatched, Status.accepted, Status.returned, Status.reopened)
+OPEN_FOR_DEADLINE = OPEN_STATES
 
 
 async def search(db: Database, actor: Actor, f: TicketFilter) -> tuple[list[Ticket], int]:

@@ -36,10 +36,10 @@ from sqlalchemy import false, func, or_, select, union_all
 
 from callcenter.cases import phones, routing
 from callcenter.cases.services import shows_identity
-from callcenter.cases.workflow import OPEN_STATES, Actor
+from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Invalid
 from callcenter.store.db import Database
-from callcenter.store.models import STATUS_LABELS, Kind, Role, Status, Ticket, table_of, utcnow
+from callcenter.store.models import OPEN_STATES, STATUS_LABELS, Kind, Role, Status, Ticket, table_of, utcnow
 
 # Open cases registered within this many days are compared with the draft: DOMAIN.md's rule
 # (same number, or same address and topic, within 30 days; similar text). Older open cases
@@ -69,8 +69,7 @@ W_AREA = 0.05
 
 # in the order of the partial index's predicate (models.OPEN_STATES_SQL): PostgreSQL then
 # sees the query's clause is the index's and does not AND a second index in
-_OPEN = (Status.registered, Status.dispatched, Status.accepted, Status.returned, Status.reopened)
-assert frozenset(_OPEN) == OPEN_STATES
+_OPEN = OPEN_STATES
 TARGET_STATES = (*_OPEN, Status.resolved, Status.answered)  # never merged/invalid/closed
 _CALLER_TARGETS = TARGET_STATES
 

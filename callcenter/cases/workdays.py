@@ -11,7 +11,7 @@ Deadlines are computed in Asia/Shanghai local time and returned as aware UTC dat
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -128,7 +128,3 @@ class WorkCalendar:
     def next_working_moment(self, at: datetime) -> datetime:
         """`at` itself if inside working hours, else the start of the next working period."""
         return self.add_working_minutes(at, 0) if not self.in_working_hours(at) else at
-
-
-def calendar_from_rows(rows: Iterable[tuple[date, bool]]) -> WorkCalendar:
-    return WorkCalendar(overrides=dict(rows))

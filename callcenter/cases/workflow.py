@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from callcenter.core.errors import Conflict, Forbidden, Invalid
-from callcenter.store.models import CallbackResult, Kind, Role, Satisfaction, Status
+from callcenter.store.models import OPEN_STATES, CallbackResult, Kind, Role, Satisfaction, Status
 
 
 class Action(str, enum.Enum):
@@ -56,10 +56,6 @@ ACTION_LABELS = {
     Action.chase: "催办",
 }
 
-OPEN_STATES = frozenset(
-    {Status.registered, Status.dispatched, Status.accepted, Status.returned, Status.reopened}
-)
-FINAL_STATES = frozenset({Status.closed, Status.merged, Status.invalid})
 
 _OP = frozenset({Role.operator, Role.supervisor})
 _CLERK = frozenset({Role.clerk})
@@ -89,10 +85,10 @@ RULES: dict[Action, Rule] = {
     Action.callback: Rule(frozenset({Status.resolved, Status.answered}), None, _OP),
     Action.reopen: Rule(frozenset({Status.resolved, Status.answered, Status.closed}), Status.reopened, _SUP),
     Action.close: Rule(frozenset({Status.resolved, Status.answered}), Status.closed, _SUP),
-    Action.merge: Rule(OPEN_STATES, Status.merged, _OP),
+    Action.merge: Rule(frozenset(OPEN_STATES), Status.merged, _OP),
     Action.invalidate: Rule(frozenset({Status.registered}), Status.invalid, _OP),
-    Action.urge: Rule(OPEN_STATES, None, _SUP),
-    Action.chase: Rule(OPEN_STATES, None, _OP),
+    Action.urge: Rule(frozenset(OPEN_STATES), None, _SUP),
+    Action.chase: Rule(frozenset(OPEN_STATES), None, _OP),
 }
 
 # who may take each action at all (403 otherwise); `register` is the operator's too

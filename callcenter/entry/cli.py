@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from callcenter.core.errors import DomainError
+from callcenter.store.clirun import _db, run
 
 T = TypeVar("T")
 
@@ -104,37 +105,6 @@ def mount(only: str | None = None) -> None:
 class Fmt(str, Enum):
     json = "json"
     table = "table"
-
-
-def _db():  # type: ignore[no-untyped-def]
-    from callcenter.core.settings import get_settings
-    from callcenter.store.db import Database
-
-    s = get_settings()
-    return Database(s.effective_database_url, pool_size=2)
-
-
-def run(fn: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `fn(db)` on a fresh Database; domain errors exit 1 with their message."""
-
-    async def main() -> T:
-        db = _db()
-        try:
-            return await fn(db)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except DomainError as e:
-        many = getattr(e, "errors", None)  # a file's validation: one line per problem
-        if many:
-            for line in many:
-                typer.echo(line, err=True)
-        else:
-            where = f" ({e.field})" if e.field else ""
-            typer.echo(f"error{where}: {e.message}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _print_json(data: Any) -> None:

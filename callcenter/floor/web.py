@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
@@ -19,8 +20,9 @@ from callcenter.store.models import (
     Ticket,
 )
 from callcenter.web.auth_web import ConsoleUser, require
-from callcenter.web.render import SUP, TZ, calendar_missing, db_of, local, log, page, pages_router, ref
+from callcenter.web.render import SUP, TZ, calendar_missing, db_of, local, page, pages_router, ref
 
+log = logging.getLogger(__name__)
 router, _route = pages_router()
 
 
@@ -30,7 +32,7 @@ async def start_board(app: Any) -> asyncio.Task[None]:
     try:
         await board.load(app.state.db)
     except Exception:  # noqa: BLE001 - an empty board is better than no console
-        pass
+        log.warning("board: cannot load the seats and calls at start; the board starts empty", exc_info=True)
     try:  # the seats' pause state as the PBX has it, from the telephony adapters' heartbeats
         await board.seed_pauses(app.state.db)
     except Exception:  # noqa: BLE001 - the adapter answers our agent.hello with its map anyway

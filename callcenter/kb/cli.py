@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from callcenter.store.clirun import run
+
 app = typer.Typer(help="知识库 knowledge base", no_args_is_help=True)
 synonyms_app = typer.Typer(help="同义词 synonym groups", no_args_is_help=True)
 app.add_typer(synonyms_app, name="synonyms")
@@ -26,8 +28,6 @@ class FileFmt(str, Enum):
 
 
 def _run(fn: Any) -> Any:
-    from callcenter.entry.cli import run
-
     return run(fn)
 
 

@@ -16,6 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from callcenter.store.refdata import RefCache
+
 
 def async_url(url: str) -> URL:
     """Map a plain URL to the project's async driver."""
@@ -93,8 +95,6 @@ class Database:
         # PostgreSQL needs no such split
         self.read_engine = make_engine(url, writer=False) if is_sqlite(url) else self.engine
         self.read_sessions = make_sessionmaker(self.read_engine)
-        from callcenter.store.refdata import RefCache
-
         self.refcache = RefCache()
 
     async def ref(self):  # type: ignore[no-untyped-def]

@@ -132,8 +132,12 @@ class Status(str, enum.Enum):
     invalid = "invalid"  # 无效
 
 
-# the open states (reports.metrics.OPEN) as SQL, for the partial index on open cases
-OPEN_STATES_SQL = "status IN ('registered', 'dispatched', 'accepted', 'returned', 'reopened')"
+# a case still being worked on: the one definition (workflow's rules, the deadlines, the likely
+# duplicates, the figures all read it), in the order of the partial index's predicate
+OPEN_STATES: tuple[Status, ...] = (Status.registered, Status.dispatched, Status.accepted, Status.returned,
+                                   Status.reopened)
+# the same as SQL, for the partial index on open cases (queries repeat it literally so both planners use it)
+OPEN_STATES_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in OPEN_STATES) + ")"
 
 STATUS_LABELS: dict[Status, str] = {
     Status.registered: "已登记",

@@ -30,6 +30,7 @@ from callcenter.cases import phones
 from callcenter.cases.workflow import ACTION_LABELS
 from callcenter.core.errors import DomainError, Invalid
 from callcenter.floor import agents
+from callcenter.people import admin
 from callcenter.store.models import (
     KIND_LABELS,
     SATISFACTION_LABELS,
@@ -110,7 +111,7 @@ templates.env.globals.update(
     KIND_LABELS={k.value: v for k, v in KIND_LABELS.items()},
     ACTION_LABELS={a.value: v for a, v in ACTION_LABELS.items()},
     SATISFACTION_LABELS={s.value: v for s, v in SATISFACTION_LABELS.items()},
-    ROLE_LABELS={"operator": "话务员", "clerk": "承办人", "supervisor": "班长", "admin": "管理员"},
+    ROLE_LABELS=admin.ROLE_LABELS,
 )
 
 

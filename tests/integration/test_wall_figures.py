@@ -1,6 +1,6 @@
 """The supervisor wall's figures (callcenter.floor.agents.WallFigures, callcenter.floor.wall) on SQLite and
 PostgreSQL: each department's rates equal metrics() for that department, counted from the base
-table and from the rollups (tests/unit/test_rollup.py checks every breakdown's keys on random
+table and from the rollups (tests/integration/test_rollup.py checks every breakdown's keys on random
 data, clean and changed days mixed); today's figures are fresh on every answer, this month's and
 this year's are served from the cache and refreshed in the background."""
 
@@ -17,7 +17,7 @@ from callcenter.store.db import Database
 from callcenter.store.models import Kind, Status, Ticket
 from reports.metrics import metrics
 from reports.rollup import refresh_rollups
-from tests.unit.test_metrics import build_cases, cst
+from tests.integration.test_metrics import build_cases, cst
 
 NOW = cst(2025, 11, 2, 12)  # "today" is 2 November 2025: L was registered this morning, K yesterday
 
