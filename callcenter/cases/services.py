@@ -21,6 +21,7 @@ from callcenter.cases import numbering, phones, routing
 from callcenter.cases.workflow import ROLES_FOR, Action, Actor, CaseState, Change, Context, plan
 from callcenter.core.bus import NullBus, Publisher
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.store import audit
 from callcenter.store.db import Database
 from callcenter.store.models import (
     OPEN_STATES,
@@ -502,10 +503,8 @@ async def caller_history(db: Database, actor: Actor, phone: str, limit: int = 20
     number (masked, plus a keyed digest an investigator can match a number against)."""
     norm = phones.normalize(phone)
     if actor.id is not None:
-        from callcenter.people import admin  # the audit log's writer (admin imports this module)
-
         async with db.transaction() as s:
-            admin.record(s, actor, "caller.lookup", "caller", lookup_key(phone),
+            audit.record(s, actor, "caller.lookup", "caller", lookup_key(phone),
                          phones.mask(norm or phone.strip()), {"via": via}, origin)
     if norm is None:
         return {"calls": [], "tickets": []}

@@ -26,6 +26,7 @@ from callcenter.cases import services
 from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Conflict, Invalid, NotFound
 from callcenter.people import auth
+from callcenter.store.audit import Origin, record
 from callcenter.store.db import Database
 from callcenter.store.models import (
     KIND_LABELS,
@@ -57,34 +58,6 @@ PASSWORD_CHANGED = "password changed"  # what `changes` says of a password: neve
 PASSWORD_SET = "password set"
 TOKEN_REVOKED = "token revoked"
 TOKEN_ISSUED = "token issued"
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a change came from: the web request's id (as in its log lines) and the client's
-    address (uvicorn's proxy headers applied). The CLI and tests pass none."""
-
-    request_id: str | None = None
-    ip: str | None = None
-
-
-def record(s: AsyncSession, actor: Actor | None, action: str, target_type: str, target_id: Any,
-           target_label: str | None, changes: dict[str, Any] | None, origin: Origin | None = None, *,
-           actor_name: str | None = None, now: datetime | None = None) -> AuditEntry:
-    """Add one audit_log row to the caller's transaction. `changes`: field → [old, new] (a
-    create: old None) or field → a fact in words (PASSWORD_CHANGED). `actor` None: a local
-    tool, named by `actor_name`."""
-    o = origin or Origin()
-    e = AuditEntry(
-        at=now or utcnow(), actor_id=actor.id if actor else None,
-        actor_name=(actor_name or (actor.name if actor else "系统"))[:100],
-        actor_role=actor.role.value if actor and actor.id is not None else None,
-        action=action, target_type=target_type, target_id=None if target_id is None else str(target_id)[:64],
-        target_label=target_label[:200] if target_label else None, changes=changes,
-        request_id=(o.request_id or None) and o.request_id[:32], ip=(o.ip or None) and o.ip[:64],
-    )
-    s.add(e)
-    return e
 
 
 def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[Any]]:
