@@ -118,7 +118,7 @@ async def _dep_code(s: AsyncSession, dep_id: int | None) -> str | None:
 
 
 async def add_department(db: Database, actor: Actor, code: str, name: str, phone: str | None = None, *,
-                         origin: Origin | None = None) -> None:
+                         areas: str | None = None, origin: Origin | None = None) -> None:
     _require_admin(actor)
     code_, name_ = _clean(code), _clean(name)
     if not code_ or not name_:
@@ -126,11 +126,11 @@ async def add_department(db: Database, actor: Actor, code: str, name: str, phone
     async with db.transaction() as s:
         if (await s.execute(select(Department.id).where((Department.code == code_) | (Department.name == name_)))).first():
             raise Conflict(f"department {code_} / {name_} exists")
-        d = Department(code=code_, name=name_, phone=_clean(phone), active=True)
+        d = Department(code=code_, name=name_, phone=_clean(phone), active=True, areas=_clean(areas))
         s.add(d)
         await s.flush()
         record(s, actor, "department.create", "department", d.id, name_,
-               created({"code": code_, "name": name_, "phone": d.phone, "active": True}), origin)
+               created({"code": code_, "name": name_, "phone": d.phone, "areas": d.areas, "active": True}), origin)
     db.refcache.invalidate()
 
 
@@ -193,9 +193,10 @@ async def save_category(db: Database, actor: Actor, cat_id: int | None, name: st
 
 
 async def add_rule(db: Database, actor: Actor, department_id: int, category_id: int | None, keywords: str,
-                   priority: int, *, origin: Origin | None = None) -> None:
+                   priority: int, *, area: str | None = None, origin: Origin | None = None) -> None:
     _require_admin(actor)
-    if not keywords.strip() and category_id is None:
+    area_ = _clean(area)
+    if not keywords.strip() and category_id is None and not area_:
         raise Invalid("a rule needs a category or keywords", field="keywords")
     async with db.transaction() as s:
         dep = await s.get(Department, department_id)
@@ -205,11 +206,11 @@ async def add_rule(db: Database, actor: Actor, department_id: int, category_id: 
         if category_id is not None and cat is None:
             raise Invalid("no such category", field="category_id")
         r = RoutingRule(department_id=department_id, category_id=category_id, keywords=keywords.strip(),
-                        priority=priority, active=True)
+                        priority=priority, active=True, area=area_)
         s.add(r)
         await s.flush()
         record(s, actor, "routing_rule.create", "routing_rule", r.id, f"{cat.name if cat else '（任意分类）'} → {dep.name}",
-               created({"category": cat.name if cat else None, "keywords": r.keywords or None,
+               created({"category": cat.name if cat else None, "keywords": r.keywords or None, "area": area_,
                         "department": dep.code, "priority": priority, "active": True}), origin)
     db.refcache.invalidate()
 

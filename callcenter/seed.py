@@ -57,6 +57,17 @@ ROUTING = [
     ("hpjd", "物业管理", "和平街道", 10),
     ("scj", None, "食品 假冒 过期 价格欺诈", 3),
 ]
+# 属地 rules (issue 12): (department code, category or None, area the address must name, priority)
+AREA_ROUTING = [
+    ("hpjd", "物业管理", "和平街道", 10),
+    ("hpjd", "道路交通", "和平街道", 10),
+    ("xsx", "供水供电", "响水乡", 10),
+]
+# the places a department answers for, with their aliases (matched in the address)
+DEPARTMENT_AREAS = {
+    "hpjd": "和平街道 和平街 和平社区 和平街道办事处",
+    "xsx": "响水乡 响水 响水村",
+}
 
 # username, display name, role, department code, seat
 PEOPLE = [
@@ -82,6 +93,8 @@ async def seed_reference(db: Database) -> None:
             if code not in have:
                 have[code] = Department(code=code, name=name, phone=phone)
                 s.add(have[code])
+            if have[code].areas is None and code in DEPARTMENT_AREAS:
+                have[code].areas = DEPARTMENT_AREAS[code]
         await s.flush()
         cats = {c.name: c for c in (await s.scalars(select(Category))).all()}
         for name, dep, days in CATEGORIES:
@@ -99,6 +112,10 @@ async def seed_reference(db: Database) -> None:
                         priority=prio,
                     )
                 )
+        if not (await s.execute(select(RoutingRule.id).where(RoutingRule.area.is_not(None)).limit(1))).first():
+            for dep, cat, area, prio in AREA_ROUTING:
+                s.add(RoutingRule(department_id=have[dep].id, category_id=cats[cat].id if cat else None, keywords="",
+                                  priority=prio, area=area))
     db.refcache.invalidate()
 
 

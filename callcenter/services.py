@@ -93,7 +93,8 @@ def _check_new(data: NewTicket, ref: RefData) -> tuple[int, int | None]:
         raise Invalid(f"unknown category {data.category!r}", field="category")
     if data.caller_phone and phones.normalize(data.caller_phone) is None:
         raise Invalid(f"{data.caller_phone!r} is not a phone number", field="caller_phone")
-    suggested = routing.suggest(ref.rules, cat.id, cat.default_department_id, data.content)
+    suggested = routing.suggest(ref.rules, cat.id, cat.default_department_id, data.content,
+                                " ".join(x for x in (data.area, data.address) if x), ref.areas)
     return cat.id, suggested
 
 

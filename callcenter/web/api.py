@@ -6,10 +6,10 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse
 
-from .. import routing, services
+from .. import idempotency, routing, services
 from ..errors import Forbidden, Invalid
 from ..models import Kind, Role, Status
 from ..views import call_dict, event_dict, ticket_dict
@@ -35,6 +35,23 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 router = APIRouter(prefix="/api/v1", tags=["tickets"], responses={401: ERRORS[401]})
 Number = Annotated[str, Path(min_length=1, max_length=32, description="case number, e.g. GD20261126-0001")]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100, description=(
+    "a unique key per intended request (IETF draft-ietf-httpapi-idempotency-key-header): the same key "
+    "again returns the first answer (same status, same body) and writes nothing"))]
+
+
+async def _once(db: Any, actor: Any, key: str | None, scope: str, body: Any, work: Any) -> JSONResponse:
+    """Run `work` (→ (status, body)) at most once per Idempotency-Key of this actor."""
+    if key is None:
+        status, out = await work()
+        return _json(out, status)
+    (status, out), replayed = await idempotency.run(db, actor.id, idempotency.check_key(key), scope,
+                                                    idempotency.fingerprint(scope, body), work)
+    resp = _json(out, status)
+    resp.headers["Idempotency-Key"] = key
+    if replayed:
+        resp.headers["Idempotent-Replayed"] = "true"
+    return resp
 
 
 async def _ref(db: Any) -> Any:
@@ -52,27 +69,31 @@ def _json(data: Any, status: int = 200) -> JSONResponse:
     responses={403: ERRORS[403]},
     summary="Register a case (登记)",
 )
-async def create_ticket(body: TicketIn, db: DbDep, actor: ActorDep, bus: BusDep) -> JSONResponse:
-    t = await services.register(
-        db,
-        actor,
-        services.NewTicket(
-            kind=Kind(body.kind),
-            category=body.category,
-            content=body.content,
-            caller_phone=body.caller_phone,
-            caller_name=body.caller_name,
-            address=body.address,
-            area=body.area,
-            urgent=body.urgent,
-            confidential=body.confidential,
-            no_callback=body.no_callback,
-            call_id=body.call_id,
-            source="api",
-        ),
-        bus=bus,
-    )
-    return _json(ticket_dict(t, await _ref(db), actor), 201)
+async def create_ticket(body: TicketIn, db: DbDep, actor: ActorDep, bus: BusDep,
+                        idempotency_key: IdemKey = None) -> JSONResponse:
+    async def work() -> tuple[int, Any]:
+        t = await services.register(
+            db,
+            actor,
+            services.NewTicket(
+                kind=Kind(body.kind),
+                category=body.category,
+                content=body.content,
+                caller_phone=body.caller_phone,
+                caller_name=body.caller_name,
+                address=body.address,
+                area=body.area,
+                urgent=body.urgent,
+                confidential=body.confidential,
+                no_callback=body.no_callback,
+                call_id=body.call_id,
+                source="api",
+            ),
+            bus=bus,
+        )
+        return 201, ticket_dict(t, await _ref(db), actor)
+
+    return await _once(db, actor, idempotency_key, "POST /api/v1/tickets", body.model_dump(mode="json"), work)
 
 
 @router.get("/tickets", response_model=TicketPage, summary="List / search cases")
@@ -143,12 +164,18 @@ async def ticket_events(number: Number, db: DbDep, actor: ActorDep) -> JSONRespo
     responses={403: ERRORS[403], 404: ERRORS[404], 409: ERRORS[409]},
     summary="Apply a workflow action",
 )
-async def transition(number: Number, body: TransitionIn, db: DbDep, actor: ActorDep, bus: BusDep) -> JSONResponse:
+async def transition(number: Number, body: TransitionIn, db: DbDep, actor: ActorDep, bus: BusDep,
+                     idempotency_key: IdemKey = None) -> JSONResponse:
     params = body.model_dump(exclude={"action", "version"}, exclude_none=True)
     if "until" in params and params["until"].tzinfo is None:
         params["until"] = params["until"].replace(tzinfo=TZ)
-    t = await services.act(db, actor, number, body.action, body.version, params, bus=bus)
-    return _json(ticket_dict(t, await _ref(db), actor))
+
+    async def work() -> tuple[int, Any]:
+        t = await services.act(db, actor, number, body.action, body.version, params, bus=bus)
+        return 200, ticket_dict(t, await _ref(db), actor)
+
+    return await _once(db, actor, idempotency_key, f"POST /api/v1/tickets/{number}/transitions",
+                       body.model_dump(mode="json"), work)
 
 
 @router.get(
