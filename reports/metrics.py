@@ -435,6 +435,10 @@ async def metrics(
             for g, k, n in (await session.execute(groups_query(s))).all():
                 groups[g][k] = int(n)
             calls = None if dept else (await session.execute(call_counts_query(s))).mappings().one()
+        # 话后整理 (issue 12): recorded on the call once it ends (the form saved or discarded, or
+        # the maximum), so counted live from the calls, not from the rollups
+        acw = None if dept else (await session.execute(
+            select(func.coalesce(func.sum(C.acw_s), 0), func.count(C.acw_s)).where(_call_scope(s)))).one()
 
     n = {k: int(v) for k, v in c.items()}
     by_kind = {k.value: groups["by_kind"].get(k.value, 0) for k in Kind}
@@ -492,6 +496,8 @@ async def metrics(
             "avg_wait_s": _avg(calls["wait_sum"], calls["wait_n"]),
             "avg_talk_s": _avg(calls["talk_sum"], k["talked"]),
             "peak_lines": calls["peak_lines"],
+            "acw_calls": int(acw[1]) if acw else 0,
+            "avg_acw_s": _avg(acw[0], acw[1]) if acw else None,
             "callbacks_placed": k["callbacks_placed"],
             "callbacks_answered": k["callbacks_answered"],
             "callbacks_unanswered": k["callbacks_unanswered"],

@@ -4,7 +4,7 @@
   "use strict";
   var data = JSON.parse(document.getElementById("wall-data").textContent);
   var conn = document.getElementById("conn");
-  var STATE = { ready: "空闲", busy: "通话中", paused: "示忙", offline: "未登录" };
+  var STATE = { ready: "空闲", busy: "通话中", acw: "话后整理", paused: "示忙", offline: "未登录" };
   var charts = {}, lastTickets = null;
 
   function get(obj, path) { return path.split(".").reduce(function (o, k) { return o == null ? o : o[k]; }, obj); }
