@@ -412,7 +412,7 @@ async def set_paused(bus: Publisher | None, board: AgentBoard, actor: Actor, sea
     """Ask the PBX to pause / unpause the operator's seat (QueuePause through telephony/); the
     board shows the request at once, as pending, until the PBX answers. Returns the request id."""
     if actor.role is not Role.operator and actor.role is not Role.supervisor:
-        raise Invalid("only operators have a seat in the queue", field="seat")
+        raise Invalid("只有话务员有坐席", field="seat")
     if not seat:
         raise Invalid("您没有坐席（分机），请联系管理员设置", field="seat")
     rid = uuid.uuid4().hex[:16]

@@ -4,6 +4,8 @@ hotline (the sample 来电登记表's topics and offices). Idempotent: running i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from .auth import hash_password
@@ -145,3 +147,31 @@ async def seed_people(db: Database, password: str = DEMO_PASSWORD) -> list[str]:
 async def seed_demo(db: Database) -> list[str]:
     await seed_reference(db)
     return await seed_people(db)
+
+
+DEMO_KB = Path(__file__).parent / "demo_data" / "kb-entries.csv"
+ROLE_NAMES = {Role.operator: "话务员", Role.clerk: "承办人", Role.supervisor: "班长", Role.admin: "管理员"}
+
+
+async def seed_demo_kb(db: Database) -> int:
+    """The knowledge-base sample (demo_data/kb-entries.csv) into a store without entries."""
+    from sqlalchemy import func
+
+    from . import kb
+    from .models import KbEntry
+
+    async with db.session() as s:
+        if (await s.execute(select(func.count()).select_from(KbEntry))).scalar_one():
+            return 0
+    report = await kb.import_file(db, DEMO_KB, create_missing=True)
+    return report.created + report.updated
+
+
+def demo_accounts(password: str = DEMO_PASSWORD) -> str:
+    """The demo's accounts, as `make demo` prints them (the README lists the same)."""
+    deps = {code: name for code, name, _ in DEPARTMENTS}
+    lines = [f"演示账户（密码均为 {password}）："]
+    for username, name, role, dep, seat in PEOPLE:
+        extra = f"坐席 {seat}" if seat else (deps.get(dep, "") if dep else "")
+        lines.append(f"  {username:<10} {name}  {ROLE_NAMES[role]}{'  ' + extra if extra else ''}")
+    return "\n".join(lines)

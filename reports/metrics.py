@@ -82,9 +82,12 @@ class Scope:
 def period_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     """[date_from 00:00, date_to + 1 00:00) in Asia/Shanghai, as aware UTC datetimes."""
     if date_to < date_from:
-        raise Invalid(f"the period ends ({date_to}) before it starts ({date_from})", field="to")
-    lo = datetime.combine(date_from, time(0), TZ).astimezone(UTC)
-    hi = datetime.combine(date_to + timedelta(days=1), time(0), TZ).astimezone(UTC)
+        raise Invalid(f"统计期的结束日期（{date_to}）早于开始日期（{date_from}）", field="to")
+    try:
+        lo = datetime.combine(date_from, time(0), TZ).astimezone(UTC)
+        hi = datetime.combine(date_to + timedelta(days=1), time(0), TZ).astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise Invalid(f"统计期（{date_from} 至 {date_to}）超出可统计的日期范围", field="from") from None
     return lo, hi
 
 
@@ -385,7 +388,7 @@ def call_counts_over(sub: Any) -> Select[Any]:
 async def _department(session: Any, code: str) -> Department:
     dept = (await session.execute(select(Department).where(Department.code == code))).scalar_one_or_none()
     if dept is None:
-        raise UnknownDepartment(f"no department with code {code!r}", field="department")
+        raise UnknownDepartment(f"代码为“{code}”的承办单位不存在", field="department")
     return dept
 
 
@@ -526,7 +529,7 @@ async def drill(
     Call figures ignore the department (as `metrics()` reports no calls for one).
     """
     if figure not in FIGURES:
-        raise UnknownFigure(f"unknown figure {figure!r}; one of {', '.join(FIGURES)}", field="figure")
+        raise UnknownFigure(f"没有指标“{figure}”；可选：{'、'.join(FIGURES)}", field="figure")
     async with db.session() as session:
         dept = await _department(session, department_code) if department_code else None
         s = _scope(date_from, date_to, now, dept.id if dept else None)
@@ -537,7 +540,7 @@ async def drill(
             return [str(i) for i in (await session.execute(q)).scalars()]
         if figure in GROUPS:
             if key is None:
-                raise Invalid(f"{figure} needs a key", field="key")
+                raise Invalid(f"指标 {figure} 需要指定分组键", field="key")
             g = GROUPS[figure]
             q = select(T.number).select_from(T)
             for target, on in g.joins:

@@ -115,7 +115,7 @@ async def list_tickets(
     if department:
         dep = ref.department(department)
         if dep is None:
-            raise Invalid(f"unknown department {department!r}", field="department")
+            raise Invalid(f"承办单位“{department}”不存在", field="department")
         dep_id = dep.id
     f = services.TicketFilter(
         q=q,
@@ -138,7 +138,7 @@ def _day_start(d: date | None) -> datetime | None:
     try:
         return datetime(d.year, d.month, d.day, tzinfo=TZ)
     except (OverflowError, ValueError):
-        raise Invalid("date out of range", field="from") from None
+        raise Invalid("日期超出范围", field="from") from None
 
 
 @router.get("/tickets/{number}", response_model=TicketOut, responses={403: ERRORS[403], 404: ERRORS[404]})
@@ -187,7 +187,7 @@ async def caller_history(
     phone: Annotated[str, Path(min_length=1, max_length=40)], db: DbDep, actor: ActorDep
 ) -> JSONResponse:
     if actor.role not in (Role.operator, Role.supervisor):
-        raise Forbidden("only the hotline's operators and supervisors see a caller's history")
+        raise Forbidden("只有热线的话务员和班长可以查看来电人历史")
     h = await services.caller_history(db, phone)
     ref = await _ref(db)
     return _json(
@@ -220,7 +220,7 @@ async def suggest(
     ref = await _ref(db)
     cat = ref.categories_by_name.get(category)
     if cat is None:
-        raise Invalid(f"unknown category {category!r}", field="category")
+        raise Invalid(f"问题分类“{category}”不存在", field="category")
     dep_id = routing.suggest(ref.rules, cat.id, cat.default_department_id, content)
     dep = ref.departments.get(dep_id) if dep_id else None
     return _json({"department": dep.name if dep else None, "department_code": dep.code if dep else None})
