@@ -135,7 +135,7 @@ def reset_db() -> str:
         c.execute(f"DROP DATABASE IF EXISTS {DBNAME} WITH (FORCE)")
         c.execute(f"CREATE DATABASE {DBNAME}")
     url = ADMIN.rsplit("/", 1)[0] + "/" + DBNAME
-    from callcenter.migrate import upgrade
+    from callcenter.store.migrate import upgrade
 
     upgrade(url)
     return url

@@ -46,11 +46,11 @@ def setup_db() -> str:
         c.execute(f'DROP DATABASE IF EXISTS "{DBNAME}" WITH (FORCE)')
         c.execute(f'CREATE DATABASE "{DBNAME}"')
     url = ADMIN.rsplit("/", 1)[0] + "/" + DBNAME
-    from callcenter.auth import add_user, issue_token
-    from callcenter.db import Database
-    from callcenter.migrate import upgrade
-    from callcenter.models import Role
-    from callcenter.seed import seed_reference
+    from callcenter.entry.seed import seed_reference
+    from callcenter.people.auth import add_user, issue_token
+    from callcenter.store.db import Database
+    from callcenter.store.migrate import upgrade
+    from callcenter.store.models import Role
 
     upgrade(url)
 

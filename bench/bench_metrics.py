@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from callcenter.db import Database  # noqa: E402
+from callcenter.store.db import Database  # noqa: E402
 from reports.metrics import metrics  # noqa: E402
 
 

@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select, update  # noqa: E402
 
-from callcenter.db import Database  # noqa: E402
-from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.models import Ticket  # noqa: E402
+from callcenter.store.db import Database  # noqa: E402
+from callcenter.store.migrate import upgrade  # noqa: E402
+from callcenter.store.models import Ticket  # noqa: E402
 from reports.annual import annual_report  # noqa: E402
 from reports.metrics import metrics  # noqa: E402
 from reports.render import render  # noqa: E402

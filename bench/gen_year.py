@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from callcenter.migrate import upgrade  # noqa: E402
+from callcenter.store.migrate import upgrade  # noqa: E402
 
 CST = timezone(timedelta(hours=8))
 AREAS = ["天河区", "越秀区", "海珠区", "荔湾区", "白云区", "黄埔区", "番禺区", "花都区", "南沙区", "从化区", "增城区", None]

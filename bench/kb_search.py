@@ -32,11 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from callcenter import kb, kb_search  # noqa: E402
-from callcenter.db import Database  # noqa: E402
-from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.models import KbEntry, utcnow  # noqa: E402
-from callcenter.seed import seed_reference  # noqa: E402
+from callcenter.entry.seed import seed_reference  # noqa: E402
+from callcenter.kb import search as kb_search
+from callcenter.kb import services as kb  # noqa: E402
+from callcenter.store.db import Database  # noqa: E402
+from callcenter.store.migrate import upgrade  # noqa: E402
+from callcenter.store.models import KbEntry, utcnow  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "samples"
 PLACES = ["九华", "和平", "响水", "双马", "白石", "杉山", "吉利", "金霞", "楠竹山", "姜畲", "昭山", "易俗河",

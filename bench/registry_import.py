@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from callcenter.db import Database  # noqa: E402
-from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.registry_io import COLUMNS, export, import_file  # noqa: E402
+from callcenter.cases.registry_io import COLUMNS, export, import_file  # noqa: E402
+from callcenter.store.db import Database  # noqa: E402
+from callcenter.store.migrate import upgrade  # noqa: E402
 
 TOPICS = {
     "拆迁补偿": "征地拆迁办公室", "物业管理": "住房和城乡建设局", "办理证照": "政务服务中心",

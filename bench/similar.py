@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, text  # noqa: E402
 
-from callcenter import similar  # noqa: E402
-from callcenter.db import Database  # noqa: E402
-from callcenter.models import Role  # noqa: E402
-from callcenter.workflow import Actor  # noqa: E402
+from callcenter.cases import similar  # noqa: E402
+from callcenter.cases.workflow import Actor  # noqa: E402
+from callcenter.store.db import Database  # noqa: E402
+from callcenter.store.models import Role  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "samples"
 OPERATOR = Actor(id=None, name="bench", role=Role.operator, department_id=None)

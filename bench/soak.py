@@ -178,11 +178,11 @@ class Soak:
         raise RuntimeError(f"{base} did not come up")
 
     async def setup(self) -> dict[str, Any]:
-        from callcenter.auth import add_user, issue_token
-        from callcenter.db import Database
-        from callcenter.migrate import upgrade
-        from callcenter.models import Role
-        from callcenter.seed import seed_reference
+        from callcenter.entry.seed import seed_reference
+        from callcenter.people.auth import add_user, issue_token
+        from callcenter.store.db import Database
+        from callcenter.store.migrate import upgrade
+        from callcenter.store.models import Role
 
         self.cluster.start()
         upgrade(self.cluster.url)

@@ -8,7 +8,7 @@ it is missing: `.venv/bin/python bench/gen_year.py --url … --year 2025 --cases
 --calls 2000000`, then `bench/bench_rollup_metrics.py --url …` builds the rollups). Read-only:
 it never writes to the database, so it can run beside the reports bench on the same data.
 
-Times `callcenter.agents.WallFigures.get` — the very function the wall (`/wall`, `/wall/data`,
+Times `callcenter.floor.agents.WallFigures.get` — the very function the wall (`/wall`, `/wall/data`,
 `/wall/stream`) calls — for "now" = the last afternoon of the data's year, so today / this
 month / this year are 2025-12-31 / December / 2025:
 
@@ -22,7 +22,7 @@ month / this year are 2025-12-31 / December / 2025:
 - cached: the same WallFigures again within the TTL (what the other 49 walls of a worker get).
 
 Each of cold and warm computes everything (today / month / year from metrics(), the
-department rates of each period from callcenter.wall) with the periods side by side.
+department rates of each period from callcenter.floor.wall) with the periods side by side.
 
 Prints medians [min–max] of --runs runs, per period, and the load average.
 """
@@ -41,8 +41,8 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from callcenter.agents import WallFigures  # noqa: E402
-from callcenter.db import Database  # noqa: E402
+from callcenter.floor.agents import WallFigures  # noqa: E402
+from callcenter.store.db import Database  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/hotline_bench"
 TZ = ZoneInfo("Asia/Shanghai")

@@ -44,7 +44,7 @@ async def claim(
     the new `claimed_until` and leaves the row alone.
 
     SQLite: the same UPDATE without FOR UPDATE is a compare-and-set: the database takes its
-    write lock at BEGIN (callcenter.db), so the sub-select and the update see the same rows and
+    write lock at BEGIN (callcenter.store.db), so the sub-select and the update see the same rows and
     a second claimer, queued behind the lock, finds them claimed (`claimed_until` in the future).
     """
     free = or_(model.claimed_until.is_(None), model.claimed_until < now)

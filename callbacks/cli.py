@@ -1,6 +1,6 @@
 """`hotline scheduler …`: the callback and deadline scheduler as its own process.
 
-callcenter.cli mounts `app` (e.g. `app.add_typer(callbacks.cli.app, name="scheduler")`);
+callcenter.entry.cli mounts `app` (e.g. `app.add_typer(callbacks.cli.app, name="scheduler")`);
 `run` is the process, `summary` writes a day's department summary now.
 """
 
@@ -25,7 +25,7 @@ def _default(ctx: typer.Context) -> None:
 
 
 def _logging(verbose: bool) -> None:
-    from callcenter.logs import configure_logging
+    from callcenter.core.logs import configure_logging
 
     # text or JSON lines as HOTLINE_LOG_FORMAT says (the same as the other processes)
     configure_logging(process_kind="scheduler", level=logging.DEBUG if verbose else logging.INFO)
@@ -44,8 +44,8 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the scheduler (one leader acts, the others stand by); SIGTERM stops it."""
-    from callcenter.db import Database
-    from callcenter.settings import get_settings
+    from callcenter.core.settings import get_settings
+    from callcenter.store.db import Database
 
     from .scheduler import SchedulerConfig, default_worker_id, run_scheduler
 
@@ -76,10 +76,10 @@ def summary(
     """Write a day's department summary (notices + HOTLINE_DATA_DIR/reports/deadline-summary-DAY.json/.md)."""
     from datetime import timedelta
 
-    from callcenter.db import Database
-    from callcenter.models import utcnow
-    from callcenter.settings import get_settings
-    from callcenter.workdays import TZ
+    from callcenter.cases.workdays import TZ
+    from callcenter.core.settings import get_settings
+    from callcenter.store.db import Database
+    from callcenter.store.models import utcnow
 
     from .deadlines import daily_summary, department_summary, summary_text
 

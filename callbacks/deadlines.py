@@ -24,8 +24,10 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.db import Database
-from callcenter.models import (
+from callcenter.cases.workdays import TZ
+from callcenter.cases.workflow import OPEN_STATES
+from callcenter.store.db import Database
+from callcenter.store.models import (
     Callback,
     CallbackTaskStatus,
     Department,
@@ -34,8 +36,6 @@ from callcenter.models import (
     Status,
     Ticket,
 )
-from callcenter.workdays import TZ
-from callcenter.workflow import OPEN_STATES
 
 from .claims import dialect_of, rowcount
 from .due import CallbackRules, notices_due, rules_for, working_minutes_per_day

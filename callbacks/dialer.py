@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
-from callcenter.db import Database
-from callcenter.models import Call, CallbackRequest, utcnow
+from callcenter.store.db import Database
+from callcenter.store.models import Call, CallbackRequest, utcnow
 
 from .claims import claim
 from .service import _call_for

@@ -22,9 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from callcenter.models import Kind
-from callcenter.refdata import RefData, SlaInfo
-from callcenter.workdays import TZ, WorkCalendar
+from callcenter.cases.workdays import TZ, WorkCalendar
+from callcenter.store.models import Kind
+from callcenter.store.refdata import RefData, SlaInfo
 
 
 @dataclass(frozen=True)

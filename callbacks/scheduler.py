@@ -33,9 +33,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from callcenter.db import Database
-from callcenter.models import Notification, SchedulerLease, utcnow
-from callcenter.workdays import TZ
+from callcenter.cases.workdays import TZ
+from callcenter.store.db import Database
+from callcenter.store.models import Notification, SchedulerLease, utcnow
 
 from . import deadlines, service
 from .claims import rowcount
@@ -228,14 +228,15 @@ class CallbackScheduler:
     async def step_kb(self, now: datetime) -> bool:
         """Knowledge base (issue 8): entries past their end expire; a notice per entry ending
         within kb_remind_days to its department (unique key: never doubled)."""
-        from callcenter import kb
+        from callcenter.kb import services as kb
 
         return await kb.remind_expiring(self.db, self.config.kb_remind_days, now, self.worker) > 0
 
     async def step_drafts(self, now: datetime) -> bool:
         """The operator's call (issue 12): drafts older than a day and stored idempotent answers
         older than two days are dropped."""
-        from callcenter import drafts, idempotency
+        from callcenter.calls import drafts
+        from callcenter.store import idempotency
 
         return (await drafts.purge(self.db) + await idempotency.purge(self.db)) > 0
 

@@ -1,6 +1,6 @@
 """Callback use cases (回访 / 回拨): the rows the scheduler and the operators work on.
 
-- `on_case_change` runs inside callcenter.services.act's transaction: a case resolved or
+- `on_case_change` runs inside callcenter.cases.services.act's transaction: a case resolved or
   answered gets its callback row in the same commit as the case change (so a crash can never
   leave a resolved case without one); a reopened / merged / closed case's pending one is
   cancelled; a `callback` action completes it.
@@ -25,10 +25,11 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter import services
-from callcenter.db import Database
-from callcenter.errors import Conflict, Forbidden, Invalid, NotFound, role_zh
-from callcenter.models import (
+from callcenter.cases import services
+from callcenter.cases.workflow import SYSTEM, Action, Actor
+from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound, role_zh
+from callcenter.store.db import Database
+from callcenter.store.models import (
     Call,
     Callback,
     CallbackKind,
@@ -44,8 +45,7 @@ from callcenter.models import (
     User,
     utcnow,
 )
-from callcenter.refdata import RefData
-from callcenter.workflow import SYSTEM, Action, Actor
+from callcenter.store.refdata import RefData
 
 from .claims import claim, dialect_of, rowcount
 from .due import (
@@ -69,7 +69,7 @@ def _insert(s: AsyncSession) -> Any:
     return sqlite.insert if dialect_of(s) == "sqlite" else postgresql.insert
 
 
-# ---- the hook in callcenter.services.act -------------------------------------------------------
+# ---- the hook in callcenter.cases.services.act -------------------------------------------------------
 
 
 async def on_case_change(

@@ -29,9 +29,9 @@ from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from callcenter.db import Database
-from callcenter.errors import Invalid
-from callcenter.models import KIND_LABELS, DisclosureFigure, Kind, Status, Ticket
+from callcenter.core.errors import Invalid
+from callcenter.store.db import Database
+from callcenter.store.models import KIND_LABELS, DisclosureFigure, Kind, Status, Ticket
 
 from .metrics import RESOLVED_STATES, TZ, UnknownFigure, metrics, period_bounds
 from .metrics import drill as metrics_drill

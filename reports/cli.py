@@ -1,6 +1,6 @@
 """`hotline report …` (figures, drill-downs, the annual report, summaries) and `hotline disclosure …`.
 
-Mounted by callcenter/cli.py as `app.add_typer(reports.cli.app, name="report")` and
+Mounted by callcenter/entry/cli.py as `app.add_typer(reports.cli.app, name="report")` and
 `app.add_typer(reports.cli.disclosure_app, name="disclosure")`.
 """
 
@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from callcenter.errors import DomainError
+from callcenter.core.errors import DomainError
 
 from .metrics import UnknownDepartment, drill, metrics
 
@@ -97,7 +97,7 @@ async def _known_department(db: Any, work: Any) -> Any:
     except UnknownDepartment as e:
         from sqlalchemy import select
 
-        from callcenter.models import Department
+        from callcenter.store.models import Department
 
         async with db.session() as s:
             codes = list((await s.execute(select(Department.code).order_by(Department.code))).scalars())
@@ -235,8 +235,8 @@ class Form(str, Enum):
 
 
 def _database() -> Any:
-    from callcenter.db import Database
-    from callcenter.settings import get_settings
+    from callcenter.core.settings import get_settings
+    from callcenter.store.db import Database
 
     return Database(get_settings().effective_database_url, pool_size=2)
 
@@ -244,8 +244,8 @@ def _database() -> Any:
 def _reporting_database() -> Any:
     """For commands that only read: the read replica (HOTLINE_REPORTS_DATABASE_URL) if set.
     The rollups are refreshed on the primary by the scheduler and replicate with the rest."""
-    from callcenter.db import Database
-    from callcenter.settings import get_settings
+    from callcenter.core.settings import get_settings
+    from callcenter.store.db import Database
 
     s = get_settings()
     return Database(s.reports_database_url or s.effective_database_url, pool_size=2)

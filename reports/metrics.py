@@ -42,9 +42,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
-from callcenter.db import Database
-from callcenter.errors import Invalid, NotFound
-from callcenter.models import (
+from callcenter.core.errors import Invalid, NotFound
+from callcenter.store.db import Database
+from callcenter.store.models import (
     Call,
     CallbackResult,
     CallDirection,

@@ -52,8 +52,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.db import Database
-from callcenter.models import (
+from callcenter.store.db import Database
+from callcenter.store.models import (
     OPEN_STATES_SQL,
     Call,
     Category,

@@ -23,7 +23,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import escape
 
-from callcenter.errors import DomainError
+from callcenter.core.errors import DomainError
 
 from . import annual as annual_mod
 from .metrics import UnknownDepartment, UnknownFigure

@@ -372,7 +372,7 @@ _SEAT_OK = re.compile(r"^[0-9A-Za-z_.-]{1,32}$")
 
 
 def _failure_code(e: BaseException) -> str:
-    """What the console tells the operator (callcenter.agents.PAUSE_FAILURES)."""
+    """What the console tells the operator (callcenter.floor.agents.PAUSE_FAILURES)."""
     text = str(e)
     if isinstance(e, AMITimeout):
         return "timeout"

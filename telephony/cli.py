@@ -1,6 +1,6 @@
 """`hotline telephony …`: the adapter as its own process, and the PBX simulator.
 
-Mounted by callcenter.cli. Imports stay light: no web framework on the adapter's path.
+Mounted by callcenter.entry.cli. Imports stay light: no web framework on the adapter's path.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def _logging(verbose: bool) -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("panoramisk").setLevel(logging.WARNING if not verbose else logging.DEBUG)
-    from callcenter.logs import configure_logging  # HOTLINE_LOG_FORMAT=json: one JSON object a line
+    from callcenter.core.logs import configure_logging  # HOTLINE_LOG_FORMAT=json: one JSON object a line
 
     configure_logging(process_kind="telephony", level=logging.DEBUG if verbose else logging.INFO)
 
@@ -37,9 +37,9 @@ def _stop_event() -> asyncio.Event:
 @app.command()
 def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Follow the PBX over AMI and register every call in the store (SIGTERM stops cleanly)."""
-    from callcenter.calls import StoreCallSink
-    from callcenter.db import Database
-    from callcenter.settings import get_settings
+    from callcenter.calls.services import StoreCallSink
+    from callcenter.core.settings import get_settings
+    from callcenter.store.db import Database
     from telephony.adapter import Adapter, AdapterConfig
     from telephony.ami import AMILoginError
 
@@ -51,7 +51,7 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
 
     async def main() -> int:
         from callbacks.dialer import run_dialer
-        from callcenter.bus import make_bus
+        from callcenter.core.bus import make_bus
 
         stop = _stop_event()
         database = Database(s.effective_database_url, pool_size=2)
@@ -62,7 +62,7 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
         adapter = Adapter(config, StoreCallSink(database), publisher=bus)
         helpers: list[asyncio.Task[None]] = []
         # /readyz and /metrics of the web workers read the AMI link, lines, queue and spool from here
-        from callcenter.heartbeat import adapter_status, run_heartbeat
+        from callcenter.ops.heartbeat import adapter_status, run_heartbeat
 
         heartbeat = asyncio.create_task(run_heartbeat(database, f"telephony:{config.pbx}", "telephony",
                                                       lambda: adapter_status(adapter)), name="heartbeat")

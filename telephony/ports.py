@@ -1,7 +1,7 @@
 """The telephony port: what the adapter hands to the rest of the system.
 
 `telephony/` turns AMI traffic into `CallFact`s; `callcenter/` implements `CallSink` to store
-them (callcenter.calls.StoreCallSink) and a `Publisher` to announce them (callcenter.bus).
+them (callcenter.calls.services.StoreCallSink) and a `Publisher` to announce them (callcenter.core.bus).
 Nothing here imports panoramisk or the database.
 """
 
@@ -98,6 +98,6 @@ class CallSink(Protocol):
 
 
 class Publisher(Protocol):
-    """The event bus surface the adapter uses (callcenter.bus.InProcessBus and friends)."""
+    """The event bus surface the adapter uses (callcenter.core.bus.InProcessBus and friends)."""
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None: ...

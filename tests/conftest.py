@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from callcenter.db import Database
-from callcenter.migrate import upgrade
+from callcenter.store.db import Database
+from callcenter.store.migrate import upgrade
 from tests import pgserver
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -136,9 +136,9 @@ def tmp_data_dir() -> AsyncIterator[Path]:
 
 async def make_personas(db: Database) -> Personas:
     """Seed reference data and the named people; return them with bearer tokens."""
-    from callcenter.auth import add_user, issue_token
-    from callcenter.models import Role
-    from callcenter.seed import seed_reference
+    from callcenter.entry.seed import seed_reference
+    from callcenter.people.auth import add_user, issue_token
+    from callcenter.store.models import Role
 
     await seed_reference(db)
     people = {

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from callcenter.auth import add_user
-from callcenter.db import Database
-from callcenter.models import Role
-from callcenter.seed import seed_reference
+from callcenter.entry.seed import seed_reference
+from callcenter.people.auth import add_user
+from callcenter.store.db import Database
+from callcenter.store.models import Role
 
 PASSWORD = "hotline-test-pw"
 PEOPLE = [

@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse
 
-from .. import idempotency, routing, services
-from ..errors import Forbidden, Invalid
-from ..models import Kind, Role, Status
-from ..views import call_dict, event_dict, ticket_dict
-from .deps import ActorDep, BusDep, DbDep
-from .schemas import (
+from callcenter.cases import routing, services
+from callcenter.cases.views import call_dict, event_dict, ticket_dict
+from callcenter.core.errors import Forbidden, Invalid
+from callcenter.store import idempotency
+from callcenter.store.models import Kind, Role, Status
+from callcenter.web.deps import ActorDep, BusDep, DbDep
+from callcenter.web.schemas import (
     CallerHistoryOut,
     ErrorOut,
     EventOut,

@@ -17,12 +17,12 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
 
-from .. import admin
-from ..auth import actor_of
-from ..errors import Forbidden
-from ..models import Role
-from ..settings import Settings
-from ..workflow import Actor
+from callcenter.cases.workflow import Actor
+from callcenter.core.errors import Forbidden
+from callcenter.core.settings import Settings
+from callcenter.people import admin
+from callcenter.people.auth import actor_of
+from callcenter.store.models import Role
 
 SESSION_COOKIE = "hotline_session"
 SESSION_MAX_AGE = 12 * 3600  # one long shift

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..bus import InProcessBus
-from ..db import Database
-from ..workflow import Actor
+from callcenter.cases.workflow import Actor
+from callcenter.core.bus import InProcessBus
+from callcenter.store.db import Database
 
 _bearer = HTTPBearer(auto_error=False, description="hotline users token NAME")
 

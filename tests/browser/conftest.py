@@ -75,10 +75,10 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
     on SQLite (a copy of the migrated template) unless parametrised with "pg"."""
     import uvicorn
 
-    from callcenter.calls import StoreCallSink
-    from callcenter.db import Database
-    from callcenter.settings import Settings
-    from callcenter.web.app import create_app
+    from callcenter.calls.services import StoreCallSink
+    from callcenter.core.settings import Settings
+    from callcenter.entry.app import create_app
+    from callcenter.store.db import Database
     from telephony.adapter import Adapter, AdapterConfig
     from telephony.simulator import PBXSimulator, SimConfig
     from tests.console_people import seed_console_people

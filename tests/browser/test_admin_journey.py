@@ -58,15 +58,15 @@ def test_the_admin_edits_a_kinds_rules_and_sees_them_saved(chromium: Browser, li
 
 
 async def _attempts(live: Live) -> int:
-    from callcenter.models import Kind
+    from callcenter.store.models import Kind
 
     return (await live.app.state.db.ref()).sla_for(Kind.complaint).callback_max_attempts
 
 
 async def _report_case(live: Live) -> str:
-    from callcenter import services
-    from callcenter.auth import actor_of
-    from callcenter.models import Kind, User
+    from callcenter.cases import services
+    from callcenter.people.auth import actor_of
+    from callcenter.store.models import Kind, User
 
     db = live.app.state.db
     async with db.session() as s:

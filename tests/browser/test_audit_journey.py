@@ -24,7 +24,7 @@ NEW_PASSWORD = "a-fresh-password-7"
 
 
 async def _lina_id(live: Live) -> int:
-    from callcenter.models import User
+    from callcenter.store.models import User
 
     async with live.app.state.db.session() as s:
         return int((await s.execute(select(User.id).where(User.username == "lina"))).scalar_one())
@@ -63,9 +63,9 @@ def test_the_admin_finds_a_change_in_the_audit_log(chromium: Browser, live: Live
 
 
 async def _cases(live: Live) -> tuple[str, str]:
-    from callcenter import services
-    from callcenter.auth import actor_of
-    from callcenter.models import Kind, User
+    from callcenter.cases import services
+    from callcenter.people.auth import actor_of
+    from callcenter.store.models import Kind, User
 
     db = live.app.state.db
     async with db.session() as s:

@@ -33,7 +33,7 @@ def dialing(live: Live) -> Iterator[Live]:
     """The telephony process's dialer and the scheduler's outcome step, on the server's loop."""
     from callbacks.dialer import run_dialer
     from callbacks.service import collect_outcomes
-    from callcenter.models import utcnow
+    from callcenter.store.models import utcnow
 
     db = live.app.state.db
     stop: dict[str, asyncio.Event] = {}
@@ -62,9 +62,9 @@ def dialing(live: Live) -> Iterator[Live]:
 
 def resolved_case(live: Live, phone: str, content: str) -> tuple[str, int]:
     """A case registered by 李娜, resolved by 住建局's 张伟: its callback is pending."""
-    from callcenter import services
-    from callcenter.auth import actor_of
-    from callcenter.models import Callback, User
+    from callcenter.cases import services
+    from callcenter.people.auth import actor_of
+    from callcenter.store.models import Callback, User
 
     db = live.app.state.db
 
@@ -86,14 +86,14 @@ def resolved_case(live: Live, phone: str, content: str) -> tuple[str, int]:
 
 
 def case_state(live: Live, number: str) -> Any:
-    from callcenter import services
-    from callcenter.workflow import SYSTEM
+    from callcenter.cases import services
+    from callcenter.cases.workflow import SYSTEM
 
     return live.run(services.get(live.app.state.db, SYSTEM, number))
 
 
 def callback_row(live: Live, cb_id: int) -> Any:
-    from callcenter.models import Callback
+    from callcenter.store.models import Callback
 
     async def go() -> Any:
         async with live.app.state.db.session() as s:
@@ -169,9 +169,9 @@ def test_a_clerk_sees_the_overdue_notice_in_the_badge_and_the_list(chromium: Bro
     from datetime import timedelta
 
     from callbacks import deadlines
-    from callcenter import services
-    from callcenter.auth import actor_of
-    from callcenter.models import User
+    from callcenter.cases import services
+    from callcenter.people.auth import actor_of
+    from callcenter.store.models import User
 
     db = live.app.state.db
 

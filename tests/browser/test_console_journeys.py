@@ -185,9 +185,9 @@ async def _some_cases(live: Live) -> None:
     """A few cases in two categories and departments, so the wall's charts and tables have rows."""
     from sqlalchemy import select
 
-    from callcenter import services
-    from callcenter.auth import actor_of
-    from callcenter.models import Kind, User
+    from callcenter.cases import services
+    from callcenter.people.auth import actor_of
+    from callcenter.store.models import Kind, User
 
     db = live.app.state.db
     async with db.session() as s:

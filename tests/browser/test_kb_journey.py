@@ -25,7 +25,7 @@ EXPIRED_WORDS = "拆迁那阵子我拿的现金没要房子 去年买了商品�
 
 
 def test_an_operator_answers_a_call_from_the_knowledge_base(chromium: Browser, live: Live) -> None:
-    from callcenter import kb
+    from callcenter.kb import services as kb
 
     rep = live.run(kb.import_file(live.app.state.db, ENTRIES))
     assert rep.created == 100

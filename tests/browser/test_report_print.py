@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.db import Database
+from callcenter.store.db import Database
 from reports.annual import annual_report, quarter_bounds, set_figure, summary
 from reports.render import render
 
@@ -25,7 +25,7 @@ OUT = Path(__file__).resolve().parents[2] / "test-output" / "browser" / "report"
 
 
 async def _reports(path: Path) -> dict[str, bytes]:
-    from callcenter import registry_io
+    from callcenter.cases import registry_io
 
     db = Database(f"sqlite:///{path}")
     try:

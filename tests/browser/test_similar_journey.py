@@ -25,9 +25,9 @@ ADDRESS = "和平街道幸福小区5栋"
 async def _seed(live: Live) -> tuple[str, str]:
     from sqlalchemy import select
 
-    from callcenter import services
-    from callcenter.auth import actor_of
-    from callcenter.models import Kind, User, utcnow
+    from callcenter.cases import services
+    from callcenter.people.auth import actor_of
+    from callcenter.store.models import Kind, User, utcnow
 
     db = live.app.state.db
     async with db.session() as s:

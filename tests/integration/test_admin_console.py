@@ -21,13 +21,14 @@ import pytest
 from sqlalchemy import select, update
 
 from callbacks.due import rules_for
-from callcenter import admin, services
-from callcenter.auth import actor_of, issue_token
-from callcenter.db import Database
-from callcenter.errors import Forbidden
-from callcenter.models import AuditEntry, Kind, Notification, SlaRule, TicketEvent, User
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
+from callcenter.cases import services
+from callcenter.core.errors import Forbidden
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.people import admin
+from callcenter.people.auth import actor_of, issue_token
+from callcenter.store.db import Database
+from callcenter.store.models import AuditEntry, Kind, Notification, SlaRule, TicketEvent, User
 from tests.console_people import seed_console_people, sign_in
 
 COMPLAINT = {  # the migration's values for 民众诉求 (DOMAIN.md 'Deadlines')

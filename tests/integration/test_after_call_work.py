@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from callcenter.db import Database
-from callcenter.models import Call, SeatGroup
+from callcenter.store.db import Database
+from callcenter.store.models import Call, SeatGroup
 from telephony.simulator import PBXSimulator, SimConfig
 from tests.console_people import csrf_of, seed_console_people
 from tests.integration.test_pause_state import Telephony, Web
@@ -100,7 +100,7 @@ async def test_after_call_work_pauses_the_seat_until_saved_or_the_maximum(databa
         assert not member.paused
 
         # -- the figures: average after-call work over the calls that had some ----------------------
-        from callcenter.agents import local_today
+        from callcenter.floor.agents import local_today
         from reports.metrics import metrics
 
         today = local_today()

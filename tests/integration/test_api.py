@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from callcenter.db import Database
-from callcenter.models import Ticket, TicketEvent
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.store.db import Database
+from callcenter.store.models import Ticket, TicketEvent
 from tests.conftest import Personas
 
 NEW = {

@@ -18,9 +18,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from callcenter.db import Database
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.store.db import Database
 from tests import pgserver
 from tests.conftest import IN_CI, make_personas
 from tests.livesrv import serve
@@ -38,7 +38,7 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             if IN_CI:
                 pytest.fail("CI=true but no PostgreSQL")
             pytest.skip("no PostgreSQL server")
-        from callcenter.migrate import upgrade
+        from callcenter.store.migrate import upgrade
 
         url = pgserver.create_database("hotline_schema")
         upgrade(url)
@@ -47,9 +47,9 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         db = Database(url)
         p = await make_personas(db)
         # a few cases for the read endpoints to find
-        from callcenter import services
-        from callcenter.auth import TokenCache
-        from callcenter.models import Kind
+        from callcenter.cases import services
+        from callcenter.people.auth import TokenCache
+        from callcenter.store.models import Kind
 
         actor = await TokenCache().actor(db, p.tokens["chenjing"])
         assert actor

@@ -1,6 +1,6 @@
 """The admin's audit log (audit_log) and the append-only trails, on SQLite and PostgreSQL:
 
-- every admin change (callcenter/admin.py) writes exactly one audit_log row with the values
+- every admin change (callcenter/people/admin.py) writes exactly one audit_log row with the values
   old → new, in the change's own transaction: a refused change writes none, a change that
   changes nothing writes none, and a password (or its hash) is never written;
 - the database refuses UPDATE and DELETE of audit_log and ticket_events rows (triggers), while
@@ -22,11 +22,14 @@ import pytest
 from sqlalchemy import delete, event, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from callcenter import admin, services
-from callcenter.auth import actor_of, issue_token
-from callcenter.db import Database
-from callcenter.errors import Conflict, Forbidden, Invalid
-from callcenter.models import (
+from callcenter.cases import services
+from callcenter.core.errors import Conflict, Forbidden, Invalid
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.people import admin
+from callcenter.people.auth import actor_of, issue_token
+from callcenter.store.db import Database
+from callcenter.store.models import (
     AuditEntry,
     Category,
     Department,
@@ -37,8 +40,6 @@ from callcenter.models import (
     User,
     utcnow,
 )
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
 from tests.conftest import _truncate
 from tests.console_people import seed_console_people, sign_in
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from callcenter import services
-from callcenter.auth import actor_of
-from callcenter.db import Database
-from callcenter.models import Call, CallDirection, CallOutcome
-from callcenter.services import NewTicket
+from callcenter.cases import services
+from callcenter.cases.services import NewTicket
+from callcenter.people.auth import actor_of
+from callcenter.store.db import Database
+from callcenter.store.models import Call, CallDirection, CallOutcome
 from tests import pgserver
 from tests.conftest import DATA_TABLES, make_personas
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from callcenter.bus import InProcessBus, PgBus, make_bus
+from callcenter.core.bus import InProcessBus, PgBus, make_bus
 from tests import pgserver
 from tests.conftest import IN_CI
 

@@ -12,11 +12,13 @@ from callbacks import service
 from callbacks.deadlines import daily_summary, open_notices
 from callbacks.dialer import place_requested
 from callbacks.scheduler import CallbackScheduler, LeaseLeader, SchedulerConfig
-from callcenter import services
-from callcenter.auth import actor_of, add_user
-from callcenter.db import Database
-from callcenter.errors import Conflict
-from callcenter.models import (
+from callcenter.cases import services
+from callcenter.cases.services import NewTicket
+from callcenter.cases.workflow import Actor
+from callcenter.core.errors import Conflict
+from callcenter.people.auth import actor_of, add_user
+from callcenter.store.db import Database
+from callcenter.store.models import (
     Call,
     Callback,
     CallbackKind,
@@ -34,8 +36,6 @@ from callcenter.models import (
     Status,
     Ticket,
 )
-from callcenter.services import NewTicket
-from callcenter.workflow import Actor
 from tests.conftest import Personas
 
 CST = timezone(timedelta(hours=8))
@@ -199,7 +199,7 @@ _lid = iter(range(1, 10_000))
 
 async def add_call(db: Database, number: str | None, at: datetime, outcome: CallOutcome,
                    direction: CallDirection = CallDirection.inbound, **kw: Any) -> int:
-    from callcenter.phones import normalize
+    from callcenter.cases.phones import normalize
 
     async with db.transaction() as s:
         c = Call(pbx="default", linkedid=f"L{next(_lid)}", direction=direction, caller_number=number,

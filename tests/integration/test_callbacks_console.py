@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from callbacks import deadlines
-from callcenter import services
-from callcenter.auth import actor_of
-from callcenter.db import Database
-from callcenter.models import (
+from callcenter.cases import services
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.people.auth import actor_of
+from callcenter.store.db import Database
+from callcenter.store.models import (
     Callback,
     CallbackKind,
     CallbackRequest,
@@ -28,8 +30,6 @@ from callcenter.models import (
     User,
     utcnow,
 )
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
 from tests.console_people import seed_console_people, sign_in
 
 PHONE = "13800138000"

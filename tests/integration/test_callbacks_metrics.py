@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from callbacks import service
-from callcenter import services
-from callcenter.db import Database
-from callcenter.models import Callback, CallbackKind, CallbackTaskStatus, Satisfaction, Status, Ticket
+from callcenter.cases import services
+from callcenter.store.db import Database
+from callcenter.store.models import Callback, CallbackKind, CallbackTaskStatus, Satisfaction, Status, Ticket
 from reports.metrics import metrics
 from tests.conftest import Personas
 from tests.integration.test_callbacks import People, new_case, resolve

@@ -16,12 +16,20 @@ from sqlalchemy import select
 
 from callbacks import service
 from callbacks.dialer import place_requested
-from callcenter import services
-from callcenter.auth import actor_of
-from callcenter.calls import StoreCallSink
-from callcenter.db import Database
-from callcenter.models import Call, Callback, CallbackRequest, CallbackTaskStatus, CallOutcome, Status, utcnow
-from callcenter.services import NewTicket
+from callcenter.calls.services import StoreCallSink
+from callcenter.cases import services
+from callcenter.cases.services import NewTicket
+from callcenter.people.auth import actor_of
+from callcenter.store.db import Database
+from callcenter.store.models import (
+    Call,
+    Callback,
+    CallbackRequest,
+    CallbackTaskStatus,
+    CallOutcome,
+    Status,
+    utcnow,
+)
 from telephony.adapter import Adapter, AdapterConfig
 from telephony.simulator import PBXSimulator, SimConfig
 from tests.conftest import Personas

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from callcenter.models import Role
-from callcenter.web.console import ROUTE_ROLES
+from callcenter.store.models import Role
+from callcenter.web.render import ROUTE_ROLES
 from tests.console_people import ROLE_OF, sign_in
 from tests.integration.test_console_authz import BODIES, QUERIES, STREAMS, client, fill
 from tests.integration.test_console_authz import world as world  # noqa: F401 - the fixture

@@ -1,4 +1,4 @@
-"""`hotline seed demo`'s cases (callcenter/demo_cases.py): moved through the real workflow, each
+"""`hotline seed demo`'s cases (callcenter/entry/demo_cases.py): moved through the real workflow, each
 step at its moment and none after `now`, in every state the console shows; in the report
 rollups; added once."""
 
@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from callcenter.db import Database
-from callcenter.demo_cases import seed_cases
-from callcenter.models import Status, Ticket, TicketEvent
-from callcenter.seed import seed_demo
+from callcenter.entry.demo_cases import seed_cases
+from callcenter.entry.seed import seed_demo
+from callcenter.store.db import Database
+from callcenter.store.models import Status, Ticket, TicketEvent
 from reports.metrics import _scope, metrics
 from reports.rollup import counts_from_rollups
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from callcenter.seed import PEOPLE, demo_accounts
+from callcenter.entry.seed import PEOPLE, demo_accounts
 
 HOTLINE = str(Path(sys.executable).parent / "hotline")
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,19 +39,19 @@ def test_the_readme_lists_the_demo_accounts() -> None:
 def test_hotline_demo_takes_its_port_like_serve() -> None:
     from typer.testing import CliRunner
 
-    from callcenter import cli
+    from callcenter.entry import cli
 
     seen = {}
 
     async def fake_run_demo(host: str, port: int, rate: float, speed: float) -> None:
         seen.update(host=host, port=port)
 
-    import callcenter.demo as demo_mod
+    import callcenter.entry.demo as demo_mod
 
     orig = demo_mod.run_demo
     demo_mod.run_demo = fake_run_demo  # type: ignore[assignment]
     try:
-        from callcenter.settings import get_settings
+        from callcenter.core.settings import get_settings
 
         get_settings.cache_clear()
         r = CliRunner().invoke(cli.app, ["demo"], env={"HOTLINE_PORT": "8123"})

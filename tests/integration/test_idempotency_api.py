@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from callcenter.db import Database
-from callcenter.models import IdempotencyKey, Ticket, TicketEvent
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.store.db import Database
+from callcenter.store.models import IdempotencyKey, Ticket, TicketEvent
 from tests.conftest import Personas
 
 NEW = {"kind": "complaint", "category": "物业管理", "content": "小区物业乱收费，电梯长期故障无人维修",

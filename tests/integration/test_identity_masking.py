@@ -24,13 +24,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from callcenter import services
-from callcenter.auth import actor_of, issue_token
-from callcenter.db import Database
-from callcenter.migrate import upgrade
-from callcenter.models import AuditEntry, Kind, TicketEvent, User
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
+from callcenter.cases import services
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.people.auth import actor_of, issue_token
+from callcenter.store.db import Database
+from callcenter.store.migrate import upgrade
+from callcenter.store.models import AuditEntry, Kind, TicketEvent, User
 from tests.console_people import seed_console_people, sign_in
 
 WHISTLE_NAME, WHISTLE_PHONE = "举报人甲", "13912345678"

@@ -16,15 +16,15 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
-from callcenter import kb
-from callcenter.db import Database
-from callcenter.errors import Conflict, Forbidden
-from callcenter.kb_web import router
-from callcenter.models import KbUse, Satisfaction, Ticket
-from callcenter.services import NewTicket, act, register
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
-from callcenter.workflow import Actor
+from callcenter.cases.services import NewTicket, act, register
+from callcenter.cases.workflow import Actor
+from callcenter.core.errors import Conflict, Forbidden
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.kb import services as kb
+from callcenter.kb.api import router
+from callcenter.store.db import Database
+from callcenter.store.models import KbUse, Satisfaction, Ticket
 from tests.conftest import FIXTURES, Personas
 
 ENTRIES = FIXTURES / "samples" / "kb-entries.csv"
@@ -190,7 +190,7 @@ def test_cli_search_json(sqlite_template: Path, tmp_path: Path) -> None:
     db_path = tmp_path / "cli.db"
     shutil.copy(sqlite_template, db_path)
     env = {**os.environ, "HOTLINE_DATABASE_URL": f"sqlite:///{db_path}", "HOTLINE_DATA_DIR": str(tmp_path)}
-    prog = "import sys; from callcenter.kb_cli import app; app(prog_name='kb')"
+    prog = "import sys; from callcenter.kb.cli import app; app(prog_name='kb')"
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-c", prog, *args], env=env, capture_output=True, text=True,

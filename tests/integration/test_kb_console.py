@@ -13,11 +13,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from callcenter import kb, kb_search
-from callcenter.db import Database
-from callcenter.models import KbEntry, KbUse, Status, Ticket
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.kb import search as kb_search
+from callcenter.kb import services as kb
+from callcenter.store.db import Database
+from callcenter.store.models import KbEntry, KbUse, Status, Ticket
 from tests.conftest import FIXTURES
 from tests.console_people import Session, seed_console_people, sign_in
 
@@ -120,9 +121,9 @@ def test_candidates_are_chosen_by_the_rarest_words() -> None:
 
 async def test_the_kb_page_shows_direct_answers_the_rate_and_entries_to_review(console) -> None:  # type: ignore[no-untyped-def]
     s, db = console
-    from callcenter.auth import actor_of
-    from callcenter.models import User
-    from callcenter.services import act
+    from callcenter.cases.services import act
+    from callcenter.people.auth import actor_of
+    from callcenter.store.models import User
 
     r = await s.client.post("/console/kb/answer", data={"csrf_token": s.csrf, "kb_entry": "KB0015:1", **FORM})
     assert r.status_code == 303

@@ -1,4 +1,4 @@
-"""The knowledge base's management pages (issue 8, callcenter/web/kb_pages.py): a clerk drafts
+"""The knowledge base's management pages (issue 8, callcenter/kb/web.py): a clerk drafts
 for their own department and submits, a supervisor publishes (then search finds it) or rejects
 with a reason, a clerk of another department is refused (403), synonyms kept on a page change
 what search finds, the scheduler's expiry reminder is written once however often it runs, a
@@ -17,13 +17,14 @@ import pytest
 from sqlalchemy import func, select
 
 from callbacks.scheduler import CallbackScheduler, SchedulerConfig
-from callcenter import kb, services
-from callcenter.auth import actor_of
-from callcenter.db import Database
-from callcenter.models import KbEntry, KbEntryVersion, KbStatus, Kind, Notification, User
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
-from callcenter.workdays import TZ
+from callcenter.cases import services
+from callcenter.cases.workdays import TZ
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.kb import services as kb
+from callcenter.people.auth import actor_of
+from callcenter.store.db import Database
+from callcenter.store.models import KbEntry, KbEntryVersion, KbStatus, Kind, Notification, User
 from tests.console_people import Session, seed_console_people, sign_in
 
 ENTRY = {"code": "KB9001", "title": "蜂窝煤炉具报废补贴怎么申请", "phrasings": "蜂窝煤炉子换掉有没有补贴\n炉具报废补贴",
@@ -62,7 +63,7 @@ async def world(database: Database, tmp_path: Path) -> AsyncIterator[World]:
 
 
 def kb_search_reset() -> None:
-    from callcenter import kb_search
+    from callcenter.kb import search as kb_search
 
     kb_search.forget_synonyms()
     kb_search.forget_term_stats()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from callcenter import kb
-from callcenter.db import Database
-from callcenter.seed import seed_reference
+from callcenter.entry.seed import seed_reference
+from callcenter.kb import services as kb
+from callcenter.store.db import Database
 from tests.conftest import FIXTURES
 
 SAMPLES = FIXTURES / "samples"

@@ -23,11 +23,11 @@ import httpx
 import pytest
 from sqlalchemy import delete, select
 
-from callcenter import services
-from callcenter.auth import actor_of, add_user, issue_token
-from callcenter.db import Database
-from callcenter.models import Notification, ProcessHeartbeat, Role, SchedulerLease, User, utcnow
-from callcenter.services import NewTicket
+from callcenter.cases import services
+from callcenter.cases.services import NewTicket
+from callcenter.people.auth import actor_of, add_user, issue_token
+from callcenter.store.db import Database
+from callcenter.store.models import Notification, ProcessHeartbeat, Role, SchedulerLease, User, utcnow
 from telephony.simulator import PBXSimulator, SimConfig
 from tests import livesrv
 from tests.console_people import PASSWORD, seed_console_people, sign_in

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from callcenter.auth import issue_token
-from callcenter.db import Database
-from callcenter.models import Ticket
+from callcenter.people.auth import issue_token
+from callcenter.store.db import Database
+from callcenter.store.models import Ticket
 from tests import livesrv
 from tests.console_people import seed_console_people
 from tests.livesrv import free_port

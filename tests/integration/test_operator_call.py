@@ -23,12 +23,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from callcenter import drafts, kb
-from callcenter.db import Database
-from callcenter.models import FormDraft, Kind, Status, Ticket, utcnow
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
-from callcenter.web.console import spoken_number
+from callcenter.calls import drafts
+from callcenter.calls.web import spoken_number
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.kb import services as kb
+from callcenter.store.db import Database
+from callcenter.store.models import FormDraft, Kind, Status, Ticket, utcnow
 from tests.conftest import FIXTURES
 from tests.console_people import Session, seed_console_people, sign_in
 

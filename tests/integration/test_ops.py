@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from callcenter.db import Database
-from callcenter.heartbeat import beat
-from callcenter.logs import JsonFormatter, log_context, reset_context
-from callcenter.models import SchedulerLease, utcnow
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
+from callcenter.core.logs import JsonFormatter, log_context, reset_context
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.ops.heartbeat import beat
+from callcenter.store.db import Database
+from callcenter.store.models import SchedulerLease, utcnow
 from tests.conftest import make_personas
 from tests.livesrv import serve
 
@@ -32,7 +32,7 @@ async def _telephony(db: Database, logged_in: bool, age_s: float = 0.0, spool: i
     if age_s:
         from sqlalchemy import update
 
-        from callcenter.models import ProcessHeartbeat
+        from callcenter.store.models import ProcessHeartbeat
 
         async with db.transaction() as s:
             await s.execute(update(ProcessHeartbeat).where(ProcessHeartbeat.name == "telephony:default")

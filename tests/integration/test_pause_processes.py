@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from callcenter.auth import add_user
-from callcenter.db import Database
-from callcenter.models import Role
+from callcenter.people.auth import add_user
+from callcenter.store.db import Database
+from callcenter.store.models import Role
 from telephony.ami import AMIClient
 from telephony.simulator import PBXSimulator, SimConfig
 from tests.console_people import PASSWORD, csrf_of, seed_console_people, sign_in

@@ -24,14 +24,14 @@ import pytest
 import uvicorn
 from sqlalchemy import update
 
-from callcenter.agents import AgentBoard
-from callcenter.auth import add_user
-from callcenter.calls import StoreCallSink
-from callcenter.db import Database
-from callcenter.heartbeat import adapter_status, beat, pause_states, run_heartbeat
-from callcenter.models import ProcessHeartbeat, Role, utcnow
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
+from callcenter.calls.services import StoreCallSink
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.floor.agents import AgentBoard
+from callcenter.ops.heartbeat import adapter_status, beat, pause_states, run_heartbeat
+from callcenter.people.auth import add_user
+from callcenter.store.db import Database
+from callcenter.store.models import ProcessHeartbeat, Role, utcnow
 from telephony.adapter import Adapter, AdapterConfig
 from telephony.ami import AMIClient
 from telephony.simulator import PBXSimulator, SimConfig

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from callcenter import services
-from callcenter.auth import actor_of
-from callcenter.db import Database
-from callcenter.models import (
+from callcenter.cases import services
+from callcenter.cases.services import NewTicket
+from callcenter.people.auth import actor_of
+from callcenter.store.db import Database
+from callcenter.store.models import (
     Call,
     Callback,
     CallbackRequest,
@@ -27,7 +28,6 @@ from callcenter.models import (
     SchedulerLease,
     utcnow,
 )
-from callcenter.services import NewTicket
 from tests import livesrv
 from tests.conftest import make_personas
 

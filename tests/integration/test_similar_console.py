@@ -13,12 +13,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from callcenter import services
-from callcenter.auth import actor_of
-from callcenter.db import Database
-from callcenter.models import Kind, Status, Ticket, User
-from callcenter.settings import Settings
-from callcenter.web.app import create_app
+from callcenter.cases import services
+from callcenter.core.settings import Settings
+from callcenter.entry.app import create_app
+from callcenter.people.auth import actor_of
+from callcenter.store.db import Database
+from callcenter.store.models import Kind, Status, Ticket, User
 from tests.console_people import Session, seed_console_people, sign_in
 
 NOISE = "幸福小区旁边的工地晚上施工噪音很大，凌晨两点还在打桩，严重影响休息"

@@ -118,7 +118,7 @@ async def test_a_transfer_of_an_unknown_channel_fails_loudly(pbx) -> None:  # ty
 
 async def test_a_pause_requested_on_the_bus_reaches_the_pbx_and_a_failure_is_announced(pbx) -> None:  # type: ignore[no-untyped-def]
     # the console publishes agent.pause; only the telephony process holds AMI and carries it out
-    from callcenter.bus import InProcessBus
+    from callcenter.core.bus import InProcessBus
 
     sim, adapter, _sink = pbx
     bus = InProcessBus()

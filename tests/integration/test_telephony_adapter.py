@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from callcenter.calls import StoreCallSink
-from callcenter.db import Database
-from callcenter.models import Call
+from callcenter.calls.services import StoreCallSink
+from callcenter.store.db import Database
+from callcenter.store.models import Call
 from telephony.adapter import Adapter, AdapterConfig
 from telephony.ports import CallFact
 from tests.telephony_replay import ReplayServer

@@ -15,7 +15,7 @@ import atexit, sys
 atexit.register(lambda: print("WEB-MODULES", sorted({m.split('.')[0] for m in sys.modules}
                                                   & {'fastapi', 'starlette', 'uvicorn', 'jinja2'})))
 sys.argv = ['hotline', 'telephony', 'run']
-from callcenter.cli import main
+from callcenter.entry.cli import main
 main()
 """
 

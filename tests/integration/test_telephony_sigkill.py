@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from callcenter.db import Database
-from callcenter.models import Call
+from callcenter.store.db import Database
+from callcenter.store.models import Call
 from telephony.simulator import PBXSimulator, SimConfig
 from tests.livesrv import until
 

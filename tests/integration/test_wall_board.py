@@ -1,4 +1,4 @@
-"""The wall's seat board (callcenter.agents.AgentBoard) across web workers: operator pages
+"""The wall's seat board (callcenter.floor.agents.AgentBoard) across web workers: operator pages
 open on one worker count on every worker's board, a worker started later learns who is online
 from the others, who is paused from the telephony adapter's heartbeat (the PBX's state) and who
 is on a call from the store, and a page closed anywhere goes offline everywhere (two boards on
@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from callcenter import heartbeat
-from callcenter.agents import AgentBoard
-from callcenter.bus import InProcessBus, PgBus
-from callcenter.db import Database
-from callcenter.models import Call, CallDirection, CallOutcome, utcnow
+from callcenter.core.bus import InProcessBus, PgBus
+from callcenter.floor.agents import AgentBoard
+from callcenter.ops import heartbeat
+from callcenter.store.db import Database
+from callcenter.store.models import Call, CallDirection, CallOutcome, utcnow
 from tests import livesrv
 
 

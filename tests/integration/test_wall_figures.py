@@ -1,4 +1,4 @@
-"""The supervisor wall's figures (callcenter.agents.WallFigures, callcenter.wall) on SQLite and
+"""The supervisor wall's figures (callcenter.floor.agents.WallFigures, callcenter.floor.wall) on SQLite and
 PostgreSQL: each department's rates equal metrics() for that department, counted from the base
 table and from the rollups (tests/unit/test_rollup.py checks every breakdown's keys on random
 data, clean and changed days mixed); today's figures are fresh on every answer, this month's and
@@ -11,10 +11,10 @@ from datetime import date
 
 import pytest
 
-from callcenter.agents import WallFigures
-from callcenter.db import Database
-from callcenter.models import Kind, Status, Ticket
-from callcenter.wall import key_rates
+from callcenter.floor.agents import WallFigures
+from callcenter.floor.wall import key_rates
+from callcenter.store.db import Database
+from callcenter.store.models import Kind, Status, Ticket
 from reports.metrics import metrics
 from reports.rollup import refresh_rollups
 from tests.unit.test_metrics import build_cases, cst

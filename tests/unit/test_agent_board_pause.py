@@ -1,4 +1,4 @@
-"""AgentBoard's pause rules (callcenter.agents): the console's request shows at once, the PBX's
+"""AgentBoard's pause rules (callcenter.floor.agents): the console's request shows at once, the PBX's
 answer wins, a refusal or no answer reverts it with a message for the operator, and a listing
 or map older than what the board knows never undoes a newer state."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from callcenter.agents import AgentBoard
+from callcenter.floor.agents import AgentBoard
 
 
 def request(board: AgentBoard, seat: str, paused: bool, rid: str) -> None:

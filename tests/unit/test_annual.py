@@ -23,9 +23,9 @@ from fastapi import FastAPI
 from openpyxl import load_workbook
 from sqlalchemy import delete
 
-from callcenter.db import Database
-from callcenter.errors import Invalid
-from callcenter.models import (
+from callcenter.core.errors import Invalid
+from callcenter.store.db import Database
+from callcenter.store.models import (
     Call,
     CallbackResult,
     CallDirection,
@@ -369,14 +369,14 @@ async def test_every_data_figure_in_the_html_links_to_a_list_as_long_as_it(
 
 
 async def test_the_registry_sample_gives_the_readme_figures(database: Database) -> None:
-    from callcenter import registry_io
+    from callcenter.cases import registry_io
 
     await registry_io.import_file(database, SAMPLES / "registry-sample.csv", create_missing=True)
     want = json.loads((SAMPLES / "registry-sample.expect.json").read_text(encoding="utf-8"))
     r = await annual_report(database, 2012, form="narrative")
     c = r["hotline"]["metrics"]["cases"]
     assert c["registered"] == 60
-    from callcenter.models import KIND_BY_LABEL
+    from callcenter.store.models import KIND_BY_LABEL
 
     assert {k: v for k, v in c["by_kind"].items() if v} == {KIND_BY_LABEL[k].value: v for k, v in want["by_kind"].items()}
     assert c["by_category"] == want["by_category"]

@@ -18,8 +18,8 @@ from callbacks.due import (
     notices_due,
     sub_working_minutes,
 )
-from callcenter.refdata import SlaInfo
-from callcenter.workdays import WorkCalendar
+from callcenter.cases.workdays import WorkCalendar
+from callcenter.store.refdata import SlaInfo
 
 CST = timezone(timedelta(hours=8))
 CAL = WorkCalendar()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.db import Database
-from callcenter.models import (
+from callcenter.store.db import Database
+from callcenter.store.models import (
     Call,
     CallbackResult,
     CallDirection,
@@ -273,7 +273,7 @@ async def test_every_drill_down_is_as_long_as_its_figure(database: Database) -> 
 
 
 async def test_the_registry_sample_gives_the_figures_its_readme_states(database: Database) -> None:
-    registry_io = pytest.importorskip("callcenter.registry_io")
+    registry_io = pytest.importorskip("callcenter.cases.registry_io")
     await registry_io.import_file(database, SAMPLES / "registry-sample.csv", create_missing=True)
     want = json.loads((SAMPLES / "registry-sample.expect.json").read_text(encoding="utf-8"))
     c = (await metrics(database, date(2012, 1, 1), date(2012, 12, 31)))["cases"]
@@ -283,7 +283,7 @@ async def test_the_registry_sample_gives_the_figures_its_readme_states(database:
     assert c["satisfied"] == want["satisfied_or_basically"]
     for key in ("completion_rate", "callback_rate", "satisfaction_rate"):
         assert c[key] == pytest.approx(want[key], abs=0.0006), key
-    from callcenter.models import KIND_BY_LABEL
+    from callcenter.store.models import KIND_BY_LABEL
 
     assert {k: v for k, v in c["by_kind"].items() if v} == {KIND_BY_LABEL[k].value: v for k, v in want["by_kind"].items()}
     assert c["by_category"] == want["by_category"]

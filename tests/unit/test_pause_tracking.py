@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.heartbeat import adapter_status
+from callcenter.ops.heartbeat import adapter_status
 from telephony.adapter import Adapter, AdapterConfig
 from telephony.pauses import PauseBook
 from telephony.ports import CallFact

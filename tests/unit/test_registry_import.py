@@ -1,4 +1,4 @@
-"""Import and export of the 来电登记表 (callcenter.registry_io), on SQLite and PostgreSQL.
+"""Import and export of the 来电登记表 (callcenter.cases.registry_io), on SQLite and PostgreSQL.
 
 Figures are counted with plain SQL here (the reports module is not under test)."""
 
@@ -18,10 +18,11 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from callcenter import registry_io
-from callcenter.db import Database
-from callcenter.errors import Invalid
-from callcenter.models import (
+from callcenter.cases import registry_io
+from callcenter.cases.registry_io import COLUMNS, RegistryErrors, export, import_file
+from callcenter.core.errors import Invalid
+from callcenter.store.db import Database
+from callcenter.store.models import (
     KIND_LABELS,
     AuditEntry,
     CallbackResult,
@@ -32,7 +33,6 @@ from callcenter.models import (
     Ticket,
     TicketEvent,
 )
-from callcenter.registry_io import COLUMNS, RegistryErrors, export, import_file
 
 SAMPLES = Path(__file__).parent.parent / "fixtures" / "samples"
 SAMPLE = SAMPLES / "registry-sample.csv"

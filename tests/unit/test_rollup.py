@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import delete, select, update
 
-from callcenter.db import Database
-from callcenter.models import (
+from callcenter.store.db import Database
+from callcenter.store.models import (
     Call,
     CallbackResult,
     CallDirection,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callcenter.routing import Rule, suggest
+from callcenter.cases.routing import Rule, suggest
 
 RULES = [
     Rule(1, department_id=10, category_id=None, keywords=("路灯", "井盖"), priority=5),

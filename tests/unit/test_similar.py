@@ -1,4 +1,4 @@
-"""Likely duplicates (并单 proposals, callcenter/similar.py) on SQLite and PostgreSQL: which
+"""Likely duplicates (并单 proposals, callcenter/cases/similar.py) on SQLite and PostgreSQL: which
 cases are proposed for a draft registration, with which reasons, in which order; never merged,
 invalid or closed cases, nor old ones outside the window; a clerk sees only their department's;
 a 干部举报 / confidential case is never found by the caller's number and never shows who
@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callcenter import services, similar
-from callcenter.auth import actor_of
-from callcenter.db import Database
-from callcenter.errors import Invalid
-from callcenter.models import Kind, Status
-from callcenter.services import NewTicket
+from callcenter.cases import services, similar
+from callcenter.cases.services import NewTicket
+from callcenter.core.errors import Invalid
+from callcenter.people.auth import actor_of
+from callcenter.store.db import Database
+from callcenter.store.models import Kind, Status
 from tests.conftest import Personas
 
 NOW = datetime(2025, 6, 10, 2, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Asia/Shanghai
@@ -201,7 +201,7 @@ async def test_the_pool_skips_final_states_even_when_recent(database: Database, 
     async with database.session() as s:
         from sqlalchemy import select
 
-        from callcenter.models import Ticket
+        from callcenter.store.models import Ticket
 
         st = dict((await s.execute(select(Ticket.number, Ticket.status))).all())
     assert st[dup] is Status.merged and st[answered] is Status.answered

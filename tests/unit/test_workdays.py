@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from callcenter.workdays import TZ, WorkCalendar
+from callcenter.cases.workdays import TZ, WorkCalendar
 
 
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callcenter.errors import Conflict, Forbidden, Invalid
-from callcenter.models import CallbackResult, Kind, Role, Satisfaction, Status
-from callcenter.workflow import Action, Actor, CaseState, Context, plan
+from callcenter.cases.workflow import Action, Actor, CaseState, Context, plan
+from callcenter.core.errors import Conflict, Forbidden, Invalid
+from callcenter.store.models import CallbackResult, Kind, Role, Satisfaction, Status
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 DUE = NOW + timedelta(days=5)

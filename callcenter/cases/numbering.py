@@ -1,0 +1,107 @@
+"""Ticket numbers staff can read aloud: prefix + Shanghai date + per-day sequence (GD20261126-0042).
+
+`in_transaction(session, at)` takes the number inside the case's own transaction:
+- PostgreSQL: from the sequence `ticket_number_seq` — number in day = nextval − base(day),
+  base(day) being a sequence value taken just before the day's first case (ticket_number_days,
+  cached per process). nextval never waits for another transaction, so concurrent
+  registrations do not queue on a counter row; numbers are unique (distinct nextvals), and a
+  rolled-back case leaves a gap — harmless on the phone.
+- SQLite: the per-day row of ticket_counters, bumped in the same transaction (SQLite has one
+  writer at a time anyway, so the row lock costs nothing more).
+`allocate(db, at, count)` reserves a block in its own transaction (bulk import).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.store.db import Database
+from callcenter.store.models import TicketCounter, TicketNumberDay
+
+TZ = ZoneInfo("Asia/Shanghai")
+_bases: dict[tuple[str, str], int] = {}  # (database url, day) → base
+
+
+def day_of(at: datetime) -> str:
+    return at.astimezone(TZ).strftime("%Y%m%d")
+
+
+def format_number(prefix: str, day: str, n: int) -> str:
+    return f"{prefix}{day}-{n:04d}"
+
+
+def _dialect(session: AsyncSession) -> str:
+    bind = session.bind
+    assert bind is not None, "sessions are made bound to an engine or a connection"
+    return bind.dialect.name
+
+
+async def _counter_bump(session: AsyncSession, day: str, count: int) -> int:
+    ins = sqlite.insert(TicketCounter) if _dialect(session) == "sqlite" else postgresql.insert(TicketCounter)
+    stmt = (
+        ins.values(day=day, last=count)
+        .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + count})
+        .returning(TicketCounter.last)
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def _pg_base(session: Any, day: str) -> int:
+    key = (str((getattr(session, "engine", None) or session.bind).url), day)
+    base = _bases.get(key)
+    if base is None:
+        # the first case of the day (in any process) fixes the base, in a transaction of its
+        # own: were it part of a case's transaction that then rolled back, this process would
+        # keep a base no other process saw, and numbers could collide
+        engine = getattr(session, "engine", None) or session.bind
+        async with engine.begin() as conn:
+            await conn.execute(
+                postgresql.insert(TicketNumberDay)
+                .values(day=day, base=text("nextval('ticket_number_seq')"))
+                .on_conflict_do_nothing(index_elements=["day"])
+            )
+        async with engine.connect() as conn:
+            base = (await conn.execute(select(TicketNumberDay.base).where(TicketNumberDay.day == day))).scalar_one()
+        _bases[key] = base
+    return base
+
+
+def pg_number_expr():  # type: ignore[no-untyped-def]
+    """The number as a SQL expression (PostgreSQL), so the INSERT takes it itself:
+    bind parameters num_prefix, num_day, num_base."""
+    return text(
+        "(SELECT :num_prefix || :num_day || '-' || CASE WHEN s.n < 10000 THEN lpad(s.n::text, 4, '0') "
+        "ELSE s.n::text END FROM (SELECT nextval('ticket_number_seq') - :num_base AS n) AS s)"
+    )
+
+
+async def pg_params(conn: Any, at: datetime, prefix: str) -> dict[str, Any]:
+    day = day_of(at)
+    return {"num_prefix": prefix, "num_day": day, "num_base": await _pg_base(conn, day)}
+
+
+async def in_transaction(session: AsyncSession, at: datetime, prefix: str = "GD") -> str:
+    day = day_of(at)
+    if _dialect(session) == "sqlite":
+        return format_number(prefix, day, await _counter_bump(session, day, 1))
+    base = await _pg_base(session, day)
+    n = (await session.execute(text("SELECT nextval('ticket_number_seq')"))).scalar_one()
+    return format_number(prefix, day, n - base)
+
+
+async def allocate(db: Database, at: datetime, count: int = 1, prefix: str = "GD") -> list[str]:
+    """Reserve `count` numbers for the Shanghai day of `at`, in their own transaction."""
+    day = day_of(at)
+    async with db.transaction() as s:
+        if db.is_sqlite:
+            last = await _counter_bump(s, day, count)
+            return [format_number(prefix, day, n) for n in range(last - count + 1, last + 1)]
+        base = await _pg_base(s, day)
+        rows = await s.execute(text("SELECT nextval('ticket_number_seq') FROM generate_series(1, :n)"), {"n": count})
+        return [format_number(prefix, day, v - base) for (v,) in rows]

@@ -1,0 +1,468 @@
+"""Use cases on cases (工单): register, act on, read, search. Each takes the Database (or a
+session), an Actor and the time, and raises domain errors (errors.py).
+
+Every applied action writes the case and its TicketEvent in one transaction; the case's
+version column makes a concurrent or stale write fail as a Conflict with nothing written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, func, or_, select, true
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from callcenter.cases import numbering, phones, routing
+from callcenter.cases.workflow import (
+    ACTION_LABELS,
+    ROLES_FOR,
+    Action,
+    Actor,
+    CaseState,
+    Change,
+    Context,
+    plan,
+)
+from callcenter.core.bus import NullBus, Publisher
+from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound, role_zh
+from callcenter.store.db import Database
+from callcenter.store.models import (
+    STATUS_LABELS,
+    Call,
+    Kind,
+    Role,
+    Status,
+    Ticket,
+    TicketEvent,
+    table_of,
+    utcnow,
+)
+from callcenter.store.refdata import RefData
+
+T = TypeVar("T")
+
+
+@dataclass
+class NewTicket:
+    kind: Kind
+    category: str  # the category's name (问题分类)
+    content: str
+    caller_phone: str | None = None
+    caller_name: str | None = None
+    address: str | None = None
+    area: str | None = None
+    urgent: bool = False
+    confidential: bool = False
+    no_callback: bool = False
+    call_id: int | None = None
+    source: str = "api"
+
+
+def case_state(t: Ticket, ref: RefData) -> CaseState:
+    cat = ref.categories.get(t.category_id)
+    return CaseState(
+        status=t.status,
+        kind=t.kind,
+        urgent=t.urgent,
+        department_id=t.department_id,
+        due_at=t.due_at,
+        extension_requested_until=t.extension_requested_until,
+        extensions_granted=t.extensions_granted,
+        no_callback=t.no_callback,
+        callback_required_by_category=cat.callback_required if cat else True,
+    )
+
+
+def make_context(ref: RefData, now: datetime) -> Context:
+    cal = ref.calendar
+
+    def accept_due(at: datetime, urgent: bool) -> datetime:
+        sla = ref.sla_for(Kind.complaint)
+        return cal.add_working_minutes(at, sla.urgent_accept_working_minutes if urgent else sla.accept_working_minutes)
+
+    def max_extension_until(due: datetime, kind: Kind) -> datetime:
+        return cal.add_working_days(due, ref.sla_for(kind).max_extension_working_days)
+
+    return Context(
+        now=now,
+        accept_due=accept_due,
+        max_extension_until=max_extension_until,
+        department_exists=lambda i: i in ref.departments and ref.departments[i].active,
+    )
+
+
+def resolve_due(ref: RefData, kind: Kind, category_id: int, urgent: bool, registered_at: datetime) -> datetime:
+    return ref.calendar.add_working_days(registered_at, ref.resolve_days(kind, category_id, urgent))
+
+
+async def refdata(db: Database, session: AsyncSession | None = None) -> RefData:
+    return await db.ref()
+
+
+def _check_new(data: NewTicket, ref: RefData) -> tuple[int, int | None]:
+    if not isinstance(data.content, str) or not data.content.strip():
+        raise Invalid("请填写诉求内容", field="content")
+    cat = ref.categories_by_name.get(data.category)
+    if cat is None or not cat.active:
+        raise Invalid(f"问题分类“{data.category}”不存在或已停用", field="category")
+    if data.caller_phone and phones.normalize(data.caller_phone) is None:
+        raise Invalid(f"来电号码“{data.caller_phone}”不是有效的电话号码", field="caller_phone")
+    suggested = routing.suggest(ref.rules, cat.id, cat.default_department_id, data.content,
+                                " ".join(x for x in (data.area, data.address) if x), ref.areas)
+    return cat.id, suggested
+
+
+# prepared once: the statement's shape never changes, so SQLAlchemy compiles and caches it
+# once and each case only binds parameters (the ORM bulk path re-derived it per case)
+_INSERT_TICKET = table_of(Ticket).insert().returning(table_of(Ticket).c.id)
+# PostgreSQL: the INSERT takes the case number from the sequence itself (numbering.py)
+_INSERT_TICKET_PG = (
+    table_of(Ticket).insert()
+    .values(number=numbering.pg_number_expr())
+    .returning(table_of(Ticket).c.id, table_of(Ticket).c.number)
+)
+_INSERT_EVENT = table_of(TicketEvent).insert()
+
+
+async def retry_on_disconnect(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run `fn` again once if its connection turned out dead (PostgreSQL restarted): the
+    pool has been invalidated by then, so the second try gets a fresh connection. Only for
+    work whose transaction rolled back as a whole (nothing half-written)."""
+    try:
+        return await fn()
+    except DBAPIError as e:
+        if not e.connection_invalidated:
+            raise
+        return await fn()
+
+
+async def register(
+    db: Database, actor: Actor, data: NewTicket, now: datetime | None = None, bus: Publisher | None = None
+) -> Ticket:
+    """Register a new case (登记): number, routing suggestion, deadline, audit event — one
+    transaction of two INSERTs (Core, not the ORM unit of work: this is the hot write path)."""
+    if actor.role not in ROLES_FOR[Action.register]:
+        raise Forbidden(f"{role_zh(actor.role)}不能登记工单")
+    now = now or utcnow()
+    ref = await db.ref()
+    category_id, suggested = _check_new(data, ref)
+    values: dict[str, Any] = dict(
+        source=data.source,
+        call_id=data.call_id,
+        caller_name=(data.caller_name or "").strip() or None,
+        caller_phone=(data.caller_phone or "").strip() or None,
+        caller_norm=phones.normalize(data.caller_phone),
+        address=data.address,
+        area=data.area,
+        kind=data.kind,
+        category_id=category_id,
+        content=data.content.strip(),
+        urgent=data.urgent,
+        confidential=data.confidential or data.kind is Kind.report,
+        no_callback=data.no_callback,
+        suggested_department_id=suggested,
+        status=Status.registered,
+        registered_at=now,
+        due_at=resolve_due(ref, data.kind, category_id, data.urgent, now),
+        ever_dispatched=False,
+        extensions_granted=0,
+        urge_count=0,
+        reopen_count=0,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+    async def write() -> Ticket:
+        # a Core connection, not an ORM session: nothing here needs the unit of work
+        async with db.engine.begin() as conn:
+            if db.is_sqlite:
+                async with AsyncSession(bind=conn) as s:
+                    number = await numbering.in_transaction(s, now, db.ticket_prefix)
+                tid = (await conn.execute(_INSERT_TICKET, {"number": number, **values})).scalar_one()
+            else:
+                params = await numbering.pg_params(conn, now, db.ticket_prefix)
+                tid, number = (await conn.execute(_INSERT_TICKET_PG, {**params, **values})).one()
+            await conn.execute(
+                _INSERT_EVENT,
+                {
+                    "ticket_id": tid,
+                    "at": now,
+                    "actor_id": actor.id,
+                    "actor_name": actor.name,
+                    "action": Action.register.value,
+                    "from_status": None,
+                    "to_status": Status.registered.value,
+                    "note": None,
+                    "data": {"suggested_department_id": suggested} if suggested else None,
+                },
+            )
+        return Ticket(id=tid, number=number, **values)
+
+    t = await retry_on_disconnect(write)
+    await (bus or NullBus()).publish("ticket.changed", {"number": t.number, "status": t.status.value})
+    return t
+
+
+def visible_to(t: Ticket, actor: Actor) -> bool:
+    if actor.role is Role.clerk:
+        return t.department_id is not None and t.department_id == actor.department_id
+    return True
+
+
+def shows_identity(t: Ticket, actor: Actor) -> bool:
+    """举报人信息保密: a report's or a confidential case's caller is shown only inside the hotline."""
+    if actor.role is Role.clerk and (t.kind is Kind.report or t.confidential):
+        return False
+    return actor.role in (Role.operator, Role.supervisor, Role.clerk, Role.admin)
+
+
+async def _load(s: AsyncSession, number: str) -> Ticket:
+    t = (await s.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
+    if t is None:
+        raise NotFound(f"工单 {number} 不存在")
+    return t
+
+
+# the audit trail's action for "opened a confidential case with its caller's identity shown"
+VIEW = "view"
+# where a view was made (TicketEvent.data["via"]): the console's case page, its print form, the API
+VIEW_PAGES = ("case", "print", "api")
+
+
+def may_audit_views(actor: Actor) -> bool:
+    # The rule (who sees who viewed a whistleblower's identity): supervisors (班长) and the admin
+    # only, on the case page, the cross-case list and the API's trail alike. Who looked is itself
+    # confidential — it tells who investigates — so operators and clerks never see view entries,
+    # not even their own (events() drops them for those roles).
+    return actor.role in (Role.supervisor, Role.admin)
+
+
+async def get(db: Database, actor: Actor, number: str, *, record_view: bool = True, via: str | None = None) -> Ticket:
+    """The case, if the actor may see it. Opening a confidential case (a 干部举报 or one marked
+    confidential) with its caller's identity shown is recorded in the audit trail (DOMAIN.md,
+    Privacy): who viewed it, when, in which role and from which page (`via`, one of
+    VIEW_PAGES). Local tools (the system actor) are not recorded."""
+    if via is not None and via not in VIEW_PAGES:
+        raise ValueError(f"via must be one of {VIEW_PAGES}, not {via!r}")
+    async with db.session() as s:
+        t = await _load(s, number)
+    if not visible_to(t, actor):
+        raise Forbidden("该工单属于其他承办单位，您无权查看或办理")
+    if record_view and actor.id is not None and t.confidential and shows_identity(t, actor):
+        async with db.transaction() as s:
+            # an event only: the case itself (and its version) is untouched
+            await s.execute(
+                _INSERT_EVENT,
+                {
+                    "ticket_id": t.id,
+                    "at": utcnow(),
+                    "actor_id": actor.id,
+                    "actor_name": actor.name,
+                    "action": VIEW,
+                    "from_status": t.status.value,
+                    "to_status": t.status.value,
+                    "note": "查看保密件（含来电人信息）",
+                    # the role at the time (a user's role may change later) and the page
+                    "data": {"role": actor.role.value, "via": via},
+                },
+            )
+    return t
+
+
+def _coerce_params(action: Action, params: dict[str, Any], ref: RefData) -> dict[str, Any]:
+    p = dict(params)
+    if action in (Action.dispatch, Action.redispatch) and p.get("department") is not None:
+        dep = ref.department(p["department"]) if not isinstance(p["department"], int) else ref.department(p["department"])
+        if dep is None:
+            raise Invalid(f"承办单位“{p['department']}”不存在", field="department")
+        p["department_id"] = dep.id
+    return p
+
+
+async def act(
+    db: Database,
+    actor: Actor,
+    number: str,
+    action: Action | str,
+    version: int | None,
+    params: dict[str, Any] | None = None,
+    now: datetime | None = None,
+    bus: Publisher | None = None,
+) -> Ticket:
+    """Apply one workflow action. `version` is the version the client saw (None: the current one)."""
+    try:
+        action = Action(action)
+    except ValueError:
+        raise Invalid(f"没有“{action}”这种操作", field="action") from None
+    if action is Action.register:
+        raise Conflict("登记会新建工单：请用 POST /api/v1/tickets")
+    now = now or utcnow()
+    params = params or {}
+    try:
+        async with db.transaction() as s:
+            ref = await refdata(db, s)
+            t = await _load(s, number)
+            if actor.role is Role.clerk and not visible_to(t, actor):
+                raise Forbidden("该工单属于其他承办单位，您无权查看或办理")
+            if version is not None and version != t.version:
+                # check the role before the version: a role that may never act gets 403, not 409
+                if actor.role not in ROLES_FOR.get(action, frozenset()):
+                    raise Forbidden(f"{role_zh(actor.role)}不能{ACTION_LABELS.get(action, action.value)}")
+                raise Conflict(f"工单已被他人修改（您看到的是第 {version} 版，现为第 {t.version} 版），请刷新后重试")
+            p = _coerce_params(action, params, ref)
+            if action is Action.merge:
+                p.update(await _merge_target(s, t, p))
+            change = plan(case_state(t, ref), action, actor, p, make_context(ref, now))
+            _apply(t, change, now)
+            s.add(
+                TicketEvent(
+                    ticket_id=t.id,
+                    at=now,
+                    actor_id=actor.id,
+                    actor_name=actor.name,
+                    action=action.value,
+                    from_status=change.from_status.value,
+                    to_status=change.to_status.value,
+                    note=change.note,
+                    data=change.data or None,
+                )
+            )
+            # issue 5: the case's callback row changes in the same transaction (callbacks/service.py)
+            from callbacks.service import on_case_change
+            await on_case_change(s, t, change.action, now, ref)
+            await s.flush()
+    except StaleDataError:
+        raise Conflict("工单已被他人修改，请刷新后重试") from None
+    except IntegrityError as e:
+        raise Conflict(f"修改与已保存的数据冲突：{e.orig}") from None
+    await (bus or NullBus()).publish(
+        "ticket.changed", {"number": t.number, "status": t.status.value, "action": action.value}
+    )
+    return t
+
+
+async def _merge_target(s: AsyncSession, t: Ticket, p: dict[str, Any]) -> dict[str, Any]:
+    into = p.get("into")
+    if not isinstance(into, str) or not into:
+        raise Invalid("请填写要并入的工单号", field="into")
+    if into == t.number:
+        raise Invalid("工单不能并入它自己", field="into")
+    target = (await s.execute(select(Ticket).where(Ticket.number == into))).scalar_one_or_none()
+    if target is None:
+        raise Invalid(f"工单 {into} 不存在", field="into")
+    if target.status in (Status.merged, Status.invalid):
+        raise Conflict(f"工单 {into} 已{STATUS_LABELS[target.status]}，请并入它所并入的工单")
+    return {"into_id": target.id, "into_number": target.number}
+
+
+def _apply(t: Ticket, change: Change, now: datetime) -> None:
+    for k, v in change.updates.items():
+        setattr(t, k, v)
+    if change.action is Action.urge:
+        t.urge_count = (t.urge_count or 0) + 1
+    if change.to_status is Status.reopened and change.from_status is not Status.reopened:
+        t.reopen_count = (t.reopen_count or 0) + 1
+    t.status = change.to_status
+    t.updated_at = now
+
+
+async def events(db: Database, actor: Actor, number: str) -> list[TicketEvent]:
+    """The case's audit trail in order; its view entries only for those who may audit them
+    (may_audit_views)."""
+    async with db.session() as s:
+        t = await _load(s, number)
+        if not visible_to(t, actor):
+            raise Forbidden("该工单属于其他承办单位，您无权查看或办理")
+        q = select(TicketEvent).where(TicketEvent.ticket_id == t.id)
+        if not may_audit_views(actor):
+            q = q.where(TicketEvent.action != VIEW)
+        return list((await s.scalars(q.order_by(TicketEvent.id))).all())
+
+
+@dataclass
+class TicketFilter:
+    q: str | None = None  # words in content, a number, a phone, a name
+    phone: str | None = None
+    status: list[Status] | None = None
+    kind: Kind | None = None
+    department_id: int | None = None
+    category_id: int | None = None
+    registered_from: datetime | None = None
+    registered_to: datetime | None = None
+    overdue_at: datetime | None = None  # only open cases past due at this time
+    limit: int | None = None
+    offset: int = 0
+
+
+def _filtered(f: TicketFilter, actor: Actor) -> Select[Ticket]:
+    q = select(Ticket)
+    if actor.role is Role.clerk:
+        q = q.where(Ticket.department_id == actor.department_id)
+    if f.status:
+        q = q.where(Ticket.status.in_(f.status))
+    if f.kind:
+        q = q.where(Ticket.kind == f.kind)
+    if f.department_id:
+        q = q.where(Ticket.department_id == f.department_id)
+    if f.category_id:
+        q = q.where(Ticket.category_id == f.category_id)
+    if f.registered_from:
+        q = q.where(Ticket.registered_at >= f.registered_from)
+    if f.registered_to:
+        q = q.where(Ticket.registered_at < f.registered_to)
+    # a confidential case is never found by its caller's name or number (only by its number,
+    # content or address): a hit would tie a guessed identity to the case without opening it,
+    # which is the one recorded way to the identity (get). Local tools (no user) search all.
+    by_caller = (and_(Ticket.confidential.is_(False), Ticket.kind != Kind.report) if actor.id is not None
+                 else true())
+    if f.phone:
+        q = q.where(Ticket.caller_norm == (phones.normalize(f.phone) or f.phone), by_caller)
+    if f.overdue_at:
+        q = q.where(Ticket.status.in_(OPEN_FOR_DEADLINE), Ticket.due_at < f.overdue_at)
+    if f.q:
+        term = f.q.strip()
+        norm = phones.normalize(term)
+        conds = [Ticket.number == term, Ticket.content.contains(term), and_(Ticket.caller_name == term, by_caller),
+                 Ticket.external_ref == term, Ticket.address.contains(term)]
+        if norm:
+            conds.append(and_(Ticket.caller_norm == norm, by_caller))
+        q = q.where(or_(*conds))
+    return q
+
+
+OPEN_FOR_DEADLINE = (Status.registered, Status.dispatched, Status.accepted, Status.returned, Status.reopened)
+
+
+async def search(db: Database, actor: Actor, f: TicketFilter) -> tuple[list[Ticket], int]:
+    """Matching cases, newest first, and the total count (before limit/offset)."""
+    base = _filtered(f, actor)
+    async with db.session() as s:
+        total = (await s.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
+        q = base.order_by(Ticket.registered_at.desc(), Ticket.id.desc()).offset(f.offset)
+        if f.limit is not None:
+            q = q.limit(f.limit)
+        rows = list((await s.scalars(q)).all())
+    return rows, total
+
+
+async def caller_history(db: Database, phone: str, limit: int = 20) -> dict[str, list[Any]]:
+    """Earlier calls and cases of a number (normalised, landlines with area code included)."""
+    norm = phones.normalize(phone)
+    if norm is None:
+        return {"calls": [], "tickets": []}
+    async with db.session() as s:
+        calls = (
+            await s.scalars(select(Call).where(Call.caller_norm == norm).order_by(Call.offered_at.desc()).limit(limit))
+        ).all()
+        tickets = (
+            await s.scalars(
+                select(Ticket).where(Ticket.caller_norm == norm).order_by(Ticket.registered_at.desc()).limit(limit)
+            )
+        ).all()
+    return {"calls": list(calls), "tickets": list(tickets)}

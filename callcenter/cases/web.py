@@ -1,0 +1,162 @@
+"""Console pages for cases: search, one case, its actions, print."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import Form, Query, Request
+from fastapi.responses import Response
+
+from callcenter.cases import services
+from callcenter.cases.views import ticket_dict
+from callcenter.cases.workflow import ACTION_LABELS, RULES, Action
+from callcenter.core.errors import Conflict, Invalid
+from callcenter.floor import agents
+from callcenter.people import admin
+from callcenter.store.models import (
+    STATUS_LABELS,
+    Ticket,
+)
+from callcenter.web import auth_web
+from callcenter.web.auth_web import ConsoleUser, require
+from callcenter.web.render import (
+    CASE,
+    OP,
+    TZ,
+    _departments,
+    db_of,
+    page,
+    pages_router,
+    redirect,
+    ref,
+    safe_next,
+)
+
+router, _route = pages_router()
+
+
+# ---------------------------------------------------------------------------------------------
+# cases: search, one case, its actions, print
+# ---------------------------------------------------------------------------------------------
+@_route("GET", "/cases", CASE)
+async def cases_search(request: Request, user: Annotated[ConsoleUser, require(*CASE)],
+                       q: Annotated[str, Query(max_length=200)] = "",
+                       page_no: Annotated[int, Query(alias="page", ge=1, le=10000)] = 1) -> Response:
+    f = services.TicketFilter(q=q.strip() or None, limit=50, offset=(page_no - 1) * 50)
+    rows, total = await services.search(db_of(request), user.actor, f)
+    r = await ref(request)
+    items = [ticket_dict(t, r, user.actor, masked=True) for t in rows]
+    name = "_case_rows.html" if request.headers.get("hx-request") else "cases.html"
+    return page(request, name, {"q": q, "items": items, "total": total, "page_no": page_no})
+
+
+def _actions_for(t: Ticket, user: ConsoleUser) -> list[str]:
+    out = []
+    for a, rule in RULES.items():
+        if user.role in rule.roles and t.status in rule.from_states:
+            if a is Action.request_extension and t.extension_requested_until is not None:
+                continue
+            if a is Action.decide_extension and t.extension_requested_until is None:
+                continue
+            out.append(a.value)
+    return out
+
+
+@_route("GET", "/cases/{number}", CASE)
+async def case_page(request: Request, number: str, user: Annotated[ConsoleUser, require(*CASE)]) -> Response:
+    t, ctx = await _case_context(request, number, user, "case")
+    # 身份信息查阅记录: only for those who may audit it (services.may_audit_views), else None
+    views = (await admin.case_identity_views(db_of(request), user.actor, t.id)
+             if services.may_audit_views(user.actor) else None)
+    return page(request, "case.html", {
+        **ctx, "actions": _actions_for(t, user),
+        "departments": _departments(await ref(request)), "due_raw": t.due_at, "accept_due_raw": t.accept_due_at,
+        "ext_raw": t.extension_requested_until, "views": views,
+    })
+
+
+def _until(v: str) -> datetime | None:
+    if not v:
+        return None
+    try:
+        d = date.fromisoformat(v)
+    except ValueError:
+        raise Invalid("请填写日期 YYYY-MM-DD", field="until") from None
+    # the end of that working day, Asia/Shanghai (DOMAIN.md: working hours end 17:30)
+    return datetime.combine(d, time(17, 30), tzinfo=TZ)
+
+
+@_route("POST", "/cases/{number}/act", CASE)
+async def case_act(
+    request: Request,
+    number: str,
+    user: Annotated[ConsoleUser, require(*CASE)],
+    action: Annotated[str, Form(max_length=32)],
+    version: Annotated[int | None, Form()] = None,
+    answer: Annotated[str, Form(max_length=5000)] = "",
+    department: Annotated[str, Form(max_length=100)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    until: Annotated[str, Form(max_length=10)] = "",
+    resolution: Annotated[str, Form(max_length=5000)] = "",
+    outcome: Annotated[str, Form(max_length=20)] = "",
+    words: Annotated[str, Form(max_length=2000)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    approve: Annotated[str, Form(max_length=1)] = "",
+    into: Annotated[str, Form(max_length=32)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    params: dict[str, Any] = {k: v for k, v in {
+        "answer": answer, "department": department or None, "reason": reason, "resolution": resolution,
+        "outcome": outcome, "words": words or None, "note": note or None, "into": into.strip(),
+    }.items() if v}
+    back = safe_next(next, f"/cases/{number}")
+    try:
+        if until:
+            params["until"] = _until(until)
+        if approve in ("1", "0"):
+            params["approve"] = approve == "1"
+        t = await services.act(db_of(request), user.actor, number, action, version, params, bus=request.app.state.bus)
+    except (Conflict, Invalid) as e:
+        auth_web.flash(request, f"{ACTION_LABELS.get(_action_or_none(action), action)}未完成：{e.message}", "error")
+        return redirect(f"/cases/{number}" if isinstance(e, Invalid) else back)
+    label = ACTION_LABELS.get(_action_or_none(action), action)
+    auth_web.flash(request, f"工单 {t.number}：{label}完成（{STATUS_LABELS[t.status]}）", "ok")
+    return redirect(back)
+
+
+def _action_or_none(a: str) -> Any:
+    try:
+        return Action(a)
+    except ValueError:
+        return None
+
+
+@_route("GET", "/cases/{number}/print", CASE)
+async def case_print(request: Request, number: str, user: Annotated[ConsoleUser, require(*CASE)]) -> Response:
+    _t, ctx = await _case_context(request, number, user, "print")
+    return page(request, "print_case.html", ctx)
+
+
+async def _case_context(request: Request, number: str, user: ConsoleUser, via: str) -> tuple[Any, dict[str, Any]]:
+    """The case (if the user may see it) and what both the case page and its print form show.
+    `via` names the page in the audit trail's view entry (services.get)."""
+    db = db_of(request)
+    t = await services.get(db, user.actor, number, via=via)
+    evs = await services.events(db, user.actor, number)
+    # 办理记录 is the workflow's steps; views are listed apart, to auditors only (case_page)
+    steps = [e for e in evs if e.action != services.VIEW]
+    return t, {"t": ticket_dict(t, await ref(request), user.actor), "events": steps}
+
+
+@_route("GET", "/print/day", OP)
+async def print_day(request: Request, user: Annotated[ConsoleUser, require(*OP)],
+                    day: Annotated[date | None, Query(alias="date")] = None) -> Response:
+    d = day or agents.local_today()
+    lo = datetime.combine(d, time(0), tzinfo=TZ)
+    f = services.TicketFilter(registered_from=lo, registered_to=lo + timedelta(days=1), limit=2000)
+    rows, total = await services.search(db_of(request), user.actor, f)
+    r = await ref(request)
+    # a list of many cases: numbers masked, no confidential caller's identity (ticket_dict `masked`)
+    items = [ticket_dict(t, r, user.actor, masked=True) for t in reversed(rows)]
+    return page(request, "print_day.html", {"day": d, "items": items, "total": total})

@@ -1,0 +1,118 @@
+"""The web application factory: the JSON API (/api/v1) and the web console."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from callbacks import web as callbacks_web
+from callcenter.calls import web as calls_web
+from callcenter.cases import clerk_web
+from callcenter.cases import web as cases_web
+from callcenter.core.bus import make_bus
+from callcenter.core.errors import DomainError, Invalid
+from callcenter.core.settings import Settings, get_settings
+from callcenter.floor import web as floor_web
+from callcenter.floor.agents import AgentBoard, WallFigures
+from callcenter.kb import web as kb_web
+from callcenter.kb.api import router as kb_router
+from callcenter.ops import web as ops
+from callcenter.people import audit_web, sla_web
+from callcenter.people import web as people_web
+from callcenter.people.auth import TokenCache
+from callcenter.store.db import Database
+from callcenter.web import api, render
+
+# the console's pages, per role (render.install includes them in this order)
+CONSOLE_ROUTERS = (people_web.router, calls_web.router, cases_web.router, clerk_web.router, floor_web.router,
+                   sla_web.router, audit_web.router, kb_web.console_router)
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    own_db = db is None
+    database = db or Database(settings.effective_database_url, pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # build jieba's dictionary before the first request needs it
+        from callcenter.cases import routing
+        from callcenter.kb import search as kb_search
+
+        await asyncio.to_thread(routing.warm_up)
+        await asyncio.to_thread(kb_search.warm_up)
+        # PostgreSQL: LISTEN/NOTIFY, so screen pops and wall updates cross worker processes
+        await app.state.bus.start()
+        board_task = await floor_web.start_board(app)
+        # everything loaded at start-up lives as long as the process: keep it out of the
+        # collector's way, so a full collection under load walks only what requests made
+        gc.collect()
+        gc.freeze()
+        # and collect less often: a request allocates a few thousand objects, and with the
+        # default threshold (700) the young generation was collected many times per request
+        gc.set_threshold(10_000, 10, 10)
+        yield
+        board_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await board_task
+        await app.state.bus.close()
+        if own_db:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Hotline 12345 API",
+        version="1",
+        description="市民热线 12345: cases (工单), their workflow and reference data.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.bus = make_bus(settings.effective_database_url if db is None else db.url)
+    app.state.tokens = TokenCache()
+    app.state.board = AgentBoard(lines_limit=settings.lines)
+    app.state.wall_figures = WallFigures()
+
+    @app.exception_handler(Invalid)
+    async def _invalid(request: Request, exc: Invalid) -> Response:
+        if not _is_api(request):
+            return await render.domain_error_page(request, exc)
+        # the same shape as FastAPI's own validation errors, so clients parse one format
+        loc = ["body", exc.field] if exc.field else ["body"]
+        return JSONResponse({"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}, status_code=422)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        if not _is_api(request):
+            return await render.domain_error_page(request, exc)
+        return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status_code)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(api.router)
+    app.include_router(kb_router)
+    # drill-down lists and the annual report pages: the hotline's supervisors (and admin)
+    from callcenter.store.models import Role
+    from callcenter.web.auth_web import require
+    from reports.web import make_router as reports_router
+
+    app.include_router(reports_router(require(Role.supervisor, Role.admin).dependency), include_in_schema=False)
+    app.include_router(callbacks_web.router)  # 回访/回拨 work list and deadline notices (issue 5)
+    render.install(app, CONSOLE_ROUTERS)  # the web console: sessions, CSRF, pages, /static
+    from callcenter.kb.web import router as kb_pages_router  # 知识库管理 (issue 8)
+
+    app.include_router(kb_pages_router)
+    ops.install(app)  # /readyz, /metrics, request latency, JSON logs, this worker's heartbeat
+    return app
+
+
+def _is_api(request: Request) -> bool:
+    # the JSON API keeps its JSON errors; console pages get an error page
+    return request.url.path.startswith(("/api/", "/healthz", "/docs", "/openapi"))

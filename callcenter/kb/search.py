@@ -1,0 +1,597 @@
+"""Knowledge-base search (知识库检索): Chinese-aware, on the database's own full-text index.
+
+Indexing: an entry's title, phrasings (常见问法) and answer are segmented with jieba in search
+mode (routing's lazily built segmenter: jieba is loaded once per process) and stored as
+space-joined tokens (kb_entries.tok_*). SQLite indexes them in the FTS5 table `kb_fts`
+(external content over kb_entries, kept in step by triggers: unicode61 sees the spaces, so
+it indexes words); PostgreSQL in the generated column `tsv` (array_to_tsvector of the same
+tokens, title weight A, phrasings B, answer D; GIN index) — no text-search parser involved.
+
+A query: normalised (NFKC, lower case), segmented the same way, function words dropped,
+expanded with the synonym groups (kb_synonyms: 拆迁/征收, 物业/物管, dialect 么子/什么 …; a
+group word found anywhere in the raw query counts, so 么子 matches although jieba splits it),
+then:
+1. candidates from the index, ranked there: FTS5 `bm25()` with column weights, or
+   PostgreSQL `ts_rank` with weights {D,C,B,A} — at most CANDIDATES rows come back.
+   PostgreSQL ranks only a bounded set: the query's rarest words (pg_stats' most common
+   lexemes of tsv_head tell how common each is) choose the rows while their estimated matches
+   stay within CAND_BUDGET, two of the other words together choose too (GIN intersects), the
+   answers are searched for the specific words rare there only; every word still counts in
+   ts_rank over the chosen rows, and RANK_CAP bounds them whatever the words (the 50,000-entry
+   bench went from 223 ms to ~21 ms p99 this way, docs/benchmarks.md);
+2. a re-rank of those candidates in Python on cheap features: the index's own score, the
+   IDF-weighted share of the query's words found in the entry's best phrasing or title
+   (jieba's IDF table), and the character bigrams shared with the title and phrasings (which
+   catches typos such as 物叶 for 物业 and words jieba cut differently).
+Expired entries (status expired, or valid_until before today) stay candidates and come back
+marked expired=True: the operator sees the policy has ended. Entries never published
+(draft, in review) are not searched.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from callcenter.cases import routing
+
+TZ = ZoneInfo("Asia/Shanghai")
+CANDIDATES = 30  # rows the index returns for the re-rank
+# index score weights per column (title, phrasings, answer)
+FTS5_WEIGHTS = (4.0, 3.0, 1.0)
+PG_WEIGHTS = "{0.05, 0.1, 0.6, 1.0}"  # D (answer), C (unused), B (phrasings), A (title)
+PG_WIDE_TERMS = 3  # the most specific query words also searched in answer texts
+PG_BODY_WEIGHT = 0.05  # an answer's match in the index score, beside the title's and phrasings'
+CAND_BUDGET = 3000  # PostgreSQL: estimated rows the words choosing the candidates may match
+PAIR_TERMS = 5  # … the most specific of the other words, any two of them together, choose candidates too
+PAIR_SHARE = 0.05  # … each of them in at most this share of the entries
+RANK_CAP = 6000  # rows ranked at most (PostgreSQL)
+WIDE_BUDGET = 300  # … and a word looked up in the answers (those rare there only)
+# re-rank: final = W_INDEX * index score / best index score + W_COVER * cover + W_BIGRAM * bigrams
+W_INDEX, W_COVER, W_ALL, W_BIGRAM, W_BODY = 0.3, 0.4, 0.2, 0.2, 0.1
+
+# function words and fillers of spoken queries: they match everything and mean nothing here
+STOP = frozenset(
+    """
+    的 了 吗 呢 吧 啊 呀 嘛 哦 么 着 过 和 与 及 或 是 在 有 也 都 就 还 又 再 很 太 好 要 想 能 会 可以
+    可 让 把 被 给 对 向 从 到 这 那 这个 那个 这边 那边 这里 那里 哪 哪个 哪里 什么 怎么 怎么办 怎样
+    如何 为什么 多少 几 个 一 一个 一下 我 我们 你 你们 他 他们 她 它 自己 人家 请问 请 问 咨询 一下子
+    说 讲 听说 现在 今天 已经 还是 但是 可是 因为 所以 如果 不 没 没有 啊 哎 嗯 那么 这么 能不能 可不可以
+    是不是 有没有 要不要 搞 弄 办 去 来 上 下 里 中 得 地 之 其 等 啥 咋 么子 哪么 冇 冇得 好多
+    """.split()
+)
+_WORD = re.compile(r"[0-9a-z\u3400-\u9fff]")
+_SPACE = re.compile(r"\s+")
+_idf_lock = threading.Lock()
+_idf: tuple[dict[str, float], float] | None = None
+
+
+def normalize(s: str) -> str:
+    return unicodedata.normalize("NFKC", s or "").lower()
+
+
+@lru_cache(maxsize=65536)
+def _norm_cached(s: str) -> str:
+    # entries' texts come back for query after query: normalise each once per process
+    return normalize(s)
+
+
+@lru_cache(maxsize=65536)
+def _grams_cached(s: str) -> frozenset[str]:
+    return frozenset(bigrams(s))
+
+
+def segment(s: str) -> list[str]:
+    """jieba search-mode tokens (words inside compounds too), words only, in text order."""
+    jieba = routing._segmenter()
+    return [t for t in jieba.lcut_for_search(normalize(s), HMM=False) if _WORD.search(t)]
+
+
+def index_text(s: str) -> str:
+    """What the index stores for a text: its tokens, space-joined (no empty tokens)."""
+    return " ".join(t.replace(" ", "") for t in segment(s))
+
+
+def _idf_table() -> tuple[dict[str, float], float]:
+    global _idf
+    if _idf is None:
+        with _idf_lock:
+            if _idf is None:
+                # jieba's IDF file read directly: `jieba.analyse` would load it too, but with the
+                # part-of-speech tagger and its tables — 135 MB of a web worker instead of 43 MB
+                import os
+
+                import jieba
+
+                table: dict[str, float] = {}
+                path = os.path.join(os.path.dirname(jieba.__file__), "analyse", "idf.txt")
+                with open(path, encoding="utf-8") as f:
+                    for line in f:
+                        word, _, value = line.strip().rpartition(" ")
+                        if word:
+                            table[word] = float(value)
+                values = sorted(table.values())
+                _idf = (table, values[len(values) // 2])  # jieba.analyse.TFIDF's median_idf
+    return _idf
+
+
+def warm_up() -> None:
+    """Load jieba and its IDF table now (server start), not on the first search."""
+    routing.warm_up()
+    _idf_table()
+
+
+def idf(word: str) -> float:
+    table, median = _idf_table()
+    w = table.get(word)
+    if w is None:
+        # unknown to the general corpus: a rare, specific word — unless a single character
+        return median * 0.5 if len(word) == 1 else median
+    return w
+
+
+def bigrams(s: str) -> set[str]:
+    chars = [c for c in normalize(s) if _WORD.match(c)]
+    return {chars[i] + chars[i + 1] for i in range(len(chars) - 1)}
+
+
+# ---------------------------------------------------------------------------------------------
+# synonyms
+
+
+class Synonyms:
+    """Synonym groups (tuples of words): a query word of a group also searches the others."""
+
+    def __init__(self, groups: Iterable[Iterable[str]] = ()) -> None:
+        self.groups = [tuple(dict.fromkeys(normalize(w) for w in g if w)) for g in groups]
+        self.group_of: dict[str, list[str]] = {}
+        for g in self.groups:
+            for w in g:
+                self.group_of.setdefault(w, [])
+                self.group_of[w] += [o for o in g if o != w and o not in self.group_of[w]]
+        # multi-character words, longest first per first character (the query is cut around them)
+        self.words = sorted({w for g in self.groups for w in g if len(w) > 1}, key=len, reverse=True)
+        self.by_first: dict[str, list[str]] = {}
+        for w in self.words:
+            self.by_first.setdefault(w[0], []).append(w)
+
+
+_syn_cache: dict[str, tuple[float, Synonyms]] = {}
+SYN_TTL = 30.0  # seconds a process keeps the synonym groups before it reads them again
+
+
+async def synonyms(conn: AsyncConnection, key: str = "", *, fresh: bool = False) -> Synonyms:
+    hit = _syn_cache.get(key)
+    now = time.monotonic()
+    if hit is not None and not fresh and now - hit[0] < SYN_TTL:
+        return hit[1]
+    rows = (await conn.execute(text("SELECT words FROM kb_synonyms ORDER BY id"))).scalars().all()
+    groups = []
+    for r in rows:
+        words = tuple(dict.fromkeys(normalize(w) for w in _SPACE.split(r or "") if w))
+        if len(words) > 1:
+            groups.append(words)
+    syn = Synonyms(groups)
+    _syn_cache[key] = (now, syn)
+    return syn
+
+
+def forget_synonyms() -> None:
+    _syn_cache.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# query
+
+
+@dataclass
+class Query:
+    raw: str
+    words: list[str]  # the query's content words (precise mode), in order, unique
+    terms: list[str]  # what the index is asked for: search-mode tokens and synonyms
+    alts: dict[str, list[list[str]]]  # a word → its synonyms, each as the index's tokens for it
+    weights: dict[str, float]  # a word → its weight (IDF)
+
+    @property
+    def empty(self) -> bool:
+        return not self.terms
+
+
+def _pieces(raw: str, syn: Synonyms) -> list[tuple[str, bool]]:
+    """The text cut around the synonym words it contains (longest first): (piece, is_word).
+    A synonym word stays one token although jieba would split it (么子, 冇得, 物叶)."""
+    words = syn.words
+    if not words:
+        return [(raw, False)]
+    out: list[tuple[str, bool]] = []
+    i, start, n = 0, 0, len(raw)
+    while i < n:
+        hit = next((w for w in syn.by_first.get(raw[i], ()) if raw.startswith(w, i)), None)
+        if hit is None:
+            i += 1
+            continue
+        if start < i:
+            out.append((raw[start:i], False))
+        out.append((hit, True))
+        i += len(hit)
+        start = i
+    if start < n:
+        out.append((raw[start:], False))
+    return out
+
+
+def parse(raw: str, syn: Synonyms | None = None) -> Query:
+    syn = syn or Synonyms()
+    jieba = routing._segmenter()
+    raw_n = normalize(raw)
+    words: list[str] = []
+    terms: list[str] = []
+    for piece, is_word in _pieces(raw_n, syn):
+        if is_word:
+            words.append(piece)
+            terms.append(piece)
+            continue
+        words += [t for t in jieba.lcut(piece, HMM=False) if _WORD.search(t)]
+        terms += [t for t in jieba.lcut_for_search(piece, HMM=False) if _WORD.search(t)]
+    words = [w for w in dict.fromkeys(words) if w not in STOP]
+    alts: dict[str, list[list[str]]] = {}
+    extra: list[str] = []
+    for w in words:
+        for other in syn.group_of.get(w, ()):
+            if other == w or other in STOP:
+                continue
+            toks = [t for t in segment(other) if t not in STOP] or [other]
+            alts.setdefault(w, []).append(toks)
+            extra += toks
+    terms = [t for t in dict.fromkeys([*terms, *extra]) if t not in STOP]
+    return Query(raw=raw, words=words, terms=terms, alts=alts, weights={w: idf(w) for w in words})
+
+
+def _fts5_match(q: Query) -> str:
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in q.terms)
+
+
+def _lexeme(t: str) -> str:
+    return "'" + t.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _tsqueries(q: Query, stats: TermStats | None = None) -> tuple[str, str, str]:
+    """(rank, head, wide) tsqueries for PostgreSQL.
+
+    rank: every word of the query (single characters too) — what the candidates are ranked on.
+    head: the words looked up in titles and phrasings (tsv_head) to *choose* the candidates —
+    the rarest first (PostgreSQL's own statistics of the column, `TermStats`), as long as the
+    rows they match stay within CAND_BUDGET: a word found in a large share of the entries
+    (办理, 申请, 怎么办 …) would make thousands of rows candidates, each ranked. It still counts
+    in the ranking of the candidates the rarer words found.
+    wide: the PG_WIDE_TERMS most specific words (jieba IDF) also looked up in the answers
+    (tsv), those of them rare in answers (WIDE_BUDGET) — '' if none.
+    Without statistics (a new or small table) every word chooses candidates."""
+    terms = q.terms
+    rank = " | ".join(map(_lexeme, terms))
+    wide = sorted((t for t in terms if len(t) > 1), key=lambda t: -idf(t))[:PG_WIDE_TERMS] or terms
+    if stats is None or not stats.head:
+        return rank, rank, " | ".join(map(_lexeme, wide))
+    head = stats.rarest(terms, stats.head, stats.head_floor, CAND_BUDGET)
+    # the common words left out choose the rows holding two of them (GIN intersects the lists)
+    common = sorted((t for t in terms if t not in head and len(t) > 1
+                     and stats.head.get(t, stats.head_floor) <= PAIR_SHARE), key=lambda t: -idf(t))[:PAIR_TERMS]
+    pairs = [f"({_lexeme(a)} & {_lexeme(b)})" for i, a in enumerate(common) for b in common[i + 1 :]
+             if a not in b and b not in a]  # not 公积 & 公积金: search mode's parts of one word
+    wide = [t for t in wide if stats.rows * stats.body.get(t, stats.body_floor) <= WIDE_BUDGET]
+    return rank, " | ".join([*map(_lexeme, head), *pairs]), " | ".join(map(_lexeme, wide))
+
+
+@dataclass
+class TermStats:
+    """How common each word is among the entries, from pg_stats (the most common lexemes that
+    ANALYZE — autovacuum — keeps for the tsvector columns, with the share of rows holding each).
+    A word not listed is rarer than the least common listed one."""
+
+    rows: float
+    head: dict[str, float]  # tsv_head: lexeme → share of rows
+    head_floor: float
+    body: dict[str, float]  # tsv
+    body_floor: float
+
+    def rarest(self, terms: Sequence[str], freq: dict[str, float], floor: float, budget: float) -> list[str]:
+        """The rarest terms whose estimated matching rows add up to at most `budget` (the
+        rarest one always)."""
+        chosen: list[str] = []
+        total = 0.0
+        for t in sorted(terms, key=lambda t: freq.get(t, floor)):
+            n = self.rows * freq.get(t, floor)
+            if chosen and total + n > budget:
+                break
+            chosen.append(t)
+            total += n
+        return chosen
+
+
+_stats_cache: dict[str, tuple[float, TermStats | None]] = {}
+STATS_TTL = 300.0  # seconds a process keeps the term statistics (ANALYZE refreshes them rarely)
+_PG_STATS = text(
+    """
+    SELECT s.attname, s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples
+    FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
+         JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
+    WHERE s.schemaname = current_schema() AND s.tablename = 'kb_entries'
+      AND s.attname IN ('tsv', 'tsv_head') AND s.most_common_elems IS NOT NULL
+    """
+)
+
+
+async def term_stats(conn: AsyncConnection, key: str = "", *, fresh: bool = False) -> TermStats | None:
+    hit = _stats_cache.get(key)
+    now = time.monotonic()
+    if hit is not None and not fresh and now - hit[0] < STATS_TTL:
+        return hit[1]
+    got: dict[str, tuple[dict[str, float], float]] = {}
+    rows = 0.0
+    for att, elems, freqs, reltuples in (await conn.execute(_PG_STATS)).all():
+        n = len(elems or ())
+        if not n or not freqs or len(freqs) < n:
+            continue
+        f = {e: float(x) for e, x in zip(elems, freqs[:n], strict=True)}
+        got[att] = (f, min(f.values()) * 0.5)
+        rows = max(rows, float(reltuples or 0))
+    stats = None
+    if "tsv_head" in got and rows > 0:
+        body = got.get("tsv", ({}, 0.0))
+        stats = TermStats(rows=rows, head=got["tsv_head"][0], head_floor=got["tsv_head"][1],
+                          body=body[0], body_floor=body[1])
+    _stats_cache[key] = (now, stats)
+    return stats
+
+
+def forget_term_stats() -> None:
+    _stats_cache.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# search
+
+
+@dataclass
+class Hit:
+    id: int
+    code: str
+    title: str
+    phrasings: list[str]
+    answer: str
+    category: str | None
+    department_id: int | None
+    valid_from: date | None
+    valid_until: date | None
+    basis: str | None
+    version: int
+    expired: bool
+    score: float
+    index_score: float
+    title_html: str = ""
+    snippet_html: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.code,
+            "entry_id": self.id,
+            "title": self.title,
+            "score": round(self.score, 4),
+            "expired": self.expired,
+            "version": self.version,
+            "category": self.category,
+            "department_id": self.department_id,
+            "valid_from": self.valid_from.isoformat() if self.valid_from else None,
+            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+            "basis": self.basis,
+            "answer": self.answer,
+            "phrasings": self.phrasings,
+            "title_html": self.title_html,
+            "snippet_html": self.snippet_html,
+        }
+
+
+_SQLITE_CANDIDATES = text(
+    f"""
+    SELECT e.id, -bm25(kb_fts, {FTS5_WEIGHTS[0]}, {FTS5_WEIGHTS[1]}, {FTS5_WEIGHTS[2]}) AS r
+    FROM kb_fts JOIN kb_entries e ON e.id = kb_fts.rowid
+    WHERE kb_fts MATCH :q AND e.status IN ('published', 'expired')
+    ORDER BY r DESC LIMIT :n
+    """
+)
+# rank within the candidates the selective words chose; RANK_CAP bounds the rows ranked
+# whatever the words (a safety valve: past it the rows are the index's, in no order)
+_PG_CANDIDATES = text(
+    f"""
+    SELECT c.id, ts_rank('{PG_WEIGHTS}'::float4[], c.tsv_head, CAST(:qr AS tsquery), 0) AS r
+    FROM (SELECT e.id, e.tsv_head FROM kb_entries e
+          WHERE e.tsv_head @@ CAST(:qh AS tsquery) AND e.status IN ('published', 'expired')
+          LIMIT :cap) c
+    ORDER BY r DESC LIMIT :n
+    """
+)
+_PG_CANDIDATES_WIDE = text(
+    f"""
+    SELECT c.id, ts_rank('{PG_WEIGHTS}'::float4[], c.tsv_head, CAST(:qr AS tsquery), 0)
+                 + {PG_BODY_WEIGHT} * ts_rank('{{1, 1, 1, 1}}'::float4[], c.tsv, CAST(:qw AS tsquery), 0) AS r
+    FROM (SELECT e.id, e.tsv_head, e.tsv FROM kb_entries e
+          WHERE (e.tsv_head @@ CAST(:qh AS tsquery) OR e.tsv @@ CAST(:qw AS tsquery))
+            AND e.status IN ('published', 'expired')
+          LIMIT :cap) c
+    ORDER BY r DESC LIMIT :n
+    """
+)
+_DETAILS = text(
+    """
+    SELECT id, code, title, phrasings, answer, category, department_id, valid_from, valid_until,
+           basis, version, status, tok_title, tok_phrasings, tok_answer
+    FROM kb_entries WHERE id IN :ids
+    """
+).bindparams(bindparam("ids", expanding=True))
+
+
+def _as_date(v: Any) -> date | None:
+    if v is None or isinstance(v, date) and not isinstance(v, datetime):
+        return v
+    if isinstance(v, datetime):
+        return v.date()
+    return date.fromisoformat(str(v)[:10])
+
+
+async def search(
+    conn: AsyncConnection,
+    raw: str,
+    *,
+    limit: int = 10,
+    today: date | None = None,
+    syn: Synonyms | None = None,
+    sqlite: bool | None = None,
+) -> list[Hit]:
+    """Ranked published (and expired) entries for what the operator typed."""
+    raw = (raw or "").strip()[:500]
+    if not raw or limit <= 0:
+        return []
+    if sqlite is None:
+        sqlite = conn.dialect.name == "sqlite"
+    if syn is None:
+        syn = await synonyms(conn, str(conn.engine.url))
+    q = parse(raw, syn)
+    if q.empty:
+        return []
+    n = max(CANDIDATES, limit)
+    if sqlite:
+        rows = (await conn.execute(_SQLITE_CANDIDATES, {"q": _fts5_match(q), "n": n})).all()
+    else:
+        qr, qh, qw = _tsqueries(q, await term_stats(conn, str(conn.engine.url)))
+        sql = _PG_CANDIDATES_WIDE if qw else _PG_CANDIDATES
+        rows = (await conn.execute(sql, {"qr": qr, "qh": qh, "qw": qw, "n": n, "cap": RANK_CAP})).all()
+    if not rows:
+        return []
+    index_score = {r[0]: float(r[1]) for r in rows}
+    details = (await conn.execute(_DETAILS, {"ids": list(index_score)})).all()
+    today = today or datetime.now(TZ).date()
+    hits = rerank(q, details, index_score, today)
+    hits = hits[:limit]
+    for h in hits:
+        _highlight(h, q)
+    return hits
+
+
+def _match(q: Query, w: str, toks: set[str], raw: str) -> float:
+    """How well a unit (its tokens, its text) holds the query word `w`: 1 whole or through a
+    synonym, 0.5 for a part of it (a single character or a sub-word inside another word)."""
+    if w in toks or (len(w) > 1 and w in raw):
+        return 1.0
+    for alt in q.alts.get(w, ()):
+        if all(t in toks for t in alt):
+            return 1.0
+    if len(w) == 1:
+        return 0.5 if w in raw else 0.0
+    grams = {w[i : i + 2] for i in range(len(w) - 1)}
+    return 0.5 if any(g in raw for g in grams) else 0.0
+
+
+def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], today: date) -> list[Hit]:
+    best = max(index_score.values()) or 1.0
+    total = sum(q.weights.values()) or 1.0
+    qgrams = bigrams(q.raw)
+    hits: list[Hit] = []
+    for d in details:
+        (eid, code, title, phrasings, answer, category, dep, vfrom, vuntil, basis, version, status,
+         tok_t, tok_p, tok_a) = d
+        phr = [p for p in (phrasings or "").split("|") if p.strip()]
+        units = [(set(tok_t.split()), _norm_cached(title))]
+        units += [(set(t.split()), _norm_cached(p)) for t, p in zip(tok_p.split(" | "), phr, strict=False)]
+        per_unit = [[_match(q, w, toks, raw) for w in q.words] for toks, raw in units]
+        cover = max(sum(m * q.weights[w] for m, w in zip(ms, q.words, strict=True)) for ms in per_unit) / total
+        cover_all = sum(max(ms[i] for ms in per_unit) * q.weights[w] for i, w in enumerate(q.words)) / total
+        body_toks, body_raw = set(tok_a.split()), _norm_cached(answer)
+        body = sum(_match(q, w, body_toks, body_raw) * q.weights[w] for w in q.words) / total
+        grams = _grams_cached(title + (phrasings or ""))
+        bigram = len(qgrams & grams) / len(qgrams) if qgrams else 0.0
+        score = (W_INDEX * index_score[eid] / best + W_COVER * cover + W_ALL * cover_all
+                 + W_BIGRAM * bigram + W_BODY * body)
+        vu = _as_date(vuntil)
+        expired = status == "expired" or (vu is not None and vu < today)
+        hits.append(
+            Hit(
+                id=eid, code=code, title=title, phrasings=phr, answer=answer, category=category,
+                department_id=dep, valid_from=_as_date(vfrom), valid_until=vu, basis=basis,
+                version=version, expired=expired, score=score, index_score=index_score[eid],
+            )
+        )
+    hits.sort(key=lambda h: (-h.score, h.code))
+    return hits
+
+
+# ---------------------------------------------------------------------------------------------
+# highlighting
+
+
+def mark(s: str, words: Iterable[str]) -> str:
+    """`s` HTML-escaped, with every occurrence of the words wrapped in <mark>…</mark>."""
+    ws = sorted({w for w in words if w}, key=len, reverse=True)
+    if not ws or not s:
+        return html.escape(s or "")
+    low = _norm_cached(s)
+    if len(low) != len(s):  # NFKC changed the length: match on the text as it is
+        low = s.lower()
+    spans: list[tuple[int, int]] = []
+    covered = [False] * len(s)
+    for w in ws:
+        start = 0
+        while (i := low.find(w, start)) >= 0:
+            if not any(covered[i : i + len(w)]):
+                spans.append((i, i + len(w)))
+                for k in range(i, i + len(w)):
+                    covered[k] = True
+            start = i + 1
+    spans.sort()
+    out, pos = [], 0
+    for a, b in spans:
+        out.append(html.escape(s[pos:a]))
+        out.append("<mark>" + html.escape(s[a:b]) + "</mark>")
+        pos = b
+    out.append(html.escape(s[pos:]))
+    return "".join(out)
+
+
+def _hl_words(q: Query) -> list[str]:
+    # single characters only when the query's word is one (水, 电), never a fragment of a longer one
+    return [w for w in [*q.words, *q.terms] if len(w) > 1 or w in q.words]
+
+
+def _highlight(h: Hit, q: Query, width: int = 80) -> None:
+    words = _hl_words(q)
+    h.title_html = mark(h.title, words)
+    # the snippet: the phrasing that matches most, else the answer around its first match
+    best, best_n = "", 0
+    for p in h.phrasings:
+        pn = _norm_cached(p)
+        n = sum(len(w) for w in words if w in pn)
+        if n > best_n:
+            best, best_n = p, n
+    body = _norm_cached(h.answer)
+    body_hits = [(body.find(w), w) for w in words if len(w) > 1 and w in body]
+    if body_hits and (best_n == 0 or sum(len(w) for _, w in body_hits) > best_n * 2):
+        first = min(i for i, _ in body_hits)
+        a = max(0, first - width // 4)
+        frag = h.answer[a : a + width]
+        h.snippet_html = ("…" if a else "") + mark(frag, words) + ("…" if a + width < len(h.answer) else "")
+    elif best:
+        h.snippet_html = mark(best, words)
+    else:
+        frag = h.answer[:width]
+        h.snippet_html = mark(frag, words) + ("…" if len(h.answer) > width else "")
