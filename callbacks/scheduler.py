@@ -65,6 +65,7 @@ class SchedulerConfig:
     summary_minute: int = 10
     kb_every: float = 600.0  # knowledge base: expire entries past their end, remind departments
     kb_remind_days: int = 30  # … of entries ending within these days (issue 8)
+    drafts_every: float = 600.0  # 来电登记 drafts older than a day, idempotency answers older than two
     data_dir: Path | None = None
     rules: CallbackRules | None = None  # None: sla_rules per kind (the admin's values); set: for all
 
@@ -231,6 +232,14 @@ class CallbackScheduler:
 
         return await kb.remind_expiring(self.db, self.config.kb_remind_days, now, self.worker) > 0
 
+    async def step_drafts(self, now: datetime) -> bool:
+        """The operator's call (issue 12): drafts older than a day and stored idempotent answers
+        older than two days are dropped."""
+        from callcenter.calls import drafts
+        from callcenter.store import idempotency
+
+        return (await drafts.purge(self.db) + await idempotency.purge(self.db)) > 0
+
     async def step_summary(self, now: datetime, day: date | None = None) -> bool:
         """The summary of `day` (default: yesterday in Asia/Shanghai); written once."""
         day = day or (now.astimezone(TZ).date() - timedelta(days=1))
@@ -281,6 +290,7 @@ class CallbackScheduler:
             "deadlines": (self.step_deadlines, c.deadlines_every),
             "rollups": (self.step_rollups, c.rollups_every),
             "kb": (self.step_kb, c.kb_every),
+            "drafts": (self.step_drafts, c.drafts_every),
         }
 
     async def run_steps(self, now: datetime, names: tuple[str, ...] | None = None) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases import services
 from callcenter.cases.workflow import SYSTEM, Action, Actor
-from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound, role_zh
 from callcenter.store.db import Database
 from callcenter.store.models import (
     Call,
@@ -57,6 +57,7 @@ from .due import (
     rules_for,
 )
 
+CB_STATUS_ZH = {"pending": "待回访", "done": "完成", "unreachable": "联系不上", "cancelled": "取消"}
 SATISFACTIONS = ("satisfied", "basically", "dissatisfied")
 OUTCOMES = (*SATISFACTIONS, "reached", "not_reached")
 _CALLERS = (Role.operator, Role.supervisor)
@@ -252,7 +253,7 @@ def _normalize_outcome(outcome: str) -> str:
     if outcome == "unreachable":
         return "not_reached"
     if outcome not in OUTCOMES:
-        raise Invalid(f"outcome must be one of {', '.join(OUTCOMES)}", field="outcome")
+        raise Invalid(f"回访结果须为以下之一：{'、'.join(OUTCOMES)}", field="outcome")
     return outcome
 
 
@@ -263,7 +264,7 @@ async def _load(db: Database, callback_id: int) -> tuple[Callback, str | None, K
             .where(Callback.id == callback_id)
         )).first()
     if row is None:
-        raise NotFound(f"no callback {callback_id}")
+        raise NotFound(f"回访任务 {callback_id} 不存在")
     return row[0], row[1], row[2]
 
 
@@ -284,21 +285,21 @@ async def record_attempt(
     citizen reached), reached (a missed call's citizen reached), not_reached. Returns the row.
     `rules`: None = the sla_rules row of the case's kind (a missed call: rules_for's choice)."""
     if actor.role not in _CALLERS:
-        raise Forbidden(f"role {actor.role.value} may not record callbacks")
+        raise Forbidden(f"{role_zh(actor.role)}不能记录回访")
     outcome = _normalize_outcome(outcome)
     now = now or utcnow()
     cb, number, kind = await _load(db, callback_id)
     if cb.status is not CallbackTaskStatus.pending:
-        raise Conflict(f"callback {callback_id} is {cb.status.value}")
+        raise Conflict(f"回访任务 {callback_id} 已{CB_STATUS_ZH.get(cb.status.value, cb.status.value)}")
     ref = await db.ref()
     rules = rules or rules_for(ref, kind)
     final = outcome == "not_reached" and (cb.attempts or 0) + 1 >= rules.max_attempts
     done_by = done_by or (f"user:{actor.id}" if actor.id is not None else "system")
     if cb.kind is CallbackKind.case:
         if outcome == "reached":
-            raise Invalid("a case's callback needs the citizen's satisfaction", field="outcome")
+            raise Invalid("工单回访须记录市民的满意度", field="outcome")
         if number is None:
-            raise Conflict(f"callback {callback_id} has no case")
+            raise Conflict(f"回访任务 {callback_id} 没有对应的工单")
         if outcome in SATISFACTIONS or final:
             # the case's transaction completes the row too (on_case_change)
             params: dict[str, Any] = {"outcome": outcome if outcome in SATISFACTIONS else "unreachable", "words": words}
@@ -308,7 +309,7 @@ async def record_attempt(
             await _close_requests(db, callback_id, now, done_by, _request_id)
             return (await _load(db, callback_id))[0]
     elif outcome in SATISFACTIONS:
-        raise Invalid("a missed call's callback is reached or not_reached", field="outcome")
+        raise Invalid("未接来电回拨的结果须为：已联系上或未联系上", field="outcome")
     async with db.transaction() as s:
         if _request_id is not None:
             # the automatic outcome: only if no operator recorded this call meanwhile
@@ -318,7 +319,7 @@ async def record_attempt(
                 .execution_options(synchronize_session=False)
             )
             if rowcount(r) == 0:
-                raise Conflict("the call's outcome was recorded already")
+                raise Conflict("该通电话的结果已记录")
         values: dict[str, Any] = dict(attempts=Callback.attempts + 1, last_attempt_at=now, claimed_by=None,
                                       claimed_until=None)
         if actor.id is not None:
@@ -339,7 +340,7 @@ async def record_attempt(
             .values(**values).execution_options(synchronize_session=False)
         )
         if rowcount(r) == 0:
-            raise Conflict(f"callback {callback_id} was changed meanwhile; reload it")
+            raise Conflict(f"回访任务 {callback_id} 已被他人修改，请刷新后重试")
     if _request_id is None:
         await _close_requests(db, callback_id, now, done_by, None)
     return (await _load(db, callback_id))[0]
@@ -380,24 +381,24 @@ async def request_call(
     writes a request row; a second click while one is open returns the open request.
     """
     if actor.role not in _CALLERS:
-        raise Forbidden(f"role {actor.role.value} may not call citizens back")
+        raise Forbidden(f"{role_zh(actor.role)}不能外呼回访")
     now = now or utcnow()
     me = f"user:{actor.id}"
     async with db.transaction() as s:
         seat = (await s.execute(select(User.seat).where(User.id == actor.id))).scalar_one_or_none()
         if not seat:
-            raise Invalid("you have no seat (extension) to call from", field="seat")
+            raise Invalid("您没有坐席（分机），无法外呼", field="seat")
         row = (await s.execute(
             select(Callback, Ticket.number).outerjoin(Ticket, Ticket.id == Callback.ticket_id)
             .where(Callback.id == callback_id)
         )).first()
         if row is None:
-            raise NotFound(f"no callback {callback_id}")
+            raise NotFound(f"回访任务 {callback_id} 不存在")
         cb, number = row
         if cb.status is not CallbackTaskStatus.pending:
-            raise Conflict(f"callback {callback_id} is {cb.status.value}")
+            raise Conflict(f"回访任务 {callback_id} 已{CB_STATUS_ZH.get(cb.status.value, cb.status.value)}")
         if not cb.phone:
-            raise Conflict("the citizen left no number")
+            raise Conflict("市民没有留下电话号码")
         # compare-and-set: two operators clicking the same task at once — one gets it
         r = await s.execute(
             update(Callback).where(
@@ -406,7 +407,7 @@ async def request_call(
             ).values(claimed_by=me, claimed_until=now + lease).execution_options(synchronize_session=False)
         )
         if rowcount(r) == 0:
-            raise Conflict("another operator is calling this citizen")
+            raise Conflict("另一位话务员正在呼叫该市民")
         open_req = (await s.scalars(
             select(CallbackRequest).where(CallbackRequest.callback_id == callback_id,
                                           CallbackRequest.status.in_(OPEN_REQUEST),

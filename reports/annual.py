@@ -194,23 +194,23 @@ def resolve_key(table: TableDef, kind: str, given: str) -> str:
         if given in (ln.key, ln.label) and not ln.header:
             return ln.key
     known = ", ".join(f"{ln.key} ({ln.label})" for ln in lines if not ln.header)
-    raise Invalid(f"table {table.key} has no {kind} {given!r}; known: {known}", field=kind)
+    raise Invalid(f"表 {table.key} 没有{'行' if kind == 'row' else '列'}“{given}”；可选：{known}", field=kind)
 
 
 def parse_value(table: TableDef, row: str, column: str, value: str) -> str:
     """Validate an entered value: a whole number ≥ 0 (a decimal amount where the cell is one)."""
     if table.text:
         if not value.strip():
-            raise Invalid("the text is empty", field="value")
+            raise Invalid("内容为空", field="value")
         return value
     try:
         d = Decimal(value.strip().replace(",", ""))
     except InvalidOperation:
-        raise Invalid(f"{value!r} is not a number", field="value") from None
+        raise Invalid(f"“{value}”不是数字", field="value") from None
     if not d.is_finite() or d < 0:
-        raise Invalid(f"{value!r}: a figure is a number ≥ 0", field="value")
+        raise Invalid(f"“{value}”：数值须 ≥ 0", field="value")
     if (row, column) not in table.decimal and d != d.to_integral_value():
-        raise Invalid(f"{value!r}: this figure is a whole number", field="value")
+        raise Invalid(f"“{value}”：该项须为整数", field="value")
     return str(d if (row, column) in table.decimal else int(d))
 
 
@@ -221,9 +221,9 @@ async def set_figure(
     """Store (or replace) one entered figure of a year's report."""
     t = TABLES.get(table)
     if t is None:
-        raise Invalid(f"no table {table!r}; one of {', '.join(TABLES)}", field="table")
+        raise Invalid(f"没有表“{table}”；可选：{'、'.join(TABLES)}", field="table")
     if not 1900 <= year <= 2999:
-        raise Invalid(f"{year} is not a year", field="year")
+        raise Invalid(f"“{year}”不是有效的年份", field="year")
     rk = resolve_key(t, "row", row)
     cols = [c for r, c in t.cells() if r == rk]
     if column:
@@ -231,9 +231,9 @@ async def set_figure(
     elif len(cols) == 1:
         ck = cols[0]
     else:
-        raise Invalid(f"table {t.key}, row {rk}: give the column (one of {', '.join(cols)})", field="column")
+        raise Invalid(f"表 {t.key} 第 {rk} 行：请指定列（{'、'.join(cols)}）", field="column")
     if ck not in cols:
-        raise Invalid(f"table {table}: row {rk} has no column {ck!r}", field="column")
+        raise Invalid(f"表 {table}：第 {rk} 行没有列“{ck}”", field="column")
     v = parse_value(t, rk, ck, value)
     values = dict(year=year, report_table=t.key, row_key=rk, column_key=ck, value=v, source=source,
                   entered_by=entered_by, entered_at=(now or datetime.now(UTC)))
@@ -534,7 +534,7 @@ async def annual_report(
 ) -> dict[str, Any]:
     """Every figure of a year's report, its source and drill-down, and the problems found."""
     if form not in ("2021", "narrative"):
-        raise Invalid(f"unknown form {form!r}: 2021 or narrative", field="form")
+        raise Invalid(f"没有“{form}”这种格式：可选 2021 或 narrative", field="form")
     d0, d1 = date(year, 1, 1), date(year, 12, 31)
     now = now or datetime.now(UTC)
     m = await metrics(db, d0, d1, now=now)
@@ -633,9 +633,9 @@ def month_bounds(value: str) -> tuple[date, date, str]:
         y, mo = (int(x) for x in value.split("-"))
         d0 = date(y, mo, 1)
     except ValueError:
-        raise Invalid(f"{value!r} is not a month (YYYY-MM)", field="month") from None
+        raise Invalid(f"“{value}”不是有效的月份（YYYY-MM）", field="month") from None
     if not MIN_YEAR <= y <= MAX_YEAR:
-        raise Invalid(f"month: {value!r} is outside {MIN_YEAR}–{MAX_YEAR}", field="month")
+        raise Invalid(f"月份“{value}”超出 {MIN_YEAR}–{MAX_YEAR} 年的范围", field="month")
     nxt = date(y + (mo == 12), mo % 12 + 1, 1)
     return d0, date.fromordinal(nxt.toordinal() - 1), f"{y}年{mo}月"
 
@@ -646,11 +646,11 @@ def quarter_bounds(value: str) -> tuple[date, date, str]:
     try:
         y, q = int(v[:4]), int(v[5:]) if v[4] == "Q" else 0
     except (ValueError, IndexError):
-        raise Invalid(f"{value!r} is not a quarter (YYYYQn)", field="quarter") from None
+        raise Invalid(f"“{value}”不是有效的季度（YYYYQn）", field="quarter") from None
     if q not in (1, 2, 3, 4) or len(v) != 6:
-        raise Invalid(f"{value!r} is not a quarter (YYYYQn)", field="quarter")
+        raise Invalid(f"“{value}”不是有效的季度（YYYYQn）", field="quarter")
     if not MIN_YEAR <= y <= MAX_YEAR:
-        raise Invalid(f"quarter: {value!r} is outside {MIN_YEAR}–{MAX_YEAR}", field="quarter")
+        raise Invalid(f"季度“{value}”超出 {MIN_YEAR}–{MAX_YEAR} 年的范围", field="quarter")
     d0 = date(y, 3 * q - 2, 1)
     end = date(y + (q == 4), (3 * q) % 12 + 1, 1)
     return d0, date.fromordinal(end.toordinal() - 1), f"{y}年第{'一二三四'[q - 1]}季度"

@@ -180,6 +180,7 @@ CALL_ROWS = [
     ("15秒接通率", "answered_within_15s_rate", "%"),
     ("平均等待（秒）", "avg_wait_s", "s"),
     ("平均通话（秒）", "avg_talk_s", "s"),
+    ("平均话后整理（秒）", "avg_acw_s", "s"),
     ("最高占用线路", "peak_lines", "n"),
     ("外呼回访/回拨", "callbacks_placed", "n"),
     ("外呼接通", "callbacks_answered", "n"),

@@ -83,9 +83,12 @@ class Scope:
 def period_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     """[date_from 00:00, date_to + 1 00:00) in Asia/Shanghai, as aware UTC datetimes."""
     if date_to < date_from:
-        raise Invalid(f"the period ends ({date_to}) before it starts ({date_from})", field="to")
-    lo = datetime.combine(date_from, time(0), TZ).astimezone(UTC)
-    hi = datetime.combine(date_to + timedelta(days=1), time(0), TZ).astimezone(UTC)
+        raise Invalid(f"统计期的结束日期（{date_to}）早于开始日期（{date_from}）", field="to")
+    try:
+        lo = datetime.combine(date_from, time(0), TZ).astimezone(UTC)
+        hi = datetime.combine(date_to + timedelta(days=1), time(0), TZ).astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise Invalid(f"统计期（{date_from} 至 {date_to}）超出可统计的日期范围", field="from") from None
     return lo, hi
 
 
@@ -406,7 +409,7 @@ def call_counts_over(sub: Any) -> Select[Any]:
 async def _department(session: Any, code: str) -> Department:
     dept = (await session.execute(select(Department).where(Department.code == code))).scalar_one_or_none()
     if dept is None:
-        raise UnknownDepartment(f"no department with code {code!r}", field="department")
+        raise UnknownDepartment(f"代码为“{code}”的承办单位不存在", field="department")
     return dept
 
 
@@ -456,6 +459,10 @@ async def metrics(
             for g, k, n in (await session.execute(groups_query(s))).all():
                 groups[g][k] = int(n)
             calls = None if dept else (await session.execute(call_counts_query(s))).mappings().one()
+        # 话后整理 (issue 12): recorded on the call once it ends (the form saved or discarded, or
+        # the maximum), so counted live from the calls, not from the rollups
+        acw = None if dept else (await session.execute(
+            select(func.coalesce(func.sum(C.acw_s), 0), func.count(C.acw_s)).where(_call_scope(s)))).one()
 
     n = {k: int(v) for k, v in c.items()}
     by_kind = {k.value: groups["by_kind"].get(k.value, 0) for k in Kind}
@@ -521,6 +528,8 @@ async def metrics(
             "avg_wait_s": _avg(calls["wait_sum"], calls["wait_n"]),
             "avg_talk_s": _avg(calls["talk_sum"], k["talked"]),
             "peak_lines": calls["peak_lines"],
+            "acw_calls": int(acw[1]) if acw else 0,
+            "avg_acw_s": _avg(acw[0], acw[1]) if acw else None,
             "callbacks_placed": k["callbacks_placed"],
             "callbacks_answered": k["callbacks_answered"],
             "callbacks_unanswered": k["callbacks_unanswered"],
@@ -572,7 +581,7 @@ async def drill(
     Call figures ignore the department (as `metrics()` reports no calls for one).
     """
     if figure not in FIGURES:
-        raise UnknownFigure(f"unknown figure {figure!r}; one of {', '.join(FIGURES)}", field="figure")
+        raise UnknownFigure(f"没有指标“{figure}”；可选：{'、'.join(FIGURES)}", field="figure")
     async with db.session() as session:
         dept = await _department(session, department_code) if department_code else None
         s = _scope(date_from, date_to, now, dept.id if dept else None)
@@ -583,7 +592,7 @@ async def drill(
             return [str(i) for i in (await session.execute(q)).scalars()]
         if figure in GROUPS:
             if key is None:
-                raise Invalid(f"{figure} needs a key", field="key")
+                raise Invalid(f"指标 {figure} 需要指定分组键", field="key")
             g = GROUPS[figure]
             q = select(T.number).select_from(T)
             for target, on in g.joins:

@@ -38,14 +38,16 @@ MEDIA = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
+DATE_FIELDS = {"from": "开始日期", "to": "结束日期", "date": "日期"}
+
 
 def _day(value: str, name: str) -> date:
     try:
         d = date.fromisoformat(value)
     except ValueError:
-        raise HTTPException(422, f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+        raise HTTPException(422, f"{DATE_FIELDS.get(name, name)}：“{value}”不是有效的日期（YYYY-MM-DD）") from None
     if not MIN_YEAR <= d.year <= MAX_YEAR:
-        raise HTTPException(422, f"{name}: {value!r} is outside {MIN_YEAR}–{MAX_YEAR}")
+        raise HTTPException(422, f"{DATE_FIELDS.get(name, name)}：“{value}”超出 {MIN_YEAR}–{MAX_YEAR} 年的范围")
     return d
 
 
@@ -55,11 +57,11 @@ def _as_of(value: str | None) -> datetime | None:
     try:
         t = datetime.fromisoformat(value)
     except ValueError:
-        raise HTTPException(422, f"as_of: {value!r} is not an ISO date-time") from None
+        raise HTTPException(422, f"统计时点：“{value}”不是有效的日期时间（ISO 8601）") from None
     if t.tzinfo is None:
-        raise HTTPException(422, "as_of needs a time zone")
+        raise HTTPException(422, "统计时点须带时区")
     if not MIN_YEAR <= t.year <= MAX_YEAR:
-        raise HTTPException(422, f"as_of: {value!r} is outside {MIN_YEAR}–{MAX_YEAR}")
+        raise HTTPException(422, f"统计时点：“{value}”超出 {MIN_YEAR}–{MAX_YEAR} 年的范围")
     return t
 
 
@@ -75,7 +77,7 @@ def _file(report: dict[str, Any], fmt: str, stem: str, public_url: str | None = 
     from .render import render
 
     if fmt not in MEDIA:
-        raise HTTPException(422, f"format: one of {', '.join(MEDIA)}")
+        raise HTTPException(422, f"格式须为以下之一：{'、'.join(MEDIA)}")
     data = render(report, fmt, public_url)
     headers = {}
     if fmt in ("xlsx", "md"):
@@ -187,7 +189,7 @@ def make_router(*dependencies: Any) -> APIRouter:
         department: str | None = None,
     ) -> Response:
         if (month is None) == (quarter is None):
-            raise HTTPException(422, "give exactly one of month=YYYY-MM or quarter=YYYYQn")
+            raise HTTPException(422, "请指定月份（month=YYYY-MM）或季度（quarter=YYYYQn）中的一个")
         try:
             d0, d1, label = annual_mod.month_bounds(month) if month else annual_mod.quarter_bounds(quarter or "")
             report = await annual_mod.summary(request.app.state.db, d0, d1, label=label, department_code=department)

@@ -72,14 +72,53 @@ class Rule:
     category_id: int | None
     keywords: tuple[str, ...]
     priority: int
+    area: str | None = None  # 属地: the address must name this street / township / community
 
 
-def suggest(rules: list[Rule], category_id: int | None, default_department_id: int | None, content: str) -> int | None:
-    best: tuple[tuple[int, int, int], int] | None = None
+def area_names(areas: dict[str, tuple[str, ...]], area: str) -> tuple[str, ...]:
+    """The names an address may use for `area`: itself and the aliases listed with it in a
+    department's 属地 (`Department.areas`), longest first."""
+    names = {area, *areas.get(area, ())}
+    return tuple(sorted((n for n in names if n), key=len, reverse=True))
+
+
+def alias_map(department_areas: list[str | None]) -> dict[str, tuple[str, ...]]:
+    """area name → the other names it goes by: each department's `areas` lists one place's
+    names (e.g. "和平街道 和平街 和平街道办事处"); every name maps to the whole list."""
+    out: dict[str, set[str]] = {}
+    for raw in department_areas:
+        names = split_keywords(raw or "")
+        for n in names:
+            out.setdefault(n, set()).update(names)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
+def address_matches(address: str, area: str, areas: dict[str, tuple[str, ...]]) -> bool:
+    return bool(address) and any(n in address for n in area_names(areas, area))
+
+
+def suggest(rules: list[Rule], category_id: int | None, default_department_id: int | None, content: str,
+            address: str = "", areas: dict[str, tuple[str, ...]] | None = None) -> int | None:
+    return suggest_match(rules, category_id, default_department_id, content, address, areas)[0]
+
+
+def suggest_match(rules: list[Rule], category_id: int | None, default_department_id: int | None, content: str,
+                  address: str = "", areas: dict[str, tuple[str, ...]] | None = None,
+                  ) -> tuple[int | None, Rule | None]:
+    """The suggested department and the rule that chose it (None: the category's default).
+    A rule with a 属地 applies only when the address names that area (or an alias of it); among
+    matching rules the highest (priority, 属地 matched, keyword hits, category-specific) wins."""
+    best: tuple[tuple[int, int, int, int], Rule] | None = None
     toks: set[str] | None = None
+    areas = areas or {}
     for r in rules:
         if r.category_id is not None and r.category_id != category_id:
             continue
+        placed = 0
+        if r.area:
+            if not address_matches(address, r.area, areas):
+                continue
+            placed = 1
         hits = 0
         if r.keywords:
             # a keyword that is not even a substring cannot be a token: skip the segmenter
@@ -93,9 +132,9 @@ def suggest(rules: list[Rule], category_id: int | None, default_department_id: i
             hits = sum(1 for k in r.keywords if k in toks or (len(k) > 2 and k in content))
             if hits == 0:
                 continue
-        score = (r.priority, hits, 1 if r.category_id is not None else 0)
+        score = (r.priority, placed, hits, 1 if r.category_id is not None else 0)
         if best is None or score > best[0]:
-            best = (score, r.department_id)
+            best = (score, r)
     if best is not None:
-        return best[1]
-    return default_department_id
+        return best[1].department_id, best[1]
+    return default_department_id, None

@@ -18,13 +18,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from callcenter.cases import numbering, phones, routing
-from callcenter.cases.workflow import ROLES_FOR, Action, Actor, CaseState, Change, Context, plan
+from callcenter.cases.workflow import (
+    ACTION_LABELS,
+    ROLES_FOR,
+    Action,
+    Actor,
+    CaseState,
+    Change,
+    Context,
+    plan,
+)
 from callcenter.core.bus import NullBus, Publisher
-from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound, role_zh
 from callcenter.store import audit
 from callcenter.store.db import Database
 from callcenter.store.models import (
     OPEN_STATES,
+    STATUS_LABELS,
     Call,
     Kind,
     Notification,
@@ -118,13 +128,14 @@ async def refdata(db: Database, session: AsyncSession | None = None) -> RefData:
 def _check_new(data: NewTicket, ref: RefData) -> tuple[int, int | None]:
     if not isinstance(data.content, str) or not phones.visible_text(data.content):
         # empty, or only spaces and zero-width marks
-        raise Invalid("content (诉求内容) is required", field="content")
+        raise Invalid("请填写诉求内容", field="content")
     cat = ref.categories_by_name.get(data.category)
     if cat is None or not cat.active:
-        raise Invalid(f"unknown category {data.category!r}", field="category")
+        raise Invalid(f"问题分类“{data.category}”不存在或已停用", field="category")
     if data.caller_phone and phones.normalize(data.caller_phone) is None:
-        raise Invalid(f"{data.caller_phone!r} is not a phone number", field="caller_phone")
-    suggested = routing.suggest(ref.rules, cat.id, cat.default_department_id, data.content)
+        raise Invalid(f"来电号码“{data.caller_phone}”不是有效的电话号码", field="caller_phone")
+    suggested = routing.suggest(ref.rules, cat.id, cat.default_department_id, data.content,
+                                " ".join(x for x in (data.area, data.address) if x), ref.areas)
     return cat.id, suggested
 
 
@@ -158,7 +169,7 @@ async def register(
     """Register a new case (登记): number, routing suggestion, deadline, audit event — one
     transaction of two INSERTs (Core, not the ORM unit of work: this is the hot write path)."""
     if actor.role not in ROLES_FOR[Action.register]:
-        raise Forbidden(f"role {actor.role.value} may not register cases")
+        raise Forbidden(f"{role_zh(actor.role)}不能登记工单")
     now = now or utcnow()
     ref = await db.ref()
     category_id, suggested = _check_new(data, ref)
@@ -245,7 +256,7 @@ def shows_identity(t: Ticket, actor: Actor) -> bool:
 async def _load(s: AsyncSession, number: str) -> Ticket:
     t = (await s.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
     if t is None:
-        raise NotFound(f"no case {number}")
+        raise NotFound(f"工单 {number} 不存在")
     return t
 
 
@@ -273,7 +284,7 @@ async def get(db: Database, actor: Actor, number: str, *, record_view: bool = Tr
     async with db.session() as s:
         t = await _load(s, number)
     if not visible_to(t, actor):
-        raise Forbidden("this case belongs to another department")
+        raise Forbidden("该工单属于其他承办单位，您无权查看或办理")
     if record_view and actor.id is not None and t.confidential and shows_identity(t, actor):
         async with db.transaction() as s:
             # an event only: the case itself (and its version) is untouched
@@ -300,7 +311,7 @@ def _coerce_params(action: Action, params: dict[str, Any], ref: RefData) -> dict
     if action in (Action.dispatch, Action.redispatch) and p.get("department") is not None:
         dep = ref.department(p["department"])
         if dep is None:
-            raise Invalid(f"unknown department {p['department']!r}", field="department")
+            raise Invalid(f"承办单位“{p['department']}”不存在", field="department")
         p["department_id"] = dep.id
     return p
 
@@ -319,9 +330,9 @@ async def act(
     try:
         action = Action(action)
     except ValueError:
-        raise Invalid(f"unknown action {action!r}", field="action") from None
+        raise Invalid(f"没有“{action}”这种操作", field="action") from None
     if action is Action.register:
-        raise Conflict("register creates a case: POST /api/v1/tickets")
+        raise Conflict("登记会新建工单：请用 POST /api/v1/tickets")
     now = now or utcnow()
     params = params or {}
     try:
@@ -329,12 +340,12 @@ async def act(
             ref = await refdata(db, s)
             t = await _load(s, number)
             if actor.role is Role.clerk and not visible_to(t, actor):
-                raise Forbidden("this case belongs to another department")
+                raise Forbidden("该工单属于其他承办单位，您无权查看或办理")
             if version is not None and version != t.version:
                 # check the role before the version: a role that may never act gets 403, not 409
                 if actor.role not in ROLES_FOR.get(action, frozenset()):
-                    raise Forbidden(f"role {actor.role.value} may not {action.value}")
-                raise Conflict(f"stale version {version}: the case is at version {t.version}")
+                    raise Forbidden(f"{role_zh(actor.role)}不能{ACTION_LABELS.get(action, action.value)}")
+                raise Conflict(f"工单已被他人修改（您看到的是第 {version} 版，现为第 {t.version} 版），请刷新后重试")
             p = _coerce_params(action, params, ref)
             if action is Action.merge:
                 p.update(await _merge_target(s, t, p))
@@ -359,9 +370,9 @@ async def act(
                 _chase_notices(s, t, change.note, now, actor)
             await s.flush()
     except StaleDataError:
-        raise Conflict("the case was changed by someone else meanwhile; reload it") from None
+        raise Conflict("工单已被他人修改，请刷新后重试") from None
     except IntegrityError as e:
-        raise Conflict(f"the change conflicts with stored data: {e.orig}") from None
+        raise Conflict(f"修改与已保存的数据冲突：{e.orig}") from None
     await (bus or NullBus()).publish(
         "ticket.changed", {"number": t.number, "status": t.status.value, "action": action.value}
     )
@@ -371,14 +382,14 @@ async def act(
 async def _merge_target(s: AsyncSession, t: Ticket, p: dict[str, Any]) -> dict[str, Any]:
     into = p.get("into")
     if not isinstance(into, str) or not into:
-        raise Invalid("into (the earlier case's number) is required", field="into")
+        raise Invalid("请填写要并入的工单号", field="into")
     if into == t.number:
-        raise Invalid("a case cannot be merged into itself", field="into")
+        raise Invalid("工单不能并入它自己", field="into")
     target = (await s.execute(select(Ticket).where(Ticket.number == into))).scalar_one_or_none()
     if target is None:
-        raise Invalid(f"no case {into}", field="into")
+        raise Invalid(f"工单 {into} 不存在", field="into")
     if target.status in (Status.merged, Status.invalid):
-        raise Conflict(f"case {into} is {target.status.value}: merge into the case it was merged into")
+        raise Conflict(f"工单 {into} 已{STATUS_LABELS[target.status]}，请并入它所并入的工单")
     return {"into_id": target.id, "into_number": target.number}
 
 
@@ -419,7 +430,7 @@ async def events(db: Database, actor: Actor, number: str) -> list[TicketEvent]:
     async with db.session() as s:
         t = await _load(s, number)
         if not visible_to(t, actor):
-            raise Forbidden("this case belongs to another department")
+            raise Forbidden("该工单属于其他承办单位，您无权查看或办理")
         q = select(TicketEvent).where(TicketEvent.ticket_id == t.id)
         if not may_audit_views(actor):
             q = q.where(TicketEvent.action != VIEW)

@@ -245,7 +245,7 @@ async def find(db: Database, actor: Actor, draft: Draft, now: datetime | None = 
     if draft.category and draft.category.strip():
         cat = ref.categories_by_name.get(draft.category.strip())
         if cat is None:
-            raise Invalid(f"unknown category {draft.category!r}", field="category")
+            raise Invalid(f"问题分类“{draft.category}”不存在", field="category")
         category_id = cat.id
     stmt = query(actor, draft, category_id, now, days)
     if stmt is None:

@@ -14,8 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from callcenter.core.errors import Conflict, Forbidden, Invalid
-from callcenter.store.models import OPEN_STATES, CallbackResult, Kind, Role, Satisfaction, Status
+from callcenter.core.errors import Conflict, Forbidden, Invalid, role_zh
+from callcenter.store.models import (
+    OPEN_STATES,
+    STATUS_LABELS,
+    CallbackResult,
+    Kind,
+    Role,
+    Satisfaction,
+    Status,
+)
 
 
 class Action(str, enum.Enum):
@@ -154,30 +162,30 @@ class Change:
 def _text(params: dict[str, Any], name: str, label: str) -> str:
     v = params.get(name)
     if not isinstance(v, str) or not v.strip():
-        raise Invalid(f"{name} ({label}) is required", field=name)
+        raise Invalid(f"请填写{label}", field=name)
     return v.strip()
 
 
 def _dept(params: dict[str, Any], ctx: Context) -> int:
     v = params.get("department_id")
     if not isinstance(v, int) or isinstance(v, bool):
-        raise Invalid("department is required", field="department")
+        raise Invalid("请选择承办单位", field="department")
     if not ctx.department_exists(v):
-        raise Invalid("no such department", field="department")
+        raise Invalid("承办单位不存在", field="department")
     return v
 
 
 def check_allowed(state: CaseState, action: Action, actor: Actor) -> Rule:
     """Raise Forbidden if the role may never take the action, Conflict if not from this state."""
     if action not in RULES:
-        raise Invalid(f"unknown action {action!r}", field="action")
+        raise Invalid(f"没有“{action}”这种操作", field="action")
     rule = RULES[action]
     if actor.role not in rule.roles:
-        raise Forbidden(f"role {actor.role.value} may not {action.value}")
+        raise Forbidden(f"{role_zh(actor.role)}不能{ACTION_LABELS.get(action, action.value)}")
     if actor.role is Role.clerk and state.department_id != actor.department_id:
-        raise Forbidden("this case belongs to another department")
+        raise Forbidden("该工单属于其他承办单位，您无权查看或办理")
     if state.status not in rule.from_states:
-        raise Conflict(f"cannot {action.value} a case that is {state.status.value}")
+        raise Conflict(f"工单当前为“{STATUS_LABELS[state.status]}”，不能{ACTION_LABELS.get(action, action.value)}")
     return rule
 
 
@@ -214,26 +222,26 @@ def plan(state: CaseState, action: Action, actor: Actor, params: dict[str, Any],
         u.update(return_reason=ch.note, extension_requested_until=None, extension_reason=None)
     elif action is Action.request_extension:
         if state.extension_requested_until is not None:
-            raise Conflict("an extension request is already waiting for a decision")
+            raise Conflict("已有延期申请等待审批")
         if state.due_at is not None and now >= state.due_at:
-            raise Conflict("an extension must be asked before the deadline")
+            raise Conflict("延期须在办理期限届满前申请")
         until = params.get("until")
         if not isinstance(until, datetime):
-            raise Invalid("until (new deadline) is required", field="until")
+            raise Invalid("请填写新的办理期限", field="until")
         if state.due_at is not None:
             if until <= state.due_at:
-                raise Invalid("the new deadline must be after the current one", field="until")
+                raise Invalid("新的办理期限须晚于当前期限", field="until")
             if until > ctx.max_extension_until(state.due_at, state.kind):
-                raise Invalid("the extension is longer than the rules allow", field="until")
+                raise Invalid("延期超过了规定允许的最长天数", field="until")
         ch.note = _text(params, "reason", "延期理由")
         u.update(extension_requested_until=until, extension_reason=ch.note)
         ch.data["until"] = until.isoformat()
     elif action is Action.decide_extension:
         if state.extension_requested_until is None:
-            raise Conflict("no extension request is waiting")
+            raise Conflict("没有等待审批的延期申请")
         approve = params.get("approve")
         if not isinstance(approve, bool):
-            raise Invalid("approve (true or false) is required", field="approve")
+            raise Invalid("请选择批准或不批准", field="approve")
         ch.note = params.get("note")
         ch.data["approve"] = approve
         if approve:
@@ -248,7 +256,7 @@ def plan(state: CaseState, action: Action, actor: Actor, params: dict[str, Any],
         outcome = params.get("outcome")
         if outcome not in CALLBACK_OUTCOMES:
             raise Invalid(
-                "outcome must be one of satisfied, basically, dissatisfied, unreachable", field="outcome"
+                "回访结果须为：满意、基本满意、不满意或联系不上", field="outcome"
             )
         words = params.get("words")
         ch.note = words
@@ -282,7 +290,7 @@ def plan(state: CaseState, action: Action, actor: Actor, params: dict[str, Any],
     elif action is Action.merge:
         into = params.get("into_id")
         if not isinstance(into, int):
-            raise Invalid("into (the earlier case's number) is required", field="into")
+            raise Invalid("请填写要并入的工单号", field="into")
         ch.note = params.get("note")
         u.update(merged_into_id=into, closed_at=now)
         ch.data["into"] = params.get("into_number")

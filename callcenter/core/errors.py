@@ -41,3 +41,12 @@ class FileErrors(Invalid):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
+
+
+# roles as the console names them, for messages (the web layer has its own copy for templates)
+ROLE_ZH = {"operator": "话务员", "clerk": "承办人", "supervisor": "班长", "admin": "管理员"}
+
+
+def role_zh(role: object) -> str:
+    value = getattr(role, "value", role)
+    return ROLE_ZH.get(str(value), str(value))

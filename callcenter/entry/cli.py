@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -140,6 +141,11 @@ def seed_demo(
 
     added = run(_seed)
     typer.echo(f"demo data in place; users added: {', '.join(added) or 'none'} (password {DEMO_PASSWORD})")
+    from .seed import demo_accounts, seed_demo_kb
+
+    n_kb = run(seed_demo_kb)
+    typer.echo(f"知识库示例：导入 {n_kb} 条" if n_kb else "知识库示例：已有条目，未导入")
+    typer.echo(demo_accounts())
     if cases:
         n = run(seed_cases)
         typer.echo(f"demo cases: {n} added" if n else "demo cases: the store has cases already, none added")
@@ -438,16 +444,22 @@ def serve(
 
 @app.command("demo")
 def demo(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
+    host: Annotated[str | None, typer.Option(help="default: HOTLINE_HOST, else 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="default: HOTLINE_PORT, else 8000")] = None,
     rate: Annotated[float, typer.Option(help="simulated inbound calls per minute")] = 4.0,
     speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
 ) -> None:
     """Everything in one process: PBX simulator, telephony adapter, console and API (SQLite default)."""
     import logging
 
+    from callcenter.core.settings import get_settings
     from callcenter.entry.demo import run_demo
+    from callcenter.entry.seed import demo_accounts
 
+    s = get_settings()
+    host = host or ("127.0.0.1" if "HOTLINE_HOST" not in os.environ else s.host)
+    port = port or s.port
+    typer.echo(demo_accounts())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("panoramisk").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -4,6 +4,8 @@ hotline (the sample 来电登记表's topics and offices). Idempotent: running i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from callcenter.people.auth import hash_password
@@ -57,6 +59,17 @@ ROUTING = [
     ("hpjd", "物业管理", "和平街道", 10),
     ("scj", None, "食品 假冒 过期 价格欺诈", 3),
 ]
+# 属地 rules (issue 12): (department code, category or None, area the address must name, priority)
+AREA_ROUTING = [
+    ("hpjd", "物业管理", "和平街道", 10),
+    ("hpjd", "道路交通", "和平街道", 10),
+    ("xsx", "供水供电", "响水乡", 10),
+]
+# the places a department answers for, with their aliases (matched in the address)
+DEPARTMENT_AREAS = {
+    "hpjd": "和平街道 和平街 和平社区 和平街道办事处",
+    "xsx": "响水乡 响水 响水村",
+}
 
 # username, display name, role, department code, seat
 PEOPLE = [
@@ -82,6 +95,8 @@ async def seed_reference(db: Database) -> None:
             if code not in have:
                 have[code] = Department(code=code, name=name, phone=phone)
                 s.add(have[code])
+            if have[code].areas is None and code in DEPARTMENT_AREAS:
+                have[code].areas = DEPARTMENT_AREAS[code]
         await s.flush()
         cats = {c.name: c for c in (await s.scalars(select(Category))).all()}
         for name, dep, days in CATEGORIES:
@@ -99,6 +114,10 @@ async def seed_reference(db: Database) -> None:
                         priority=prio,
                     )
                 )
+        if not (await s.execute(select(RoutingRule.id).where(RoutingRule.area.is_not(None)).limit(1))).first():
+            for dep, cat, area, prio in AREA_ROUTING:
+                s.add(RoutingRule(department_id=have[dep].id, category_id=cats[cat].id if cat else None, keywords="",
+                                  priority=prio, area=area))
     db.refcache.invalidate()
 
 
@@ -127,3 +146,31 @@ async def seed_people(db: Database, password: str = DEMO_PASSWORD) -> list[str]:
 async def seed_demo(db: Database) -> list[str]:
     await seed_reference(db)
     return await seed_people(db)
+
+
+DEMO_KB = Path(__file__).parent / "demo_data" / "kb-entries.csv"
+ROLE_NAMES = {Role.operator: "话务员", Role.clerk: "承办人", Role.supervisor: "班长", Role.admin: "管理员"}
+
+
+async def seed_demo_kb(db: Database) -> int:
+    """The knowledge-base sample (demo_data/kb-entries.csv) into a store without entries."""
+    from sqlalchemy import func
+
+    from callcenter.kb import services as kb
+    from callcenter.store.models import KbEntry
+
+    async with db.session() as s:
+        if (await s.execute(select(func.count()).select_from(KbEntry))).scalar_one():
+            return 0
+    report = await kb.import_file(db, DEMO_KB, create_missing=True)
+    return report.created + report.updated
+
+
+def demo_accounts(password: str = DEMO_PASSWORD) -> str:
+    """The demo's accounts, as `make demo` prints them (the README lists the same)."""
+    deps = {code: name for code, name, _ in DEPARTMENTS}
+    lines = [f"演示账户（密码均为 {password}）："]
+    for username, name, role, dep, seat in PEOPLE:
+        extra = f"坐席 {seat}" if seat else (deps.get(dep, "") if dep else "")
+        lines.append(f"  {username:<10} {name}  {ROLE_NAMES[role]}{'  ' + extra if extra else ''}")
+    return "\n".join(lines)

@@ -37,6 +37,7 @@ from callcenter.store.models import (
     CallDirection,
     CallOutcome,
     Role,
+    SeatGroup,
     Ticket,
     User,
     utcnow,
@@ -76,8 +77,13 @@ PAUSE_FAILURES = {
 }
 
 
-def _label(paused: bool) -> str:
+ACW_REASON = "话后整理"  # the queue-member pause reason of after-call work (issue 12)
+
+
+def _label(paused: bool, reason: str | None = None) -> str:
     """A seat's state."""
+    if paused and reason == ACW_REASON:
+        return ACW_REASON
     return "示忙" if paused else "空闲"
 
 
@@ -252,7 +258,8 @@ class AgentBoard:
         error = err[0] if err is not None and time.time() - err[1] < self.ERROR_S else None
         paused = self.is_paused(seat)
         reason = req.reason if req is not None else (known.reason if known is not None else None)
-        return {"seat": seat, "paused": paused, "label": _label(paused), "pending": req is not None,
+        return {"seat": seat, "paused": paused, "label": _label(paused, reason), "pending": req is not None,
+                "acw": bool(paused and reason == ACW_REASON),
                 "reason": reason if paused else None, "confirmed": known.paused if known is not None else None,
                 "error": error}
 
@@ -326,14 +333,23 @@ class AgentBoard:
         return {"worker": self.worker, "seats": {k: v for k, v in self.local.items() if v > 0}}
 
     def seat_state(self, seat: str | None) -> str:
-        """busy 通话中 / paused 示忙 / ready 空闲 / offline 未登录 (no operator page open)."""
+        """busy 通话中 / acw 话后整理 / paused 示忙 / ready 空闲 / offline 未登录 (no operator
+        page open) — following the PBX: the call's answer and end (AgentConnect, hang-up) and
+        the queue member's pause and its reason (QueueMemberPause / QueueMemberStatus)."""
         if not seat:
             return "offline"
         if seat in self.on_call:
             return "busy"
         if self.online.get(seat, 0) <= 0:
             return "offline"
-        return "paused" if self.is_paused(seat) else "ready"
+        if self.is_paused(seat):
+            return "acw" if self.in_acw(seat) else "paused"
+        return "ready"
+
+    def in_acw(self, seat: str) -> bool:
+        """The seat is paused for after-call work (话后整理), as asked or as the PBX has it."""
+        v = self.pause_view(seat)
+        return bool(v["paused"] and v["reason"] == ACW_REASON)
 
     def snapshot(self, operators: list[dict[str, Any]]) -> dict[str, Any]:
         seats = [{**o, "state": self.seat_state(o.get("seat"))} for o in operators]
@@ -345,6 +361,7 @@ class AgentBoard:
             "ready": counts["ready"],
             "busy": counts["busy"],
             "paused": counts["paused"],
+            "acw": counts["acw"],
             "offline": counts["offline"],
             "seats": seats,
             "ticket_seq": self.ticket_seq,
@@ -395,7 +412,7 @@ async def set_paused(bus: Publisher | None, board: AgentBoard, actor: Actor, sea
     """Ask the PBX to pause / unpause the operator's seat (QueuePause through telephony/); the
     board shows the request at once, as pending, until the PBX answers. Returns the request id."""
     if actor.role is not Role.operator and actor.role is not Role.supervisor:
-        raise Invalid("only operators have a seat in the queue", field="seat")
+        raise Invalid("只有话务员有坐席", field="seat")
     if not seat:
         raise Invalid("您没有坐席（分机），请联系管理员设置", field="seat")
     rid = uuid.uuid4().hex[:16]
@@ -404,6 +421,53 @@ async def set_paused(bus: Publisher | None, board: AgentBoard, actor: Actor, sea
     board.apply("agent.pause", payload)
     await (bus or NullBus()).publish("agent.pause", payload)
     return rid
+
+
+SEAT_STATE_LABELS = {"offline": "未登录", "ready": "空闲", "busy": "通话中", "acw": ACW_REASON, "paused": "示忙"}
+DEFAULT_ACW_MAX_S = 60
+
+
+async def acw_max_s(db: Database, queue: str | None) -> int:
+    """The maximum after-call work of the call's seat group (its queue), else the default row's."""
+    async with db.session() as s:
+        rows = {g.queue: g.acw_max_s for g in (await s.scalars(
+            select(SeatGroup).where(SeatGroup.queue.in_([queue or "default", "default"])))).all()}
+    return int(rows.get(queue or "default", rows.get("default", DEFAULT_ACW_MAX_S)))
+
+
+async def call_registered(db: Database, linkedid: str) -> bool:
+    """Whether a case was registered for this call."""
+    async with db.session() as s:
+        return (await s.scalar(select(Ticket.id).join(Call, Call.id == Ticket.call_id)
+                               .where(Call.linkedid == linkedid).limit(1))) is not None
+
+
+async def start_after_call_work(db: Database, bus: Publisher | None, board: AgentBoard, actor: Actor,
+                                seat: str | None, linkedid: str, queue: str | None = None) -> int | None:
+    """An answered call ended: unless its case is registered (or the seat is paused already —
+    示忙 keeps its own reason), the seat goes into 话后整理 on the PBX (a queue-member pause
+    through the telephony adapter, as 示忙). Returns the maximum in seconds, or None."""
+    if not seat or board.is_paused(seat) or await call_registered(db, linkedid):
+        return None
+    await set_paused(bus, board, actor, seat, True, reason=ACW_REASON)
+    return await acw_max_s(db, queue)
+
+
+async def end_after_call_work(db: Database, bus: Publisher | None, board: AgentBoard, actor: Actor,
+                              seat: str | None, linkedid: str | None) -> bool:
+    """The form was saved or discarded, or the maximum ran out: the seat leaves 话后整理 (and
+    only 话后整理: a 示忙 is the operator's), and the call records how long it lasted."""
+    if linkedid:
+        now = utcnow()
+        async with db.transaction() as s:
+            call = (await s.scalars(select(Call).where(Call.linkedid == linkedid, Call.acw_s.is_(None))
+                                    .order_by(Call.id.desc()))).first()
+            if call is not None and call.ended_at is not None and seat and board.in_acw(seat):
+                call.acw_s = max(0, int((now - call.ended_at).total_seconds()))
+    if not seat or not board.in_acw(seat):
+        return False
+    await set_paused(bus, board, actor, seat, False)
+    return True
 
 
 async def operators(db: Database) -> list[dict[str, Any]]:

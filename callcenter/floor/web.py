@@ -60,7 +60,8 @@ async def wall_payload(app: Any) -> dict[str, Any]:
     return {
         "board": board,
         "calls": {k: calls.get(k) for k in ("offered", "answered", "abandoned", "refused", "answer_rate",
-                                            "answered_within_15s_rate", "avg_wait_s", "peak_lines")},
+                                            "answered_within_15s_rate", "avg_wait_s", "avg_acw_s",
+                                            "peak_lines")},
         "periods": {name: _period(m) for name, m in figs.items()},
         "dates": wall_dates(),  # each period's days: the figures' drill-down links
         "as_of": local(datetime.now(UTC), "%H:%M:%S"),

@@ -27,7 +27,7 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases.workflow import SYSTEM, Actor
-from callcenter.core.errors import Conflict, FileErrors, Forbidden, Invalid, NotFound
+from callcenter.core.errors import Conflict, FileErrors, Forbidden, Invalid, NotFound, role_zh
 from callcenter.core.tables import read_table, unescape, write_table
 from callcenter.kb import search as kb_search
 from callcenter.store.db import Database
@@ -95,15 +95,15 @@ async def _department_id(s: AsyncSession, actor: Actor, dep: str | int | None) -
     elif isinstance(dep, int):
         dep_id = dep
         if (await s.get(Department, dep_id)) is None:
-            raise Invalid(f"no department {dep!r}", field="department")
+            raise Invalid(f"承办单位“{dep}”不存在", field="department")
     else:
         dep_id = (
             await s.execute(select(Department.id).where((Department.code == dep) | (Department.name == dep)))
         ).scalar_one_or_none()
         if dep_id is None:
-            raise Invalid(f"no department {dep!r}", field="department")
+            raise Invalid(f"承办单位“{dep}”不存在", field="department")
     if actor.role is Role.clerk and dep_id != actor.department_id:
-        raise Forbidden("a clerk drafts entries for their own department only")
+        raise Forbidden("承办人只能为本单位起草条目")
     return dep_id
 
 
@@ -113,7 +113,7 @@ def _check_fields(f: EntryFields) -> None:
     if not (f.answer or "").strip():
         raise Invalid("answer (答复内容) is required", field="answer")
     if f.valid_from and f.valid_until and f.valid_until < f.valid_from:
-        raise Invalid("valid_until is before valid_from", field="valid_until")
+        raise Invalid("失效日期早于生效日期", field="valid_until")
 
 
 def _version_row(entry_id: int, n: int, f: EntryFields, dep_id: int | None, actor: Actor, status: str,
@@ -133,29 +133,29 @@ async def _load(s: AsyncSession, code: str, lock: bool = False) -> KbEntry:
         q = q.with_for_update()
     e = (await s.execute(q)).scalar_one_or_none()
     if e is None:
-        raise NotFound(f"no knowledge-base entry {code}")
+        raise NotFound(f"知识库条目 {code} 不存在")
     return e
 
 
 def _may_edit(actor: Actor, dep_id: int | None) -> None:
     if actor.role not in EDITORS:
-        raise Forbidden(f"role {actor.role.value} may not edit the knowledge base")
+        raise Forbidden(f"{role_zh(actor.role)}不能编辑知识库")
     if actor.role is Role.clerk and dep_id != actor.department_id:
-        raise Forbidden("this entry belongs to another department")
+        raise Forbidden("该条目属于其他承办单位")
 
 
 async def create_draft(db: Database, actor: Actor, code: str, f: EntryFields, *, note: str | None = None,
                        ticket_id: int | None = None, now: datetime | None = None) -> KbEntry:
     """A new entry, as a draft (version 1, not searchable until published)."""
     if actor.role not in EDITORS:
-        raise Forbidden(f"role {actor.role.value} may not draft entries")
+        raise Forbidden(f"{role_zh(actor.role)}不能起草条目")
     if not _CODE.match(code or ""):
-        raise Invalid(f"{code!r} is not an entry code (letters, digits, - or _)", field="code")
+        raise Invalid(f"“{code}”不是有效的条目编号（字母、数字、- 或 _）", field="code")
     _check_fields(f)
     now = now or utcnow()
     async with db.transaction() as s:
         if (await s.execute(select(KbEntry.id).where(KbEntry.code == code))).first():
-            raise Conflict(f"entry {code} exists")
+            raise Conflict(f"条目 {code} 已存在")
         dep_id = await _department_id(s, actor, f.department)
         e = KbEntry(code=code, title=f.title.strip(), answer=f.answer.strip(),
                     phrasings="|".join(p.strip() for p in f.phrasings if p.strip()), category=f.category,
@@ -210,7 +210,7 @@ async def submit(db: Database, actor: Actor, code: str, now: datetime | None = N
         e = await _load(s, code, lock=True)
         _may_edit(actor, e.department_id)
         if e.draft_version is None:
-            raise Conflict(f"entry {code} has no draft to submit")
+            raise Conflict(f"条目 {code} 没有可提交的草稿")
         await s.execute(update(KbEntryVersion).where(KbEntryVersion.entry_id == e.id,
                                                      KbEntryVersion.version == e.draft_version)
                         .values(status="in_review"))
@@ -224,19 +224,19 @@ async def publish(db: Database, actor: Actor, code: str, version: int | None = N
                   now: datetime | None = None) -> KbEntry:
     """A supervisor publishes the pending version (or `version`, which must be pending)."""
     if actor.role not in PUBLISHERS:
-        raise Forbidden("only a supervisor publishes knowledge-base entries")
+        raise Forbidden("只有班长可以发布知识库条目")
     now = now or utcnow()
     async with db.transaction() as s:
         e = await _load(s, code, lock=True)
         n = version or e.draft_version
         if n is None:
-            raise Conflict(f"entry {code} has no version waiting to be published")
+            raise Conflict(f"条目 {code} 没有等待发布的版本")
         v = (await s.execute(select(KbEntryVersion).where(KbEntryVersion.entry_id == e.id,
                                                           KbEntryVersion.version == n))).scalar_one_or_none()
         if v is None:
-            raise NotFound(f"entry {code} has no version {n}")
+            raise NotFound(f"条目 {code} 没有第 {n} 版")
         if v.status not in ("draft", "in_review"):
-            raise Conflict(f"version {n} of {code} is {v.status}")
+            raise Conflict(f"条目 {code} 第 {n} 版的状态为 {v.status}")
         if e.version:
             await _set_version_status(s, e.id, e.version, "superseded", actor, now)
         v.status, v.reviewed_by, v.reviewed_at = "published", actor.name, now
@@ -257,12 +257,12 @@ def _apply_version(e: KbEntry, v: KbEntryVersion) -> None:
 
 async def reject(db: Database, actor: Actor, code: str, note: str, now: datetime | None = None) -> KbEntry:
     if actor.role not in PUBLISHERS:
-        raise Forbidden("only a supervisor reviews knowledge-base entries")
+        raise Forbidden("只有班长可以审核知识库条目")
     now = now or utcnow()
     async with db.transaction() as s:
         e = await _load(s, code, lock=True)
         if e.draft_version is None:
-            raise Conflict(f"entry {code} has nothing in review")
+            raise Conflict(f"条目 {code} 没有待审核的版本")
         await _set_version_status(s, e.id, e.draft_version, "rejected", actor, now, note)
         e.draft_version = None
         if e.status is KbStatus.in_review:
@@ -274,7 +274,7 @@ async def reject(db: Database, actor: Actor, code: str, note: str, now: datetime
 async def expire(db: Database, actor: Actor, code: str, now: datetime | None = None) -> KbEntry:
     """Withdraw an entry (已失效): still found by search, marked expired, never answered with."""
     if actor.role not in PUBLISHERS:
-        raise Forbidden("only a supervisor withdraws knowledge-base entries")
+        raise Forbidden("只有班长可以撤下知识库条目")
     now = now or utcnow()
     async with db.transaction() as s:
         e = await _load(s, code, lock=True)
@@ -399,10 +399,10 @@ async def synonym_groups(db: Database) -> list[dict[str, Any]]:
 
 async def add_synonyms(db: Database, actor: Actor, words: list[str], note: str | None = None) -> int:
     if actor.role not in (Role.admin, Role.supervisor):
-        raise Forbidden("only an admin or supervisor keeps the synonyms")
+        raise Forbidden("只有管理员或班长可以维护同义词")
     ws = list(dict.fromkeys(w.strip() for w in words if w.strip()))
     if len(ws) < 2:
-        raise Invalid("a synonym group needs two words or more", field="words")
+        raise Invalid("同义词组至少需要两个词", field="words")
     async with db.transaction() as s:
         row = KbSynonym(words=" ".join(ws), note=note, updated_at=utcnow())
         s.add(row)
@@ -413,11 +413,11 @@ async def add_synonyms(db: Database, actor: Actor, words: list[str], note: str |
 
 async def remove_synonyms(db: Database, actor: Actor, group_id: int) -> None:
     if actor.role not in (Role.admin, Role.supervisor):
-        raise Forbidden("only an admin or supervisor keeps the synonyms")
+        raise Forbidden("只有管理员或班长可以维护同义词")
     async with db.transaction() as s:
         row = await s.get(KbSynonym, group_id)
         if row is None:
-            raise NotFound(f"no synonym group {group_id}")
+            raise NotFound(f"同义词组 {group_id} 不存在")
         await s.delete(row)
     kb_search.forget_synonyms()
 
@@ -459,11 +459,11 @@ async def answer_case(db: Database, actor: Actor, code: str, number: str, *, ver
     async with db.session() as s:
         e = await _load(s, code)
     if e.version == 0 or e.status not in (KbStatus.published, KbStatus.expired):
-        raise Conflict(f"entry {code} is not published")
+        raise Conflict(f"条目 {code} 尚未发布")
     if is_expired(e):
         raise Conflict(f"entry {code} has expired (已失效): it cannot answer a case")
     if version is not None and version != e.version:
-        raise Conflict(f"entry {code} is at version {e.version}, not {version}: reload it")
+        raise Conflict(f"条目 {code} 已更新为第 {e.version} 版（您看到的是第 {version} 版），请刷新后重试")
     t = await services.act(db, actor, number, "answer", ticket_version,
                            {"answer": e.answer, "kb_entry": e.code, "kb_version": e.version}, now=now, bus=bus)
     async with db.transaction() as s:
@@ -487,7 +487,7 @@ async def propose_from_case(db: Database, actor: Actor, number: str, code: str, 
     async with db.session() as s:
         t = (await s.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
         if t is None:
-            raise NotFound(f"no case {number}")
+            raise NotFound(f"工单 {number} 不存在")
         if t.status not in (Status.resolved, Status.closed) or not (t.resolution or "").strip():
             raise Conflict(f"case {number} has no 处理情况 to propose (status {t.status.value})")
         from callcenter.store.models import Category
@@ -584,7 +584,7 @@ async def import_file(db: Database, path: Path, *, actor: Actor = SYSTEM, create
     is checked first: any problem → KbImportErrors (`row N, column X: …`) and nothing written.
     An entry already present gets a new published version when its text changed."""
     if actor.role not in PUBLISHERS:
-        raise Forbidden("only a supervisor or admin imports the knowledge base")
+        raise Forbidden("只有班长或管理员可以导入知识库")
     header, raw_rows = _read(Path(path))
     missing = [c for c in COLUMNS if c not in header]
     if missing:

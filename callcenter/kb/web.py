@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from markupsafe import Markup, escape
 from sqlalchemy import exists, func, or_, select
 
-from callcenter.calls.web import CallerForm
+from callcenter.calls.web import CallerForm, check_intake, intake_once, refused
 from callcenter.cases import services
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.floor import agents
@@ -493,29 +493,34 @@ async def kb_suggest(request: Request, user: Annotated[ConsoleUser, require(*OP)
     return page(request, "_kb_suggest.html", {"q": q, "hits": hits})
 
 
-@console_route("POST", "/console/kb/answer", OP)
+@_route("POST", "/console/kb/answer", OP)
 async def kb_answer(
     request: Request,
     user: Annotated[ConsoleUser, require(*OP)],
     kb_entry: Annotated[str, Form(max_length=64)],
     caller: Annotated[CallerForm, Depends()],
     number: Annotated[str, Form(max_length=32)] = "",
-    kind: Annotated[Kind, Form()] = Kind.consultation,
+    kind: Annotated[str, Form(max_length=20)] = "",
     category: Annotated[str, Form(max_length=100)] = "",
     content: Annotated[str, Form(max_length=5000)] = "",
     kb_q: Annotated[str, Form(max_length=500)] = "",
+    department: Annotated[str, Form(max_length=100)] = "",
+    answer: Annotated[str, Form(max_length=5000)] = "",
+    into: Annotated[str, Form(max_length=32)] = "",
     kb_search: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """直接答复 with a knowledge-base entry (`kb_entry` = "编号:版本" as the operator saw it):
     case `number` if it is registered already, else the 来电登记 form is registered first and
-    then answered — one action. The case records the entry and its version (kb_uses).
-    `kb_search` (kb.js: the text whose suggestions the operator chose from) is proposed to the
-    entry's department as a caller's phrasing (kb_learn)."""
-    from callcenter.kb import services as kb
+    then answered — one action, validated like any registration (a phone to call back or
+    不需回访; kind 政策咨询 unless the operator chose another; content). The case records the
+    entry and its version (kb_uses). `kb_search` (kb.js: the text whose suggestions the operator
+    chose from) is proposed to the entry's department as a caller's phrasing (kb_learn)."""
 
     db, bus = db_of(request), request.app.state.bus
     code, _, seen = kb_entry.partition(":")
     searched = kb_search.strip() or kb_q.strip()
+    values = caller.values(kind=kind, category=category, content=content, answer=answer, department=department,
+                           into=into)
     try:
         e = await kb.get(db, code.strip())
         if e.version == 0:
@@ -524,27 +529,43 @@ async def kb_answer(
             raise Conflict(f"条目 {e.code} 已失效，不能用于答复")
         if seen.strip() and seen.strip() != str(e.version):
             raise Conflict(f"条目 {e.code} 已更新为第 {e.version} 版，请核对新的答复内容后再答复")
-        if not number.strip():
-            r = await ref(request)
-            if not category and e.category and e.category in r.categories_by_name:
-                category = e.category  # the entry's 问题分类 when the operator chose none
-            data = caller.ticket(kind, category, content.strip() or kb_q.strip())
-            t, _ = await agents.intake(db, user.actor, data, "save", {}, bus=bus, linkedid=caller.linkedid)
-            try:
-                t = await kb.answer_case(db, user.actor, e.code, t.number, version=e.version,
-                                         ticket_version=t.version, bus=bus, search_text=searched)
-            except (Invalid, Conflict, Forbidden) as ex:
-                auth_web.flash(request, f"已登记 {t.number}，但直接答复未完成：{ex.message}", "error")
-                return redirect(f"/cases/{t.number}")
-        else:
+    except (Invalid, Conflict, NotFound) as ex:
+        if number.strip():
+            auth_web.flash(request, f"未答复：{ex.message}", "error")
+            return redirect(safe_next(f"/cases/{number.strip()}", "/operator"))
+        return await refused(request, user, values, {"kb": f"未答复：{ex.message}"}, caller.form_key,
+                             status_code=ex.status_code)
+    if number.strip():
+        try:
             t = await kb.answer_case(db, user.actor, e.code, number.strip(), version=e.version, bus=bus,
                                      search_text=searched)
-    except (Invalid, Conflict, NotFound) as ex:
-        auth_web.flash(request, f"未答复：{ex.message}", "error")
-        return redirect(safe_next(f"/cases/{number.strip()}" if number.strip() else "", "/operator"))
-    auth_web.flash(request, f"已登记并直接答复（知识库 {e.code} 第 {e.version} 版）：工单 {t.number}"
-                   if not number.strip() else f"已直接答复（知识库 {e.code} 第 {e.version} 版）：工单 {t.number}", "ok")
-    return redirect("/operator" if not number.strip() else f"/cases/{t.number}")
+        except (Invalid, Conflict, NotFound) as ex:
+            auth_web.flash(request, f"未答复：{ex.message}", "error")
+            return redirect(safe_next(f"/cases/{number.strip()}", "/operator"))
+        auth_web.flash(request, f"已直接答复（知识库 {e.code} 第 {e.version} 版）：工单 {t.number}", "ok")
+        return redirect(f"/cases/{t.number}")
+    r = await ref(request)
+    if not category and e.category and e.category in r.categories_by_name:
+        category = e.category  # the entry's 问题分类 when the operator chose none
+        values["category"] = category
+    kind_ = Kind.consultation  # an entry's answer is a 政策咨询 unless the operator chose the kind
+    if caller.kind_manual == "1":
+        try:
+            kind_ = Kind(kind)
+        except ValueError:
+            pass
+    values["kind"] = kind_.value
+    data = caller.ticket(kind_, category.strip(), content.strip() or kb_q.strip())
+    errors = await check_intake(request, user, data, "answer", {})
+    if errors:
+        return await refused(request, user, values, errors, caller.form_key)
+    try:
+        out = await intake_once(request, user, caller, data, "answer", {}, kb_entry=e, search_text=searched)
+    except (Invalid, Conflict, Forbidden, NotFound) as ex:
+        return await refused(request, user, values, {ex.field or "form": ex.message}, caller.form_key,
+                             status_code=ex.status_code)
+    auth_web.flash(request, out["message"], out["kind"])
+    return redirect(out["to"])
 
 
 KB_REPORT = (Role.supervisor, Role.admin)

@@ -48,7 +48,7 @@ def _require_admin(actor: Actor) -> None:
     from callcenter.core.errors import Forbidden
 
     if actor.role is not Role.admin:
-        raise Forbidden("only the admin manages reference data and users")
+        raise Forbidden("只有管理员可以维护基础数据和用户")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,19 +92,19 @@ async def _dep_code(s: AsyncSession, dep_id: int | None) -> str | None:
 
 
 async def add_department(db: Database, actor: Actor, code: str, name: str, phone: str | None = None, *,
-                         origin: Origin | None = None) -> None:
+                         areas: str | None = None, origin: Origin | None = None) -> None:
     _require_admin(actor)
     code_, name_ = _clean(code), _clean(name)
     if not code_ or not name_:
-        raise Invalid("code and name are required", field="code" if not code_ else "name")
+        raise Invalid("请填写代码和名称", field="code" if not code_ else "name")
     async with db.transaction() as s:
         if (await s.execute(select(Department.id).where((Department.code == code_) | (Department.name == name_)))).first():
-            raise Conflict(f"department {code_} / {name_} exists")
-        d = Department(code=code_, name=name_, phone=_clean(phone), active=True)
+            raise Conflict(f"承办单位 {code_} / {name_} 已存在")
+        d = Department(code=code_, name=name_, phone=_clean(phone), active=True, areas=_clean(areas))
         s.add(d)
         await s.flush()
         record(s, actor, "department.create", "department", d.id, name_,
-               created({"code": code_, "name": name_, "phone": d.phone, "active": True}), origin)
+               created({"code": code_, "name": name_, "phone": d.phone, "areas": d.areas, "active": True}), origin)
     db.refcache.invalidate()
 
 
@@ -114,7 +114,7 @@ async def set_department_active(db: Database, actor: Actor, dep_id: int, active:
     async with db.transaction() as s:
         d = await s.get(Department, dep_id)
         if d is None:
-            raise NotFound(f"no department {dep_id}")
+            raise NotFound(f"承办单位 {dep_id} 不存在")
         if d.active == active:
             return
         record(s, actor, "department.update", "department", d.id, d.name, {"active": [d.active, active]}, origin)
@@ -129,25 +129,25 @@ async def save_category(db: Database, actor: Actor, cat_id: int | None, name: st
     _require_admin(actor)
     name_ = _clean(name)
     if not name_:
-        raise Invalid("name is required", field="name")
+        raise Invalid("请填写名称", field="name")
     if resolve_working_days is not None and not 1 <= resolve_working_days <= 60:
-        raise Invalid("the deadline is 1–60 working days", field="resolve_working_days")
+        raise Invalid("办理时限须为 1–60 个工作日", field="resolve_working_days")
     async with db.transaction() as s:
         if default_department_id is not None and await s.get(Department, default_department_id) is None:
-            raise Invalid("no such department", field="default_department_id")
+            raise Invalid("承办单位不存在", field="default_department_id")
         old: dict[str, Any] = {}
         if cat_id is None:
             if (await s.execute(select(Category.id).where(Category.name == name_))).first():
-                raise Conflict(f"category {name_} exists")
+                raise Conflict(f"问题分类 {name_} 已存在")
             c = Category(name=name_)
             s.add(c)
         else:
             found = await s.get(Category, cat_id)
             if found is None:
-                raise NotFound(f"no category {cat_id}")
+                raise NotFound(f"问题分类 {cat_id} 不存在")
             c = found
             if name_ != c.name and (await s.execute(select(Category.id).where(Category.name == name_))).first():
-                raise Conflict(f"category {name_} exists")
+                raise Conflict(f"问题分类 {name_} 已存在")
             old = {"name": c.name, "default_department": await _dep_code(s, c.default_department_id),
                    "resolve_working_days": c.resolve_working_days, "callback_required": c.callback_required,
                    "active": c.active}
@@ -167,23 +167,24 @@ async def save_category(db: Database, actor: Actor, cat_id: int | None, name: st
 
 
 async def add_rule(db: Database, actor: Actor, department_id: int, category_id: int | None, keywords: str,
-                   priority: int, *, origin: Origin | None = None) -> None:
+                   priority: int, *, area: str | None = None, origin: Origin | None = None) -> None:
     _require_admin(actor)
-    if not keywords.strip() and category_id is None:
-        raise Invalid("a rule needs a category or keywords", field="keywords")
+    area_ = _clean(area)
+    if not keywords.strip() and category_id is None and not area_:
+        raise Invalid("规则须有问题分类、关键词或属地", field="keywords")
     async with db.transaction() as s:
         dep = await s.get(Department, department_id)
         if dep is None:
-            raise Invalid("no such department", field="department_id")
+            raise Invalid("承办单位不存在", field="department_id")
         cat = await s.get(Category, category_id) if category_id is not None else None
         if category_id is not None and cat is None:
-            raise Invalid("no such category", field="category_id")
+            raise Invalid("问题分类不存在", field="category_id")
         r = RoutingRule(department_id=department_id, category_id=category_id, keywords=keywords.strip(),
-                        priority=priority, active=True)
+                        priority=priority, active=True, area=area_)
         s.add(r)
         await s.flush()
         record(s, actor, "routing_rule.create", "routing_rule", r.id, f"{cat.name if cat else '（任意分类）'} → {dep.name}",
-               created({"category": cat.name if cat else None, "keywords": r.keywords or None,
+               created({"category": cat.name if cat else None, "keywords": r.keywords or None, "area": area_,
                         "department": dep.code, "priority": priority, "active": True}), origin)
     db.refcache.invalidate()
 
@@ -194,7 +195,7 @@ async def set_rule_active(db: Database, actor: Actor, rule_id: int, active: bool
     async with db.transaction() as s:
         r = await s.get(RoutingRule, rule_id)
         if r is None:
-            raise NotFound(f"no rule {rule_id}")
+            raise NotFound(f"派单规则 {rule_id} 不存在")
         if r.active == active:
             return
         dep = await s.get(Department, r.department_id)
@@ -212,13 +213,13 @@ async def add_user(db: Database, actor: Actor, username: str, display_name: str,
     _require_admin(actor)
     username_ = _clean(username)
     if not username_:
-        raise Invalid("username is required", field="username")
+        raise Invalid("请填写用户名", field="username")
     if len(password or "") < 8:
-        raise Invalid("the password needs at least 8 characters", field="password")
+        raise Invalid("密码至少 8 个字符", field="password")
     seat_ = _clean(seat)
     async with db.transaction() as s:
         if seat_ and (await s.execute(select(User.id).where(User.seat == seat_))).first():
-            raise Conflict(f"seat {seat_} belongs to another user")
+            raise Conflict(f"坐席 {seat_} 已属于其他用户")
         u = await auth.create_user(s, username_, role, display_name=_clean(display_name) or username_,
                                    department=_clean(department_code), password=password, seat=seat_)
         record(s, actor, "user.create", "user", u.id, u.username,
@@ -261,7 +262,7 @@ async def cli_issue_token(db: Database, username: str) -> str:
     async with db.transaction() as s:
         u = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
         if u is None:
-            raise NotFound(f"no user {username!r}")
+            raise NotFound(f"用户“{username}”不存在")
         u.token_hash = auth.token_hash(token)
         record(s, None, "user.token", "user", u.id, u.username, {"api_token": TOKEN_ISSUED}, actor_name=local_tool())
     return token
@@ -272,19 +273,19 @@ async def update_user(db: Database, actor: Actor, user_id: int, *, role: Role, d
                       origin: Origin | None = None) -> None:
     _require_admin(actor)
     if role is Role.clerk and department_id is None:
-        raise Invalid("a clerk needs a department", field="department_id")
+        raise Invalid("承办人须指定承办单位", field="department_id")
     if password and len(password) < 8:
-        raise Invalid("the password needs at least 8 characters", field="password")
+        raise Invalid("密码至少 8 个字符", field="password")
     async with db.transaction() as s:
         u = await s.get(User, user_id)
         if u is None:
-            raise NotFound(f"no user {user_id}")
+            raise NotFound(f"用户 {user_id} 不存在")
         seat_ = _clean(seat)
         if seat_ and (await s.execute(select(User.id).where(User.seat == seat_, User.id != user_id))).first():
-            raise Conflict(f"seat {seat_} belongs to another user")
+            raise Conflict(f"坐席 {seat_} 已属于其他用户")
         dep_id = department_id if role is Role.clerk else None
         if dep_id is not None and await s.get(Department, dep_id) is None:
-            raise Invalid("no such department", field="department_id")
+            raise Invalid("承办单位不存在", field="department_id")
         old = {"role": u.role.value, "department": await _dep_code(s, u.department_id), "seat": u.seat,
                "active": u.active}
         changes: dict[str, Any] = diff(old, {"role": role.value, "department": await _dep_code(s, dep_id),
@@ -454,7 +455,7 @@ async def save_sla_rule(db: Database, actor: Actor, kind: Kind | str, raw: Mappi
     try:
         kind_ = Kind(kind)
     except ValueError:
-        raise NotFound(f"no rules for kind {kind!r}") from None
+        raise NotFound(f"没有诉求类型“{kind}”的规则") from None
     values = check_sla(raw, minutes_per_working_day((await db.ref()).calendar))
     now = now or utcnow()
     async with db.transaction() as s:
@@ -462,7 +463,7 @@ async def save_sla_rule(db: Database, actor: Actor, kind: Kind | str, raw: Mappi
         # compares `seen` with the first's values; SQLite's BEGIN IMMEDIATE serialises already
         r = (await s.execute(select(SlaRule).where(SlaRule.kind == kind_).with_for_update())).scalar_one_or_none()
         if r is None:
-            raise NotFound(f"no rules for kind {kind_.value}")
+            raise NotFound(f"没有诉求类型“{kind_.value}”的规则")
         old = sla_values(r)
         if seen is not None and seen != sla_fingerprint(old):
             raise Conflict("这些规则已被他人修改，请按当前值重新填写")

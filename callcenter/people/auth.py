@@ -86,16 +86,16 @@ async def create_user(
 ) -> User:
     """add_user inside the caller's transaction (the admin's change and its audit entry are one)."""
     if role is Role.clerk and not department:
-        raise Invalid("a clerk needs --department CODE", field="department")
+        raise Invalid("承办人须指定承办单位（--department CODE）", field="department")
     if (await s.execute(select(User.id).where(User.username == username))).first():
-        raise Conflict(f"user {username!r} exists")
+        raise Conflict(f"用户“{username}”已存在")
     dep_id = None
     if department:
         dep = (
             await s.execute(select(Department).where((Department.code == department) | (Department.name == department)))
         ).scalar_one_or_none()
         if dep is None:
-            raise Invalid(f"no department {department!r}", field="department")
+            raise Invalid(f"承办单位“{department}”不存在", field="department")
         dep_id = dep.id
     u = User(
         username=username,
@@ -116,7 +116,7 @@ async def issue_token(db: Database, username: str) -> str:
     async with db.transaction() as s:
         u = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
         if u is None:
-            raise NotFound(f"no user {username!r}")
+            raise NotFound(f"用户“{username}”不存在")
         u.token_hash = token_hash(token)
     return token
 

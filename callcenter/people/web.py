@@ -107,9 +107,10 @@ async def _admin_do(request: Request, coro: Any, ok: str) -> Response:
 @_route("POST", "/admin/departments", ADMIN)
 async def admin_add_department(request: Request, user: Annotated[ConsoleUser, require(*ADMIN)],
                                code: Annotated[str, Form(max_length=32)], name: Annotated[str, Form(max_length=100)],
-                               phone: Annotated[str, Form(max_length=40)] = "") -> Response:
+                               phone: Annotated[str, Form(max_length=40)] = "",
+                               areas: Annotated[str, Form(max_length=500)] = "") -> Response:
     return await _admin_do(request, admin.add_department(db_of(request), user.actor, code, name, phone,
-                                                         origin=_origin(request)),
+                                                         areas=areas, origin=_origin(request)),
                            f"已添加承办单位 {name}")
 
 
@@ -148,9 +149,10 @@ async def admin_save_category(
 async def admin_add_rule(request: Request, user: Annotated[ConsoleUser, require(*ADMIN)],
                          department_id: Annotated[int, Form()], keywords: Annotated[str, Form(max_length=500)] = "",
                          category_id: Annotated[str, Form(max_length=12)] = "",
-                         priority: Annotated[int, Form(ge=-100, le=100)] = 0) -> Response:
+                         priority: Annotated[int, Form(ge=-100, le=100)] = 0,
+                         area: Annotated[str, Form(max_length=100)] = "") -> Response:
     return await _admin_do(request, admin.add_rule(db_of(request), user.actor, department_id,
-                                                   _int_or_none(category_id), keywords, priority,
+                                                   _int_or_none(category_id), keywords, priority, area=area,
                                                    origin=_origin(request)), "已添加派单规则")
 
 

@@ -206,6 +206,9 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     phone: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # 属地: the street / township / community names (and aliases) this department answers for,
+    # separated by spaces or commas; an address naming one matches a rule's 属地 (routing.py)
+    areas: Mapped[str | None] = mapped_column(String(500))
 
 
 class Category(Base):
@@ -259,6 +262,9 @@ class RoutingRule(Base):
     keywords: Mapped[str] = mapped_column(String(500), default="")
     priority: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # 属地: the rule applies only when the address names this area (or an alias of it, from the
+    # departments' `areas`); None: anywhere
+    area: Mapped[str | None] = mapped_column(String(100))
 
 
 class User(Base):
@@ -331,6 +337,8 @@ class Call(Base):
     caller_norm: Mapped[str | None] = mapped_column(String(20))  # E.164 (phones.normalize)
     line: Mapped[int | None] = mapped_column(Integer)  # lines in use when it arrived, itself included
     queue: Mapped[str | None] = mapped_column(String(40))
+    # 话后整理 after the call (seconds from its end until the form was saved / discarded / the maximum)
+    acw_s: Mapped[int | None] = mapped_column(Integer)
     seat: Mapped[str | None] = mapped_column(String(32))  # operator extension that answered
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     offered_at: Mapped[datetime]
@@ -689,6 +697,51 @@ class Notification(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str | None] = mapped_column(String(64))  # the scheduler worker
     closed_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(Base):
+    """One answered (or in-flight) request per (actor, Idempotency-Key): the same key again
+    gets the stored answer and writes nothing (callcenter/idempotency.py)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("actor_id", "key", name="uq_idempotency_keys_actor_key"),
+                      Index("ix_idempotency_keys_created_at", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)  # None while the first request runs
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FormDraft(Base):
+    """The 来电登记 form as typed (autosaved per operator and form; callcenter/drafts.py)."""
+
+    __tablename__ = "form_drafts"
+    __table_args__ = (UniqueConstraint("user_id", "form_key", name="uq_form_drafts_user_form"),
+                      Index("ix_form_drafts_updated_at", "updated_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    form_key: Mapped[str] = mapped_column(String(100))
+    linkedid: Mapped[str | None] = mapped_column(String(64))
+    fields: Mapped[str] = mapped_column(Text)  # JSON: field name → value
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SeatGroup(Base):
+    """A seat group (技能组) by its PBX queue: the maximum after-call work (话后整理) of its
+    seats; the `default` row applies to every queue without its own."""
+
+    __tablename__ = "seat_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    acw_max_s: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
 
 
 class SchedulerLease(Base):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.cases.routing import Rule, split_keywords
+from callcenter.cases.routing import Rule, alias_map, split_keywords
 from callcenter.cases.workdays import WorkCalendar
 from callcenter.store.models import CalendarDay, Category, Department, Kind, RoutingRule, SlaRule
 
@@ -64,6 +64,7 @@ class RefData:
     rules: list[Rule]
     sla: dict[Kind, SlaInfo]
     calendar: WorkCalendar
+    areas: dict[str, tuple[str, ...]] = field(default_factory=dict)  # 属地 name → its aliases (routing.alias_map)
     loaded_at: float = field(default_factory=time.monotonic)
 
     def department(self, ref: str | int | None) -> DepartmentInfo | None:
@@ -87,15 +88,15 @@ class RefData:
 
 
 async def load(session: AsyncSession) -> RefData:
-    deps = [
-        DepartmentInfo(d.id, d.code, d.name, d.active) for d in (await session.scalars(select(Department))).all()
-    ]
+    dep_rows = (await session.scalars(select(Department))).all()
+    deps = [DepartmentInfo(d.id, d.code, d.name, d.active) for d in dep_rows]
+    areas = alias_map([d.areas for d in dep_rows if d.active])
     cats = [
         CategoryInfo(c.id, c.name, c.default_department_id, c.resolve_working_days, c.callback_required, c.active)
         for c in (await session.scalars(select(Category))).all()
     ]
     rules = [
-        Rule(r.id, r.department_id, r.category_id, tuple(split_keywords(r.keywords)), r.priority)
+        Rule(r.id, r.department_id, r.category_id, tuple(split_keywords(r.keywords)), r.priority, r.area or None)
         for r in (await session.scalars(select(RoutingRule).where(RoutingRule.active.is_(True)))).all()
     ]
     sla = {
@@ -124,6 +125,7 @@ async def load(session: AsyncSession) -> RefData:
         categories={c.id: c for c in cats},
         categories_by_name={c.name: c for c in cats},
         rules=rules,
+        areas=areas,
         sla=sla,
         calendar=WorkCalendar(overrides=dict((d, w) for d, w in days)),
     )

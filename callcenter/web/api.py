@@ -6,14 +6,14 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from callcenter.cases import routing, services
 from callcenter.cases.views import call_dict, event_dict, ticket_dict
 from callcenter.core.errors import Forbidden, Invalid
 from callcenter.core.logs import context_value
-from callcenter.people import admin
+from callcenter.store import audit, idempotency
 from callcenter.store.models import Kind, Role, Status
 from callcenter.web.deps import ActorDep, BusDep, DbDep
 from callcenter.web.inputs import check_year
@@ -38,6 +38,23 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 router = APIRouter(prefix="/api/v1", tags=["tickets"], responses={401: ERRORS[401]})
 Number = Annotated[str, Path(min_length=1, max_length=32, description="case number, e.g. GD20261126-0001")]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100, description=(
+    "a unique key per intended request (IETF draft-ietf-httpapi-idempotency-key-header): the same key "
+    "again returns the first answer (same status, same body) and writes nothing"))]
+
+
+async def _once(db: Any, actor: Any, key: str | None, scope: str, body: Any, work: Any) -> JSONResponse:
+    """Run `work` (→ (status, body)) at most once per Idempotency-Key of this actor."""
+    if key is None:
+        status, out = await work()
+        return _json(out, status)
+    (status, out), replayed = await idempotency.run(db, actor.id, idempotency.check_key(key), scope,
+                                                    idempotency.fingerprint(scope, body), work)
+    resp = _json(out, status)
+    resp.headers["Idempotency-Key"] = key
+    if replayed:
+        resp.headers["Idempotent-Replayed"] = "true"
+    return resp
 
 
 async def _ref(db: Any) -> Any:
@@ -55,27 +72,31 @@ def _json(data: Any, status: int = 200) -> JSONResponse:
     responses={403: ERRORS[403]},
     summary="Register a case (登记)",
 )
-async def create_ticket(body: TicketIn, db: DbDep, actor: ActorDep, bus: BusDep) -> JSONResponse:
-    t = await services.register(
-        db,
-        actor,
-        services.NewTicket(
-            kind=Kind(body.kind),
-            category=body.category,
-            content=body.content,
-            caller_phone=body.caller_phone,
-            caller_name=body.caller_name,
-            address=body.address,
-            area=body.area,
-            urgent=body.urgent,
-            confidential=body.confidential,
-            no_callback=body.no_callback,
-            call_id=body.call_id,
-            source="api",
-        ),
-        bus=bus,
-    )
-    return _json(ticket_dict(t, await _ref(db), actor), 201)
+async def create_ticket(body: TicketIn, db: DbDep, actor: ActorDep, bus: BusDep,
+                        idempotency_key: IdemKey = None) -> JSONResponse:
+    async def work() -> tuple[int, Any]:
+        t = await services.register(
+            db,
+            actor,
+            services.NewTicket(
+                kind=Kind(body.kind),
+                category=body.category,
+                content=body.content,
+                caller_phone=body.caller_phone,
+                caller_name=body.caller_name,
+                address=body.address,
+                area=body.area,
+                urgent=body.urgent,
+                confidential=body.confidential,
+                no_callback=body.no_callback,
+                call_id=body.call_id,
+                source="api",
+            ),
+            bus=bus,
+        )
+        return 201, ticket_dict(t, await _ref(db), actor)
+
+    return await _once(db, actor, idempotency_key, "POST /api/v1/tickets", body.model_dump(mode="json"), work)
 
 
 @router.get("/tickets", response_model=TicketPage, summary="List / search cases")
@@ -99,7 +120,7 @@ async def list_tickets(
     if department:
         dep = ref.department(department)
         if dep is None:
-            raise Invalid(f"unknown department {department!r}", field="department")
+            raise Invalid(f"承办单位“{department}”不存在", field="department")
         dep_id = dep.id
     f = services.TicketFilter(
         q=q,
@@ -123,7 +144,7 @@ def _day_start(d: date | None, field: str = "from") -> datetime | None:
     try:
         return datetime(d.year, d.month, d.day, tzinfo=TZ)
     except (OverflowError, ValueError):
-        raise Invalid("date out of range", field="from") from None
+        raise Invalid("日期超出范围", field="from") from None
 
 
 @router.get("/tickets/{number}", response_model=TicketOut, responses={403: ERRORS[403], 404: ERRORS[404]})
@@ -149,13 +170,19 @@ async def ticket_events(number: Number, db: DbDep, actor: ActorDep) -> JSONRespo
     responses={403: ERRORS[403], 404: ERRORS[404], 409: ERRORS[409]},
     summary="Apply a workflow action",
 )
-async def transition(number: Number, body: TransitionIn, db: DbDep, actor: ActorDep, bus: BusDep) -> JSONResponse:
+async def transition(number: Number, body: TransitionIn, db: DbDep, actor: ActorDep, bus: BusDep,
+                     idempotency_key: IdemKey = None) -> JSONResponse:
     params = body.model_dump(exclude={"action", "version"}, exclude_none=True)
     check_year(params.get("until"), "until")
     if "until" in params and params["until"].tzinfo is None:
         params["until"] = params["until"].replace(tzinfo=TZ)
-    t = await services.act(db, actor, number, body.action, body.version, params, bus=bus)
-    return _json(ticket_dict(t, await _ref(db), actor))
+
+    async def work() -> tuple[int, Any]:
+        t = await services.act(db, actor, number, body.action, body.version, params, bus=bus)
+        return 200, ticket_dict(t, await _ref(db), actor)
+
+    return await _once(db, actor, idempotency_key, f"POST /api/v1/tickets/{number}/transitions",
+                       body.model_dump(mode="json"), work)
 
 
 @router.get(
@@ -167,8 +194,8 @@ async def caller_history(
     request: Request, phone: Annotated[str, Path(min_length=1, max_length=40)], db: DbDep, actor: ActorDep
 ) -> JSONResponse:
     if actor.role not in (Role.operator, Role.supervisor):
-        raise Forbidden("only the hotline's operators and supervisors see a caller's history")
-    h = await services.caller_history(db, actor, phone, via="api", origin=admin.Origin(
+        raise Forbidden("只有热线的话务员和班长可以查看来电人历史")
+    h = await services.caller_history(db, actor, phone, via="api", origin=audit.Origin(
         request_id=context_value("request_id"), ip=request.client.host if request.client else None))
     ref = await _ref(db)
     return _json(
@@ -201,7 +228,7 @@ async def suggest(
     ref = await _ref(db)
     cat = ref.categories_by_name.get(category)
     if cat is None:
-        raise Invalid(f"unknown category {category!r}", field="category")
+        raise Invalid(f"问题分类“{category}”不存在", field="category")
     dep_id = routing.suggest(ref.rules, cat.id, cat.default_department_id, content)
     dep = ref.departments.get(dep_id) if dep_id else None
     return _json({"department": dep.name if dep else None, "department_code": dep.code if dep else None})

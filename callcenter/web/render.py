@@ -16,6 +16,7 @@ tests walk). Every POST carries the session's CSRF token (auth_web.check_csrf).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -213,9 +214,83 @@ def install(app: Any, routers: Iterable[APIRouter]) -> None:
             return redirect(f"/login?next={quote(str(request.url.path))}")
         return error_page(request, 401, "会话已失效，请重新登录")
 
+    from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    def _console(request: Request) -> bool:
+        return not request.url.path.startswith(("/api/", "/healthz", "/docs", "/openapi", "/static/"))
+
+    @app.exception_handler(RequestValidationError)
+    async def _unparsable(request: Request, exc: RequestValidationError) -> Response:
+        # a console form or query FastAPI could not parse: what and where, in Chinese
+        if not _console(request):
+            return await request_validation_exception_handler(request, exc)
+        return error_page(request, 422, "；".join(_field_problem(e) for e in exc.errors()) or "提交的内容有误")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if not _console(request) or exc.status_code >= 500:
+            return await http_exception_handler(request, exc)
+        detail = exc.detail if isinstance(exc.detail, str) and _has_cjk(exc.detail) else None
+        return error_page(request, exc.status_code, detail or HTTP_MESSAGES.get(exc.status_code, "请求有误"))
+
     @app.exception_handler(CsrfRefused)
     async def _csrf(request: Request, exc: CsrfRefused) -> Response:
+        if request.url.path in INTAKE_PATHS:
+            return await _intake_refused(request)
         return error_page(request, 403, "表单已失效（缺少或错误的安全令牌），请刷新页面后重试")
+
+
+INTAKE_PATHS = ("/operator/register", "/console/kb/answer")
+HTTP_MESSAGES = {404: "没有这个页面，请检查地址", 405: "不支持这种访问方式，请从页面上的按钮操作"}
+FIELD_NAMES = {
+    "caller_phone": "来电号码", "caller_name": "来电人姓名", "address": "地址", "kind": "诉求类型", "category": "问题分类",
+    "content": "诉求内容", "then": "处理方式", "answer": "答复内容", "department": "承办单位", "into": "并入工单号",
+    "action": "操作", "version": "版本", "reason": "理由", "until": "日期", "resolution": "办理结果", "outcome": "结果",
+    "words": "市民评价", "note": "备注", "paused": "示忙状态", "code": "代码", "name": "名称", "phone": "电话",
+    "username": "用户名", "password": "密码", "role": "角色", "seat": "坐席", "priority": "优先级", "keywords": "关键词",
+    "department_id": "承办单位", "category_id": "问题分类", "active": "状态", "page": "页码", "date": "日期",
+    "kb_entry": "知识库条目", "title": "标题", "q": "查询内容", "limit": "条数",
+}
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _field_problem(e: dict[str, Any]) -> str:
+    loc = [str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path", "form")]
+    where = "、".join(FIELD_NAMES.get(x, x) for x in loc) or "表单"
+    kind = str(e.get("type", ""))
+    what = {"missing": "未填写", "int_parsing": "须为整数", "string_too_long": "过长",
+            "string_pattern_mismatch": "取值无效", "enum": "取值无效", "less_than_equal": "过大",
+            "greater_than_equal": "过小", "date_from_datetime_parsing": "须为日期（YYYY-MM-DD）",
+            "date_parsing": "须为日期（YYYY-MM-DD）", "bool_parsing": "取值无效"}.get(kind, "格式不对")
+    return f"{where}{what}"
+
+
+async def _intake_refused(request: Request) -> Response:
+    """A 来电登记 posted with an expired session or a stale token: nothing typed is lost. Signed
+    in: the form comes back as typed (a fresh token) for the operator to submit again. Signed
+    out: to the login, and back to the 话务台, where the form's draft (the server's, or the
+    browser's own copy) brings every field back."""
+    try:
+        user = await auth_web.current_user(request)
+    except LoginRequired:
+        auth_web.flash(request, "会话已失效，请重新登录；登录后将回到话务台，已填写的内容会恢复", "error")
+        return redirect("/login?next=/operator")
+    if user.role not in OP:
+        return error_page(request, 403, "您的角色无权访问此页面")
+    from callcenter.calls import drafts
+    from callcenter.calls.web import refused
+
+    form = await request.form()
+    values = {k: str(form.get(k) or "") for k in drafts.FIELDS}
+    values["kind_manual"] = str(form.get("kind_manual") or "")
+    key = str(form.get("form_key") or "") or uuid.uuid4().hex
+    return await refused(request, user, values, {"form": "表单已失效（页面停留过久或已在别处重新登录），已保留填写内容，请核对后再次提交"},
+                         key, status_code=403)
 
 
 __all__ = ["install", "domain_error_page", "ROUTE_ROLES", "pages_router"]

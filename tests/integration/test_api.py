@@ -187,7 +187,7 @@ async def test_it_refuses_a_stale_version(client: Client, database: Database) ->
     t = await client.create()
     t2 = await client.ok("lina", t, "dispatch", department="zjj")
     r = await client.act("zhangwei", t, "accept")  # t still says version 1
-    assert r.status_code == 409 and "stale" in r.json()["detail"]
+    assert r.status_code == 409 and "已被他人修改" in r.json()["detail"]
     assert (await client.ok("zhangwei", t2, "accept"))["status"] == "accepted"
 
 

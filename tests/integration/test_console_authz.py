@@ -168,7 +168,9 @@ async def test_each_role_reaches_exactly_its_routes(world, username: str) -> Non
                 ("/cases/{number}", "/kb/entries/{code}", "/kb/propose/{number}")))
             got[(method, path)] = status
             if allowed:
-                assert status in (200, 303), f"{username} ({role.value}) {method} {path} → {status}"
+                # KB0001 is an unpublished draft: the 直接答复 is refused with the form kept (409)
+                ok = (200, 303, 409) if path == "/console/kb/answer" else (200, 303)
+                assert status in ok, f"{username} ({role.value}) {method} {path} → {status}"
             else:
                 assert status == 403, f"{username} ({role.value}) {method} {path} → {status}, expected 403"
         r = await c.post("/logout", data={"csrf_token": s.csrf})

@@ -78,8 +78,9 @@ async def test_answer_refuses_expired_changed_or_unknown_entries_before_register
     s, db = console
     for entry, says in (("KB0012:1", "已失效"), ("KB0015:7", "已更新为第 1 版"), ("NOPE:1", "")):
         r = await s.client.post("/console/kb/answer", data={"csrf_token": s.csrf, "kb_entry": entry, **FORM})
-        assert r.status_code == 303 and r.headers["location"] == "/operator"
-        assert says in (await s.client.get("/operator")).text
+        # refused with the form as typed (issue 12: nothing typed lost) and the reason beside it
+        assert r.status_code in (404, 409) and says in r.text and "未答复" in r.text
+        assert FORM["content"] in r.text and FORM["caller_phone"] in r.text
     assert await count(db, Ticket) == 0 and await count(db, KbUse) == 0
     # without the CSRF token: refused, nothing registered
     r = await s.client.post("/console/kb/answer", data={"kb_entry": "KB0015:1", **FORM})

@@ -25,7 +25,8 @@ def test_a_request_shows_at_once_and_the_pbxs_answer_confirms_it() -> None:
     request(b, "8001", True, "r1")
     assert b.seat_state("8001") == "paused"
     assert b.pause_view("8001") | {"seat": None} == {"seat": None, "paused": True, "label": "示忙", "pending": True,
-                                                      "reason": "示忙", "confirmed": None, "error": None}
+                                                      "reason": "示忙", "confirmed": None, "error": None,
+                                                      "acw": False}
     v = b.version
     request(b, "8001", True, "r1")  # our own request, back from the bus
     assert b.version == v
@@ -122,3 +123,22 @@ async def test_watchers_and_settle_follow_a_seats_changes() -> None:
     t0 = time.monotonic()
     assert (await b.settle("8002", 0.05))["pending"] is True  # nobody answers: back after the timeout
     assert time.monotonic() - t0 < 1
+
+
+def test_after_call_work_is_its_own_seat_state() -> None:
+    """话后整理 (issue 12): a pause with that reason is the seat state `acw`, not 示忙."""
+    b = AgentBoard()
+    b.apply("agent.online", {"seat": "8001", "worker": b.worker, "n": 1})
+    b.apply("agent.paused", {"seat": "8001", "paused": True, "reason": "话后整理", "at": 1.0, "source": "event"})
+    assert b.seat_state("8001") == "acw" and b.in_acw("8001")
+    assert b.pause_view("8001")["label"] == "话后整理" and b.pause_view("8001")["acw"] is True
+    assert b.snapshot([{"seat": "8001"}])["acw"] == 1
+    b.apply("agent.paused", {"seat": "8001", "paused": True, "reason": "示忙", "at": 2.0, "source": "event"})
+    assert b.seat_state("8001") == "paused" and not b.in_acw("8001")
+    b.apply("call.answered", {"linkedid": "x", "seat": "8001"})
+    assert b.seat_state("8001") == "busy"
+    b.apply("call.ended", {"linkedid": "x", "seat": "8001"})
+    b.apply("agent.paused", {"seat": "8001", "paused": False, "at": 3.0, "source": "event"})
+    assert b.seat_state("8001") == "ready"
+    b.apply("agent.online", {"seat": "8001", "worker": b.worker, "n": 0})
+    assert b.seat_state("8001") == "offline"

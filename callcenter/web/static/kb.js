@@ -43,4 +43,6 @@
   content.addEventListener("input", later);
   box.addEventListener("input", later);
   box.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); clearTimeout(timer); run(); } });
+  // a form brought back (a refused submit, a draft): its entries at once
+  if (query()) run();
 })();
