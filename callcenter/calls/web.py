@@ -25,19 +25,22 @@ from callcenter.store.models import (
     Status,
 )
 from callcenter.web import auth_web
-from callcenter.web.auth_web import ConsoleUser, require
+from callcenter.web.auth_web import ConsoleUser, LoginRequired, require
 from callcenter.web.render import (
+    FORM_REFUSED,
     OP,
     _bool,
     _categories,
     _departments,
     db_of,
+    error_page,
     local,
     log,
     page,
     pages_router,
     redirect,
     ref,
+    request_origin,
 )
 
 router, _route = pages_router()
@@ -191,10 +194,8 @@ async def _operator_events(q: asyncio.Queue[tuple[str, dict[str, Any]]], seat: s
 @_route("GET", "/operator/history", OP)
 async def operator_history(request: Request, user: Annotated[ConsoleUser, require(*OP)],
                            phone: Annotated[str, Query(max_length=40)] = "") -> Response:
-    from callcenter.people.web import _origin
-
     hist = await services.caller_history(db_of(request), user.actor, phone, via="screen_pop",
-                                         origin=_origin(request))
+                                         origin=request_origin(request))
     r = await ref(request)
     tickets = [ticket_dict(t, r, user.actor) for t in hist["tickets"]]
     return page(request, "_history.html", {"phone": phone, "calls": hist["calls"], "tickets": tickets})
@@ -217,10 +218,8 @@ async def operator_chase(request: Request, number: str, user: Annotated[ConsoleU
         auth_web.flash(request, f"已记录催办：工单 {number}" if chased else f"催办未完成：{problem}",
                        "ok" if chased else "error")
         return redirect("/operator")
-    from callcenter.people.web import _origin
-
     hist = await services.caller_history(db_of(request), user.actor, phone, via="screen_pop",
-                                         origin=_origin(request))
+                                         origin=request_origin(request))
     r = await ref(request)
     tickets = [ticket_dict(t, r, user.actor) for t in hist["tickets"]]
     return page(request, "_history.html", {"phone": phone, "calls": hist["calls"], "tickets": tickets,
@@ -495,3 +494,26 @@ async def operator_discard(request: Request, user: Annotated[ConsoleUser, requir
 # ---------------------------------------------------------------------------------------------
 # cases: search, one case, its actions, print
 # ---------------------------------------------------------------------------------------------
+
+
+async def intake_refused(request: Request) -> Response:
+    """A 来电登记 posted with an expired session or a stale token: nothing typed is lost. Signed
+    in: the form comes back as typed (a fresh token) for the operator to submit again. Signed
+    out: to the login, and back to the 话务台, where the form's draft (the server's, or the
+    browser's own copy) brings every field back."""
+    try:
+        user = await auth_web.current_user(request)
+    except LoginRequired:
+        auth_web.flash(request, "会话已失效，请重新登录；登录后将回到话务台，已填写的内容会恢复", "error")
+        return redirect("/login?next=/operator")
+    if user.role not in OP:
+        return error_page(request, 403, "您的角色无权访问此页面")
+    form = await request.form()
+    values = {k: str(form.get(k) or "") for k in drafts.FIELDS}
+    values["kind_manual"] = str(form.get("kind_manual") or "")
+    key = str(form.get("form_key") or "") or uuid.uuid4().hex
+    return await refused(request, user, values, {"form": "表单已失效（页面停留过久或已在别处重新登录），已保留填写内容，请核对后再次提交"},
+                         key, status_code=403)
+
+
+FORM_REFUSED.update({p: intake_refused for p in ("/operator/register", "/console/kb/answer")})

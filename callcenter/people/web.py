@@ -26,6 +26,7 @@ from callcenter.web.render import (
     page,
     pages_router,
     redirect,
+    request_origin,
     safe_next,
 )
 
@@ -87,11 +88,8 @@ async def admin_page(request: Request, user: Annotated[ConsoleUser, require(*ADM
 
 
 
-def _origin(request: Request) -> admin.Origin:
-    """The request's id (as in its log lines) and the client's address, for the audit log."""
-    from callcenter.core.logs import context_value
+_origin = request_origin
 
-    return admin.Origin(request_id=context_value("request_id"), ip=request.client.host if request.client else None)
 
 
 async def _admin_do(request: Request, coro: Any, ok: str) -> Response:

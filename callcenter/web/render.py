@@ -16,8 +16,7 @@ tests walk). Every POST carries the session's CSRF token (auth_web.check_csrf).
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,10 @@ from fastapi.templating import Jinja2Templates
 from callcenter.cases import phones
 from callcenter.cases.workflow import ACTION_LABELS
 from callcenter.core.errors import DomainError, Invalid
+from callcenter.core.logs import context_value
 from callcenter.floor import agents
 from callcenter.people import admin
+from callcenter.store import audit
 from callcenter.store.models import (
     KIND_LABELS,
     SATISFACTION_LABELS,
@@ -237,12 +238,15 @@ def install(app: Any, routers: Iterable[APIRouter]) -> None:
 
     @app.exception_handler(CsrfRefused)
     async def _csrf(request: Request, exc: CsrfRefused) -> Response:
-        if request.url.path in INTAKE_PATHS:
-            return await _intake_refused(request)
+        handler = FORM_REFUSED.get(request.url.path)
+        if handler is not None:
+            return await handler(request)
         return error_page(request, 403, "表单已失效（缺少或错误的安全令牌），请刷新页面后重试")
 
 
-INTAKE_PATHS = ("/operator/register", "/console/kb/answer")
+# a form whose CSRF check failed (an expired session, a stale token) that must not lose what was
+# typed: path → the page module's handler (calls/web.py registers the 来电登记 form's)
+FORM_REFUSED: dict[str, Callable[[Request], Awaitable[Response]]] = {}
 HTTP_MESSAGES = {404: "没有这个页面，请检查地址", 405: "不支持这种访问方式，请从页面上的按钮操作"}
 FIELD_NAMES = {
     "caller_phone": "来电号码", "caller_name": "来电人姓名", "address": "地址", "kind": "诉求类型", "category": "问题分类",
@@ -270,27 +274,9 @@ def _field_problem(e: dict[str, Any]) -> str:
     return f"{where}{what}"
 
 
-async def _intake_refused(request: Request) -> Response:
-    """A 来电登记 posted with an expired session or a stale token: nothing typed is lost. Signed
-    in: the form comes back as typed (a fresh token) for the operator to submit again. Signed
-    out: to the login, and back to the 话务台, where the form's draft (the server's, or the
-    browser's own copy) brings every field back."""
-    try:
-        user = await auth_web.current_user(request)
-    except LoginRequired:
-        auth_web.flash(request, "会话已失效，请重新登录；登录后将回到话务台，已填写的内容会恢复", "error")
-        return redirect("/login?next=/operator")
-    if user.role not in OP:
-        return error_page(request, 403, "您的角色无权访问此页面")
-    from callcenter.calls import drafts
-    from callcenter.calls.web import refused
-
-    form = await request.form()
-    values = {k: str(form.get(k) or "") for k in drafts.FIELDS}
-    values["kind_manual"] = str(form.get("kind_manual") or "")
-    key = str(form.get("form_key") or "") or uuid.uuid4().hex
-    return await refused(request, user, values, {"form": "表单已失效（页面停留过久或已在别处重新登录），已保留填写内容，请核对后再次提交"},
-                         key, status_code=403)
+def request_origin(request: Request) -> audit.Origin:
+    """The request's id (as in its log lines) and the client's address, for the audit log."""
+    return audit.Origin(request_id=context_value("request_id"), ip=request.client.host if request.client else None)
 
 
 __all__ = ["install", "domain_error_page", "ROUTE_ROLES", "pages_router"]
