@@ -258,9 +258,9 @@ async def capacity(
 ) -> dict[str, Any]:
     """The capacity plan of a period (dates inclusive, Asia/Shanghai): see the module docstring."""
     if lines < 1:
-        raise Invalid(f"lines must be at least 1, not {lines}", field="lines")
+        raise Invalid(f"线路数至少为 1，不能是 {lines}", field="lines")
     if interval_minutes <= 0 or 60 % interval_minutes:
-        raise Invalid(f"interval must divide an hour (5, 10, 15, 30, 60 minutes), not {interval_minutes}",
+        raise Invalid(f"统计间隔须能整除一小时（5、10、15、30 或 60 分钟），不能是 {interval_minutes}",
                       field="interval")
     lo, hi = period_bounds(date_from, date_to)
     interval_s = interval_minutes * 60

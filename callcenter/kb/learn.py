@@ -25,10 +25,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases.workflow import SYSTEM, Actor
-from callcenter.core.errors import Conflict, Forbidden, NotFound
+from callcenter.core.errors import Conflict, Forbidden, NotFound, role_zh
 from callcenter.kb import search as kb_search
 from callcenter.store.db import Database
 from callcenter.store.models import Department, KbEntry, KbPhrasing, KbStatus, KbUse, Role, Ticket, utcnow
+
+PHRASING_STATUS_ZH = {"proposed": "待审核", "published": "已发布", "rejected": "已驳回"}
 
 MAX_LEN = 120
 MIN_CHARS = 4  # fewer word characters than this: not a phrasing (a code, "电梯")
@@ -78,15 +80,15 @@ async def propose(s: AsyncSession, e: KbEntry, text: str, *, source: str, actor:
 
 def _may_review(actor: Actor, dep_id: int | None) -> None:
     if actor.role not in REVIEWERS:
-        raise Forbidden(f"role {actor.role.value} may not review phrasings")
+        raise Forbidden(f"{role_zh(actor.role)}无权审核来电问法")
     if actor.role is Role.clerk and dep_id != actor.department_id:
-        raise Forbidden("this entry belongs to another department")
+        raise Forbidden("该条目属于其他单位")
 
 
 async def pending(db: Database, actor: Actor, status: str = "proposed", limit: int = 200) -> list[dict[str, Any]]:
     """The candidates the actor's department (a clerk), or every department, has to review."""
     if actor.role not in REVIEWERS:
-        raise Forbidden(f"role {actor.role.value} may not review phrasings")
+        raise Forbidden(f"{role_zh(actor.role)}无权审核来电问法")
     q = (select(KbPhrasing, KbEntry.code, KbEntry.title, KbEntry.department_id, Department.name)
          .join(KbEntry, KbEntry.id == KbPhrasing.entry_id)
          .outerjoin(Department, Department.id == KbEntry.department_id)
@@ -115,12 +117,12 @@ async def review(db: Database, actor: Actor, phrasing_id: int, publish: bool,
     async with db.transaction() as s:
         p = await s.get(KbPhrasing, phrasing_id)
         if p is None:
-            raise NotFound(f"no proposed phrasing {phrasing_id}")
+            raise NotFound(f"没有待审核的来电问法 {phrasing_id}")
         e = await s.get(KbEntry, p.entry_id)
         assert e is not None
         _may_review(actor, e.department_id)
         if p.status != "proposed":
-            raise Conflict(f"phrasing {phrasing_id} is already {p.status}")
+            raise Conflict(f"来电问法 {phrasing_id} 已处理（{PHRASING_STATUS_ZH.get(p.status, p.status)}）")
         p.status = "published" if publish else "rejected"
         p.reviewed_by, p.reviewed_at = actor.name, now or utcnow()
         if publish:

@@ -32,6 +32,7 @@ from callcenter.core.tables import read_table, unescape, write_table
 from callcenter.kb import search as kb_search
 from callcenter.store.db import Database
 from callcenter.store.models import (
+    STATUS_LABELS,
     Department,
     KbEntry,
     KbEntryVersion,
@@ -109,9 +110,9 @@ async def _department_id(s: AsyncSession, actor: Actor, dep: str | int | None) -
 
 def _check_fields(f: EntryFields) -> None:
     if not (f.title or "").strip():
-        raise Invalid("title (标题) is required", field="title")
+        raise Invalid("请填写标题", field="title")
     if not (f.answer or "").strip():
-        raise Invalid("answer (答复内容) is required", field="answer")
+        raise Invalid("请填写答复内容", field="answer")
     if f.valid_from and f.valid_until and f.valid_until < f.valid_from:
         raise Invalid("失效日期早于生效日期", field="valid_until")
 
@@ -454,14 +455,14 @@ async def answer_case(db: Database, actor: Actor, code: str, number: str, *, ver
 
     if actor.id is not None and actor.role not in ROLES_FOR[Action.answer]:
         # the role first: a role that may never answer learns nothing about the entry
-        raise Forbidden(f"role {actor.role.value} may not answer cases")
+        raise Forbidden(f"{role_zh(actor.role)}无权直接答复工单")
     now = now or utcnow()
     async with db.session() as s:
         e = await _load(s, code)
     if e.version == 0 or e.status not in (KbStatus.published, KbStatus.expired):
         raise Conflict(f"条目 {code} 尚未发布")
     if is_expired(e):
-        raise Conflict(f"entry {code} has expired (已失效): it cannot answer a case")
+        raise Conflict(f"条目 {code} 已失效，不能用于答复")
     if version is not None and version != e.version:
         raise Conflict(f"条目 {code} 已更新为第 {e.version} 版（您看到的是第 {version} 版），请刷新后重试")
     t = await services.act(db, actor, number, "answer", ticket_version,
@@ -489,7 +490,7 @@ async def propose_from_case(db: Database, actor: Actor, number: str, code: str, 
         if t is None:
             raise NotFound(f"工单 {number} 不存在")
         if t.status not in (Status.resolved, Status.closed) or not (t.resolution or "").strip():
-            raise Conflict(f"case {number} has no 处理情况 to propose (status {t.status.value})")
+            raise Conflict(f"工单 {number} 没有可提议入库的处理情况（状态：{STATUS_LABELS.get(t.status, t.status.value)}）")
         from callcenter.store.models import Category
 
         cat = await s.get(Category, t.category_id)

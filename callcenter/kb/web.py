@@ -411,7 +411,7 @@ async def phrasings(request: Request, user: Annotated[ConsoleUser, require(*VIEW
 async def review_phrasing(request: Request, phrasing_id: int, action: str,
                           user: Annotated[ConsoleUser, require(*VIEW)]) -> Response:
     if action not in ("publish", "reject"):
-        raise NotFound(f"no action {action}")
+        raise NotFound(f"没有“{action}”这一操作")
     try:
         p = await kb_learn.review(db_of(request), user.actor, phrasing_id, action == "publish")
     except (NotFound, Conflict) as ex:

@@ -164,7 +164,8 @@ async def test_two_workers_one_adapter_two_schedulers(pg: Database, pg_url: str,
         assert 'hotline_sse_streams_open{route="/operator/stream"} 3' in m
         async with pg.session() as s:
             kinds = sorted((await s.scalars(select(ProcessHeartbeat.kind))).all())
-        assert kinds == ["telephony", "web", "web"]
+        # every process writes its heartbeat: both schedulers (leader and stand-by), the adapter, both workers
+        assert kinds == ["scheduler", "scheduler", "telephony", "web", "web"]
     finally:
         for s in streams:
             await s.close()

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from callcenter.store.db import Database
 from reports.drill_list import title
 from reports.web import make_router
-from tests.unit.test_metrics import NOW, Y2025, build_cases
+from tests.integration.test_metrics import NOW, Y2025, build_cases
 
 
 def app_for(db: Database, public_url: str | None) -> FastAPI:
