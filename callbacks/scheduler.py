@@ -66,6 +66,9 @@ class SchedulerConfig:
     kb_every: float = 600.0  # knowledge base: expire entries past their end, remind departments
     kb_remind_days: int = 30  # … of entries ending within these days (issue 8)
     data_dir: Path | None = None
+    recordings_every: float = 60.0  # recordings: collect from the PBX's spool (issue 18)
+    recordings_spool: Path | None = None  # None: no collection
+    recordings_dir: Path | None = None  # the storage; retention runs with the nightly summary
     rules: CallbackRules | None = None  # None: sla_rules per kind (the admin's values); set: for all
 
 
@@ -231,6 +234,23 @@ class CallbackScheduler:
 
         return await kb.remind_expiring(self.db, self.config.kb_remind_days, now, self.worker) > 0
 
+    async def step_recordings(self, now: datetime) -> bool:
+        """Recordings (issue 18): move ended calls' files from the PBX's spool to the storage."""
+        c = self.config
+        if c.recordings_spool is None or c.recordings_dir is None:
+            return False
+        from callcenter.recordings import services as rec
+
+        return bool((await rec.collect(self.db, c.recordings_spool, c.recordings_dir, now=now)).collected)
+
+    async def step_retention(self, now: datetime) -> bool:
+        """Recordings past their kind's retention period are removed (logged), none on legal hold."""
+        if self.config.recordings_dir is None:
+            return False
+        from callcenter.recordings import services as rec
+
+        return bool(await rec.apply_retention(self.db, self.config.recordings_dir, now))
+
     async def step_summary(self, now: datetime, day: date | None = None) -> bool:
         """The summary of `day` (default: yesterday in Asia/Shanghai); written once."""
         day = day or (now.astimezone(TZ).date() - timedelta(days=1))
@@ -297,6 +317,12 @@ class CallbackScheduler:
         self.aps.add_job(self._job("rollups", self.step_rollups), "interval", seconds=c.rollups_every,
                          id="rollups")
         self.aps.add_job(self._job("kb", self.step_kb), "interval", seconds=c.kb_every, id="kb")
+        if c.recordings_spool is not None and c.recordings_dir is not None:
+            self.aps.add_job(self._job("recordings", self.step_recordings), "interval", seconds=c.recordings_every,
+                             id="recordings")
+        if c.recordings_dir is not None:
+            self.aps.add_job(self._job("retention", self.step_retention), "cron", hour=c.summary_hour,
+                             minute=(c.summary_minute + 20) % 60, id="retention")
         self.aps.add_job(self._job("summary", self.step_summary), "cron", hour=c.summary_hour,
                          minute=c.summary_minute, id="summary")
         self.aps.start()

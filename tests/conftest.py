@@ -26,7 +26,7 @@ _pg_skipped: list[str] = []
 
 # tables a test may fill; the rest (alembic_version, sla_rules) keep their migrated data
 DATA_TABLES = [
-    "callback_requests", "notifications", "scheduler_leases", "process_heartbeats", "kb_uses", "kb_entry_versions", "kb_entries",
+    "recordings", "legal_holds", "callback_requests", "notifications", "scheduler_leases", "process_heartbeats", "kb_uses", "kb_entry_versions", "kb_entries",
     "report_case_days", "report_case_group_days", "report_call_days", "report_rollup_state", "disclosure_figures",
     "audit_log", "ticket_events", "callbacks", "tickets", "calls", "routing_rules", "users",
     "categories", "departments", "calendar_days", "ticket_counters",

@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     cdr_table: str = Field(default="cdr", pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$",
                            description="the CDR table cdr_pgsql writes (cdr_pgsql.conf `table`)")
 
+    # recordings (issue 18)
+    recordings_spool: Path | None = Field(
+        default=None, description="the PBX's MixMonitor spool (<pbx>-<linkedid>.wav); unset = nothing to collect")
+    recordings_dir: Path | None = Field(default=None, description="the hotline's recordings; default data_dir/recordings")
+
+    @property
+    def recordings_store(self) -> Path:
+        return self.recordings_dir or self.data_dir / "recordings"
+
     # web
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
