@@ -45,7 +45,7 @@ from callcenter.store.models import (
 
 log = logging.getLogger("callcenter.recordings")
 
-NAME_RE = re.compile(r"^(?P<pbx>[A-Za-z0-9_.]+)-(?P<linkedid>[0-9A-Za-z_.]+)\.wav$")
+NAME_RE = re.compile(r"^(?P<pbx>[A-Za-z0-9_.]+)-(?P<linkedid>[0-9A-Za-z_.-]+)\.wav$")  # a PBX name has no "-"
 CHUNK = 1 << 20
 # the audit trail's action for "listened to a call's recording" (ticket_events)
 LISTEN = "listen"
