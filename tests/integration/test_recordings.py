@@ -225,3 +225,23 @@ def test_wav_of_the_simulator_has_the_calls_length(tmp_path: Path) -> None:
     assert (tmp_path / "a.wav").stat().st_size == 44 + 12.25 * 8000 * 2
     os.truncate(tmp_path / "a.wav", 10)
     assert rec.wav_duration(tmp_path / "a.wav") is None
+
+
+async def test_the_schedulers_steps_collect_and_expire(database: Database, dirs: tuple[Path, Path]) -> None:
+    from callbacks.scheduler import CallbackScheduler, SchedulerConfig
+
+    spool, store = dirs
+    old = NOW - timedelta(days=731)
+    await add_call(database, "1700000009.1", at=old)
+    await add_call(database, "1700000009.2", at=NOW - timedelta(hours=1))
+    write_tone_wav(spool / "default-1700000009.1.wav", 2)
+    write_tone_wav(spool / "default-1700000009.2.wav", 2)
+    off = CallbackScheduler(database, SchedulerConfig(worker_id="w"))
+    assert not await off.step_recordings(NOW) and not await off.step_retention(NOW)  # not configured: nothing
+    sched = CallbackScheduler(database, SchedulerConfig(worker_id="w", recordings_spool=spool, recordings_dir=store))
+    assert await sched.step_recordings(NOW)
+    assert not await sched.step_recordings(NOW)  # nothing left
+    assert await sched.step_retention(NOW)
+    got = await recordings(database)
+    assert (got["1700000009.1"].state, got["1700000009.2"].state) == (RecordingState.removed, RecordingState.collected)
+    assert [p.name for p in store.rglob("*.wav")] == ["default-1700000009.2.wav"]
