@@ -160,7 +160,7 @@ async def collect(db: Database, spool: Path, store: Path, *, now: datetime | Non
             else:
                 size, sha = copy_verified(src, dest, write_hook=write_hook)
                 values: dict[str, Any] = {
-                    "call_id": call.id, "state": RecordingState.collected, "path": rel, "size": size,
+                    "call_id": call.id, "ticket_ref": call.ticket_ref, "state": RecordingState.collected, "path": rel, "size": size,
                     "sha256": sha, "duration_s": wav_duration(dest), "started_at": call.offered_at,
                     "collected_at": utcnow(),
                 }
@@ -310,10 +310,11 @@ def may_listen(t: Ticket, rec: CaseRecording, actor: Actor) -> bool:
 async def case_recordings(db: Database, t: Ticket) -> list[CaseRecording]:
     """The recordings of the case's calls: the call it was registered from and its callbacks
     (outbound calls carrying the case number)."""
+    # from the recordings' side (both columns indexed): the calls table has no index on ticket_ref
+    conds = [Recording.ticket_ref == t.number]
+    if t.call_id is not None:
+        conds.append(Recording.call_id == t.call_id)
     async with db.session() as s:
-        conds = [Call.ticket_ref == t.number]
-        if t.call_id is not None:
-            conds.append(Call.id == t.call_id)
         q = (select(Recording.id, Recording.linkedid, Call.direction, Call.offered_at, Recording.duration_s,
                     Call.operator_id, Recording.state)
              .join(Call, Call.id == Recording.call_id).where(or_(*conds)).order_by(Call.offered_at))

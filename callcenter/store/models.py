@@ -793,6 +793,7 @@ class Recording(Base):
     __table_args__ = (
         UniqueConstraint("pbx", "linkedid", name="uq_recordings_pbx_linkedid"),
         Index("ix_recordings_call", "call_id"),
+        Index("ix_recordings_ticket_ref", "ticket_ref"),
         Index("ix_recordings_state_started", "state", "started_at"),
     )
 
@@ -800,6 +801,7 @@ class Recording(Base):
     pbx: Mapped[str] = mapped_column(String(40))
     linkedid: Mapped[str] = mapped_column(String(64))
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    ticket_ref: Mapped[str | None] = mapped_column(String(40))  # a callback's case (the call's ticket_ref)
     state: Mapped[RecordingState] = mapped_column(_enum(RecordingState, "recording_state"))
     path: Mapped[str | None] = mapped_column(String(300))
     size: Mapped[int | None] = mapped_column(BigInteger)

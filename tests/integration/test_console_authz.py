@@ -72,7 +72,7 @@ async def add_collected_recording(db: Database, store: Path, number: str, operat
                  operator_id=operator_id, ticket_ref=number, updated_at=at)
         s.add(c)
         await s.flush()
-        r = Recording(pbx="default", linkedid=c.linkedid, call_id=c.id, state=RecordingState.collected,
+        r = Recording(pbx="default", linkedid=c.linkedid, call_id=c.id, ticket_ref=number, state=RecordingState.collected,
                       path=f"cb-{number}.wav", size=(store / f"cb-{number}.wav").stat().st_size, sha256="-",
                       duration_s=3.0, started_at=at, collected_at=at, created_at=at)
         s.add(r)

@@ -55,8 +55,10 @@ async def test_every_answered_call_is_recorded_collected_and_linked(sqlite_datab
     async with db.session() as s:
         rows = (await s.execute(select(Recording, Call).join(Call, Call.id == Recording.call_id))).all()
     assert {r.linkedid for r, _ in rows} == answered
+    assert {r.ticket_ref for r, c in rows if c.direction.value == "out"} == {"GD20261202-0001"}
     for r, c in rows:
         assert r.state is RecordingState.collected and (r.pbx, r.linkedid) == (c.pbx, c.linkedid)
+        assert r.ticket_ref == c.ticket_ref  # a callback's recording is found from its case
         assert r.duration_s == pytest.approx(sim.record[c.linkedid]["recording_s"], abs=0.01)
         assert (store / (r.path or "")).stat().st_size == r.size
         # an inbound call's file against its talk time (±1 s, like billsec); the callbacks' talk

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("pbx", sa.String(length=40), nullable=False),
         sa.Column("linkedid", sa.String(length=64), nullable=False),
         sa.Column("call_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("ticket_ref", sa.String(length=40), nullable=True),
         sa.Column("state", sa.String(length=24), nullable=False),
         sa.Column("path", sa.String(length=300), nullable=True),
         sa.Column("size", sa.BigInteger(), nullable=True),
@@ -40,6 +41,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("pbx", "linkedid", name="uq_recordings_pbx_linkedid"),
     )
     op.create_index("ix_recordings_call", "recordings", ["call_id"])
+    op.create_index("ix_recordings_ticket_ref", "recordings", ["ticket_ref"])
     op.create_index("ix_recordings_state_started", "recordings", ["state", "started_at"])
     retention = op.create_table(
         "recording_retention",
@@ -63,5 +65,6 @@ def downgrade() -> None:
     op.drop_table("legal_holds")
     op.drop_table("recording_retention")
     op.drop_index("ix_recordings_state_started", table_name="recordings")
+    op.drop_index("ix_recordings_ticket_ref", table_name="recordings")
     op.drop_index("ix_recordings_call", table_name="recordings")
     op.drop_table("recordings")
