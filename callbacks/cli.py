@@ -54,7 +54,8 @@ def run(
     s = get_settings()
     config = SchedulerConfig(worker_id=worker_id or default_worker_id(), callbacks_every=callbacks_every,
                              missed_every=missed_every, deadlines_every=deadlines_every, leader_every=leader_every,
-                             lease_s=lease, data_dir=s.data_dir)
+                             lease_s=lease, data_dir=s.data_dir,
+                             recordings_spool=s.recordings_spool, recordings_dir=s.recordings_store)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -67,6 +67,9 @@ class SchedulerConfig:
     kb_remind_days: int = 30  # … of entries ending within these days (issue 8)
     drafts_every: float = 600.0  # 来电登记 drafts older than a day, idempotency answers older than two
     data_dir: Path | None = None
+    recordings_every: float = 60.0  # recordings: collect from the PBX's spool (issue 18)
+    recordings_spool: Path | None = None  # None: no collection
+    recordings_dir: Path | None = None  # the storage; retention runs with the nightly summary
     rules: CallbackRules | None = None  # None: sla_rules per kind (the admin's values); set: for all
 
 
@@ -240,6 +243,23 @@ class CallbackScheduler:
 
         return (await drafts.purge(self.db) + await idempotency.purge(self.db)) > 0
 
+    async def step_recordings(self, now: datetime) -> bool:
+        """Recordings (issue 18): move ended calls' files from the PBX's spool to the storage."""
+        c = self.config
+        if c.recordings_spool is None or c.recordings_dir is None:
+            return False
+        from callcenter.recordings import services as rec
+
+        return bool((await rec.collect(self.db, c.recordings_spool, c.recordings_dir, now=now)).collected)
+
+    async def step_retention(self, now: datetime) -> bool:
+        """Recordings past their kind's retention period are removed (logged), none on legal hold."""
+        if self.config.recordings_dir is None:
+            return False
+        from callcenter.recordings import services as rec
+
+        return bool(await rec.apply_retention(self.db, self.config.recordings_dir, now))
+
     async def step_summary(self, now: datetime, day: date | None = None) -> bool:
         """The summary of `day` (default: yesterday in Asia/Shanghai); written once."""
         day = day or (now.astimezone(TZ).date() - timedelta(days=1))
@@ -291,6 +311,8 @@ class CallbackScheduler:
             "rollups": (self.step_rollups, c.rollups_every),
             "kb": (self.step_kb, c.kb_every),
             "drafts": (self.step_drafts, c.drafts_every),
+            **({"recordings": (self.step_recordings, c.recordings_every)}
+               if c.recordings_spool is not None and c.recordings_dir is not None else {}),
         }
 
     async def run_steps(self, now: datetime, names: tuple[str, ...] | None = None) -> None:
@@ -321,6 +343,9 @@ class CallbackScheduler:
         self.aps.add_job(self._leader_job, "interval", seconds=c.leader_every, id="leader", next_run_time=now)
         for name, (step, every) in self.interval_steps().items():
             self.aps.add_job(self._job(name, step), "interval", seconds=every, id=name)
+        if c.recordings_dir is not None:
+            self.aps.add_job(self._job("retention", self.step_retention), "cron", hour=c.summary_hour,
+                             minute=(c.summary_minute + 20) % 60, id="retention")
         self.aps.add_job(self._job("summary", self.step_summary), "cron", hour=c.summary_hour,
                          minute=c.summary_minute, id="summary")
         self.aps.start()

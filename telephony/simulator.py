@@ -39,9 +39,12 @@ import logging
 import random
 import time
 import uuid
+import wave
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,22 @@ STATE_CODES = {"Down": "0", "Rsrvd": "1", "OffHook": "2", "Dialing": "3", "Ring"
 CAUSES = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "User alerting, no answer",
           34: "Circuit/channel congestion"}
 QUEUE_APP_DATA = "hotline,t,,,600"
+
+
+def write_tone_wav(path: Path, seconds: float, freq: int = 440, rate: int = 8000) -> None:
+    """A WAV file of `seconds` of a sine tone (8 kHz 16-bit mono, like MixMonitor's wav)."""
+    import math
+    import struct
+
+    period = rate // math.gcd(rate, freq)  # samples in a whole number of cycles
+    cycle = struct.pack(f"<{period}h", *(int(8000 * math.sin(2 * math.pi * freq * i / rate)) for i in range(period)))
+    frames = max(0, int(round(seconds * rate)))
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        whole, rest = divmod(frames, period)
+        w.writeframes(cycle * whole + cycle[: rest * 2])
 
 
 def frame(pairs: list[tuple[str, str]]) -> bytes:
@@ -82,6 +101,8 @@ class SimConfig:
     busy_numbers: tuple[str, ...] = ("18673125566",)
     cdr_url: str | None = None  # write Asterisk's CDR rows (cdr_pgsql's table) to this PostgreSQL database
     cdr_table: str = "cdr"
+    recordings_spool: str | None = None  # write MixMonitor's file per answered call here (`<pbx>-<linkedid>.wav`)
+    pbx: str = "default"  # the PBX's name in those files (the dialplan's HOTLINE_PBX)
 
 
 @dataclass
@@ -511,6 +532,16 @@ class PBXSimulator:
 
     # ---- CDR (as Asterisk's cdr_pgsql writes them: whole seconds, UTC) ------------------------------
 
+    def _record(self, linkedid: str, seconds: float) -> None:
+        """MixMonitor's file of an answered call (the dialplan records from the queue's connect or
+        the callback's answer to the hangup): a tone as long as the talk, 8 kHz 16-bit mono."""
+        if not self.config.recordings_spool:
+            return
+        d = Path(self.config.recordings_spool)
+        d.mkdir(parents=True, exist_ok=True)
+        write_tone_wav(d / f"{self.config.pbx}-{linkedid}.wav", seconds, 300 + (zlib.crc32(linkedid.encode()) % 8) * 50)
+        self.record.setdefault(linkedid, {})["recording_s"] = seconds
+
     def _cdr_time(self, t: float | None) -> datetime | None:
         if t is None:
             return None
@@ -715,6 +746,7 @@ class PBXSimulator:
         self._hangup(caller.citizen, 16)
         self._hangup(caller.trunk, 16)
         self.connected.pop(caller.trunk.uid, None)
+        self._record(caller.trunk.linkedid, self.now() - (caller.answered_at or self.now()))
         self._cdr(caller.trunk, dcontext="inbound", answer=caller.trunk.created, disposition="ANSWERED",
                   userfield="hotline-inbound", dstchannel=p1.name, lastapp="Queue", lastdata=QUEUE_APP_DATA,
                   src=caller.number)
@@ -891,6 +923,7 @@ class PBXSimulator:
                 self._at(self.config.callback_talk_s, ended)
 
             def ended() -> None:
+                self._record(one.linkedid, self.config.callback_talk_s)
                 self._hangup(two, 16)
                 self._unbridge(one)
                 self._hangup(one, 16)
@@ -946,6 +979,7 @@ class PBXSimulator:
                 self._bridge(one, p1)
 
                 def ended() -> None:
+                    self._record(p1.linkedid, self.config.callback_talk_s)
                     self._hangup(two, 16)
                     self._unbridge(one)
                     self._hangup(one, 16)

@@ -425,15 +425,15 @@ def _apply(t: Ticket, change: Change, now: datetime) -> None:
 
 
 async def events(db: Database, actor: Actor, number: str) -> list[TicketEvent]:
-    """The case's audit trail in order; its view entries only for those who may audit them
-    (may_audit_views)."""
+    """The case's audit trail in order; its view entries (and recordings' listens, issue 18) only
+    for those who may audit them (may_audit_views)."""
     async with db.session() as s:
         t = await _load(s, number)
         if not visible_to(t, actor):
             raise Forbidden("该工单属于其他承办单位，您无权查看或办理")
         q = select(TicketEvent).where(TicketEvent.ticket_id == t.id)
         if not may_audit_views(actor):
-            q = q.where(TicketEvent.action != VIEW)
+            q = q.where(TicketEvent.action.notin_((VIEW, "listen")))
         return list((await s.scalars(q.order_by(TicketEvent.id))).all())
 
 

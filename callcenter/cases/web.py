@@ -118,8 +118,11 @@ async def case_page(request: Request, number: str, user: Annotated[ConsoleUser, 
     # 身份信息查阅记录: only for those who may audit it (services.may_audit_views), else None
     views = (await admin.case_identity_views(db_of(request), user.actor, t.id)
              if services.may_audit_views(user.actor) else None)
+    from callcenter.recordings.web import case_context as recordings_context  # 通话录音 (issue 18)
+
+    rec = await recordings_context(db_of(request), t, user.actor, ctx.pop("all_events"))
     return page(request, "case.html", {
-        **ctx, "actions": _actions_for(t, user),
+        **ctx, **rec, "actions": _actions_for(t, user),
         "departments": _departments(await ref(request)), "due_raw": t.due_at, "accept_due_raw": t.accept_due_at,
         "ext_raw": t.extension_requested_until, "views": views,
     })
@@ -195,8 +198,9 @@ async def _case_context(request: Request, number: str, user: ConsoleUser, via: s
     t = await services.get(db, user.actor, number, via=via)
     evs = await services.events(db, user.actor, number)
     # 办理记录 is the workflow's steps; views are listed apart, to auditors only (case_page)
-    steps = [e for e in evs if e.action != services.VIEW]
-    return t, {"t": ticket_dict(t, await ref(request), user.actor), "events": steps}
+    # recordings' listens (issue 18) are listed apart too (recordings/templates/_recordings.html)
+    steps = [e for e in evs if e.action not in (services.VIEW, "listen")]
+    return t, {"t": ticket_dict(t, await ref(request), user.actor), "events": steps, "all_events": evs}
 
 
 @_route("GET", "/print/day", OP)

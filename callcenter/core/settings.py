@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     cdr_table: str = Field(default="cdr", pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$",
                            description="the CDR table cdr_pgsql writes (cdr_pgsql.conf `table`)")
 
+    # recordings (issue 18)
+    recordings_spool: Path | None = Field(
+        default=None, description="the PBX's MixMonitor spool (<pbx>-<linkedid>.wav); unset = nothing to collect")
+    recordings_dir: Path | None = Field(default=None, description="the hotline's recordings; default data_dir/recordings")
+
+    @property
+    def recordings_store(self) -> Path:
+        return self.recordings_dir or self.data_dir / "recordings"
+
     # web
     public_url: str | None = Field(
         default=None, description="the console's address as users reach it (https://12345.example.gov.cn): "

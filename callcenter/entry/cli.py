@@ -86,7 +86,12 @@ def _sub_apps() -> dict[str, Callable[[], Any]]:
 
         return a
 
-    return {"report": report, "disclosure": disclosure, "scheduler": scheduler, "kb": kb, "telephony": telephony}
+    def recordings() -> Any:
+        from callcenter.recordings.cli import app as a
+
+        return a
+
+    return {"recordings": recordings, "report": report, "disclosure": disclosure, "scheduler": scheduler, "kb": kb, "telephony": telephony}
 
 
 _mounted = False

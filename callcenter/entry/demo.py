@@ -38,8 +38,11 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
     db = Database(s.effective_database_url)
     app = create_app(s, db=db)
 
+    # the simulated PBX records every answered call into a spool the scheduler collects (issue 18)
+    spool = s.recordings_spool or s.data_dir / "pbx-spool"
     sim = PBXSimulator(SimConfig(rate_per_min=rate, lines=s.lines, speed=speed,
-                                 username=s.ami_username, secret=s.ami_secret))
+                                 username=s.ami_username, secret=s.ami_secret,
+                                 recordings_spool=str(spool), pbx=s.pbx_name))
     ami_port = await sim.start("127.0.0.1", _free_port(s.ami_port))
     adapter = Adapter(
         AdapterConfig(host="127.0.0.1", port=ami_port, username=s.ami_username, secret=s.ami_secret,
@@ -56,7 +59,8 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
 
     stop_bg = asyncio.Event()
     background = [
-        asyncio.create_task(run_scheduler(db, SchedulerConfig(data_dir=s.data_dir), stop_bg), name="scheduler"),
+        asyncio.create_task(run_scheduler(db, SchedulerConfig(
+            data_dir=s.data_dir, recordings_spool=spool, recordings_dir=s.recordings_store), stop_bg), name="scheduler"),
         asyncio.create_task(run_dialer(db, adapter.originate_callback, "demo", stop_bg), name="dialer"),
         asyncio.create_task(run_heartbeat(db, f"telephony:{s.pbx_name}", "telephony",
                                           lambda: adapter_status(adapter)), name="heartbeat"),

@@ -900,3 +900,60 @@ class ProcessHeartbeat(Base):
     started_at: Mapped[datetime]
     beat_at: Mapped[datetime]
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# ---- call recordings (录音, issue 18) -------------------------------------------------------------
+
+
+class RecordingState(str, enum.Enum):
+    on_pbx = "on_pbx"  # seen in the PBX's spool, not yet copied
+    collected = "collected"  # copied to the hotline's storage, size and SHA-256 verified
+    removed = "removed"  # deleted by the retention policy
+
+
+class Recording(Base):
+    """One call's recording (MixMonitor's `<pbx>-<linkedid>.wav`), linked to the call by that name.
+    `path` is relative to HOTLINE_RECORDINGS_DIR once collected."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        UniqueConstraint("pbx", "linkedid", name="uq_recordings_pbx_linkedid"),
+        Index("ix_recordings_call", "call_id"),
+        Index("ix_recordings_ticket_ref", "ticket_ref"),
+        Index("ix_recordings_state_started", "state", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    pbx: Mapped[str] = mapped_column(String(40))
+    linkedid: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    ticket_ref: Mapped[str | None] = mapped_column(String(40))  # a callback's case (the call's ticket_ref)
+    state: Mapped[RecordingState] = mapped_column(_enum(RecordingState, "recording_state"))
+    path: Mapped[str | None] = mapped_column(String(300))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    duration_s: Mapped[float | None]
+    started_at: Mapped[datetime]  # the call's offered time: retention counts from it
+    collected_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordingRetention(Base):
+    """How long recordings are kept, per case kind (`*` = calls of any other kind or no case)."""
+
+    __tablename__ = "recording_retention"
+
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer)
+
+
+class LegalHold(Base):
+    """A legal hold on a case: the retention policy never removes its calls' recordings."""
+
+    __tablename__ = "legal_holds"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(100))
+    set_at: Mapped[datetime]

@@ -58,7 +58,7 @@ PACKAGES=(build-essential pkg-config wget bzip2 patch python3 libedit-dev libjan
 # NoOp, Set, GotoIf, Busy, Congestion, Hangup) are part of the core.
 MODULES=(
     # dialplan and its applications / functions
-    pbx_config app_dial app_playback app_queue app_verbose
+    pbx_config app_dial app_playback app_queue app_verbose app_mixmonitor app_stack
     func_callerid func_cdr func_channel func_groupcount func_logic
     # SIP phones and the carrier's trunk: PJSIP
     res_pjproject res_pjsip chan_pjsip res_pjsip_session res_pjsip_pubsub

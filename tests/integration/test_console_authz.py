@@ -53,8 +53,33 @@ async def world(sqlite_database: Database, tmp_path: Path) -> AsyncIterator[tupl
     ids["phrasing_id"], ids["action"] = 1, "publish"  # 来电问法 (issue 16): none yet → a message
     ids["sid"] = "0" * 64  # 在线会话 (issue 14): no such session → a message and a redirect for the admin
     ids["kind"] = "complaint"  # 办理时限与回访规则 of 民众诉求 (the admin's form)
+    # 通话录音 (issue 18): 李娜's callback of the case, recorded and collected
+    ids["recording_id"] = await add_collected_recording(db, tmp_path / "recordings", t.number, lina.id)
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url), db=db)
     yield app, db, ids
+
+
+async def add_collected_recording(db: Database, store: Path, number: str, operator_id: int) -> int:
+    from datetime import timedelta
+
+    from callcenter.store.models import Call, CallDirection, CallOutcome, Recording, RecordingState, utcnow
+    from telephony.simulator import write_tone_wav
+
+    at = utcnow() - timedelta(hours=1)
+    store.mkdir(parents=True, exist_ok=True)
+    write_tone_wav(store / f"cb-{number}.wav", 3)
+    async with db.transaction() as s:
+        c = Call(pbx="default", linkedid=f"cb-{number}", direction=CallDirection.outbound, caller_number="13800138000",
+                 offered_at=at, answered_at=at, ended_at=at + timedelta(seconds=3), outcome=CallOutcome.answered,
+                 operator_id=operator_id, ticket_ref=number, updated_at=at)
+        s.add(c)
+        await s.flush()
+        r = Recording(pbx="default", linkedid=c.linkedid, call_id=c.id, ticket_ref=number, state=RecordingState.collected,
+                      path=f"cb-{number}.wav", size=(store / f"cb-{number}.wav").stat().st_size, sha256="-",
+                      duration_s=3.0, started_at=at, collected_at=at, created_at=at)
+        s.add(r)
+        await s.flush()
+        return r.id
 
 
 def client(app: object) -> httpx.AsyncClient:

@@ -55,7 +55,9 @@ def dialplan_uses(text: str) -> tuple[set[str], set[str]]:
              or re.match(r"\s*same\s*=>\s*[^,]+,\s*([A-Za-z][A-Za-z0-9_]*)\s*\(", line))
         if m:
             apps.add(m.group(1))
-        funcs.update(re.findall(r"\b([A-Z][A-Z0-9_]*)\(", line))
+        # a function is a word of two or more capitals; one letter before "(" is an application's
+        # option (Dial's U(…), Queue's options), not a function
+        funcs.update(re.findall(r"\b([A-Z][A-Z0-9_]+)\(", line))
     return apps, {f for f in funcs if f not in apps}
 
 
