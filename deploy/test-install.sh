@@ -319,8 +319,18 @@ grep -q "syntax is ok" "$P/log/step-nginx.log" || fail "nginx -t"
 for i in $(seq 1 60); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB/readyz?strict=1")" = 200 ] && break; sleep 1
 done
-curl -s "http://127.0.0.1:$WEB/readyz?strict=1" | tee "$P/log/readyz.json" | grep -q '"status":"ok"' \
-    || fail "readyz?strict=1 not ok: $(cat "$P/log/readyz.json")"
+# every check ok; a missing holiday calendar of next year (published by the State Council late in
+# the year) only degrades the status and is named with its fix — the guide's §5 says so
+curl -s "http://127.0.0.1:$WEB/readyz?strict=1" > "$P/log/readyz.json"
+python3 - "$P/log/readyz.json" <<'PY' || fail "readyz?strict=1 not ok: $(cat "$P/log/readyz.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+c = r["checks"]
+ok = c["database"]["ok"] and c["bus"]["ok"] and all(t["ok"] for t in c["telephony"]) and c["scheduler"]["ok"] \
+    and all(x["ok"] for x in c.get("schedulers", []))
+cal = c.get("calendar", {"ok": True})
+sys.exit(0 if ok and (r["status"] == "ok" or (not cal["ok"] and "hotline calendar set" in cal.get("fix", ""))) else 1)
+PY
 run_step checks
 grep -q 'hotline_ami_up{pbx="default"} 1' "$P/log/step-checks.log" || fail "the adapter's AMI link is not up"
 
