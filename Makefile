@@ -36,8 +36,10 @@ lint: setup
 	$(VENV)/bin/mypy callcenter telephony callbacks reports
 	$(VENV)/bin/lint-imports
 
+# two workers (pytest-xdist): the suite is half waiting on processes, browsers and databases;
+# each worker has its own PostgreSQL database and SQLite files
 test: setup sysdeps lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 # the fast tier alone (no multi-process, no browser)
 test-fast: setup lint
