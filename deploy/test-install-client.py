@@ -97,7 +97,9 @@ def nginx(https: int, http_port: int) -> None:
     h, got = sse(https, "/wall/stream", chen, 3, 20)
     check(len(got) == 3 and all(e == "wall" for e, _ in got), f"the wall's stream: 3 events ({got})")
     # unbuffered: each event arrives on its own (the wall sends one at least every 5 s)
-    check(got[2][1] - got[1][1] > 1.0, f"the wall's events arrive one by one, not in a burst ({got})")
+    # (the wall pushes on its timer and on every change, so two may come close together: the
+    # three together must still span more than a second — a buffering proxy delivers them at once)
+    check(got[-1][1] - got[0][1] > 1.0, f"the wall's events arrive one by one, not in a burst ({got})")
 
     status, h, body = request(https, "GET", "/static/vendor/htmx.min.js")
     check(status == 200 and len(body) > 10_000, f"the vendored htmx served by nginx from the package ({status})")

@@ -76,6 +76,6 @@ def test_bad_input_is_a_clear_error(hotline) -> None:  # type: ignore[no-untyped
     r = hotline("report", "capacity", "--from", "2026-03-08", "--to", "2026-03-02")
     assert r.returncode == 2 and "before" in r.stderr
     r = hotline("report", "capacity", "--from", "2026-03-02", "--to", "2026-03-08", "--interval", "7")
-    assert r.returncode == 2 and "interval" in r.stderr
+    assert r.returncode == 2 and "统计间隔" in r.stderr
     r = hotline("report", "capacity", "--from", "2026-03-02", "--to", "2026-03-08", "--format", "xlsx")
     assert r.returncode == 2 and "--out" in r.stderr
