@@ -319,10 +319,11 @@ grep -q "syntax is ok" "$P/log/step-nginx.log" || fail "nginx -t"
 for i in $(seq 1 60); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB/readyz?strict=1")" = 200 ] && break; sleep 1
 done
-# every check ok; a missing holiday calendar of next year (published by the State Council late in
-# the year) only degrades the status and is named with its fix — the guide's §5 says so
-curl -s "http://127.0.0.1:$WEB/readyz?strict=1" > "$P/log/readyz.json"
-python3 - "$P/log/readyz.json" <<'PY' || fail "readyz?strict=1 not ok: $(cat "$P/log/readyz.json")"
+# /readyz?strict=1: every check ok; a missing holiday calendar of next year (published by the
+# State Council late in the year) only degrades the status and is named with its fix (guide §5)
+readyz_ok() {
+    curl -s "http://127.0.0.1:$WEB/readyz?strict=1" > "$P/log/readyz.json"
+    python3 - "$P/log/readyz.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 c = r["checks"]
@@ -331,6 +332,8 @@ ok = c["database"]["ok"] and c["bus"]["ok"] and all(t["ok"] for t in c["telephon
 cal = c.get("calendar", {"ok": True})
 sys.exit(0 if ok and (r["status"] == "ok" or (not cal["ok"] and "hotline calendar set" in cal.get("fix", ""))) else 1)
 PY
+}
+readyz_ok || fail "readyz?strict=1 not ok: $(cat "$P/log/readyz.json")"
 run_step checks
 grep -q 'hotline_ami_up{pbx="default"} 1' "$P/log/step-checks.log" || fail "the adapter's AMI link is not up"
 
@@ -384,7 +387,7 @@ for i in $(seq 1 30); do
 done
 curl -s "http://127.0.0.1:$WEB/metrics" | awk '/^hotline_heartbeat_age_seconds/ { if ($2 > 30) bad = 1 } END { exit bad }' \
     || fail "a process gone after the restart"
-curl -s "http://127.0.0.1:$WEB/readyz?strict=1" | grep -q '"status":"ok"' || fail "readyz?strict=1 after the restart"
+readyz_ok || fail "readyz?strict=1 after the restart: $(cat "$P/log/readyz.json")"
 
 if [ -n "$PBXDIR" ] && [ -x "$PBXDIR/start.sh" ]; then
     say "the hotline's dialplan and AMI user (deploy/asterisk/) on the real Asterisk 22 test build $PBXDIR"
@@ -398,7 +401,7 @@ if [ -n "$PBXDIR" ] && [ -x "$PBXDIR/start.sh" ]; then
     grep -q "logged in to the PBX at 127.0.0.1:$ASTPORT" "$tel_log" \
         || fail "the adapter is not logged in to Asterisk with manager.conf's [hotline] user"
     for i in $(seq 1 40); do
-        curl -s "http://127.0.0.1:$WEB/readyz?strict=1" | grep -q '"status":"ok"' && break; sleep 0.5
+        readyz_ok && break; sleep 0.5
     done
     before="$(psql_pg -d hotline -c "select coalesce(max(id), 0) from calls")"
     # a citizen calls: a Local channel into [inbound], the dialplan's line group and queue (the
