@@ -9,14 +9,13 @@ from fastapi.responses import Response
 
 from callcenter.core.errors import Conflict, NotFound
 from callcenter.people import admin
-from callcenter.people.web import _origin
 from callcenter.store.models import (
     KIND_LABELS,
     Kind,
 )
 from callcenter.web import auth_web
 from callcenter.web.auth_web import ConsoleUser, require
-from callcenter.web.render import ADMIN, db_of, page, pages_router, redirect, ref
+from callcenter.web.render import ADMIN, db_of, page, pages_router, redirect, ref, request_origin
 
 router, _route = pages_router()
 
@@ -64,7 +63,7 @@ async def admin_sla_save(request: Request, kind: str, user: Annotated[ConsoleUse
     raw = {f.name: str(form.get(f.name) or "")[:20] for f in admin.SLA_FIELDS}
     seen = str(form.get("seen") or "")[:200] or None
     try:
-        changes = await admin.save_sla_rule(db_of(request), user.actor, k, raw, seen=seen, origin=_origin(request))
+        changes = await admin.save_sla_rule(db_of(request), user.actor, k, raw, seen=seen, origin=request_origin(request))
     except (admin.SlaInvalid, Conflict) as e:
         # the form again, with what was typed and the error beside each field; nothing saved
         errors = e.errors if isinstance(e, admin.SlaInvalid) else {}

@@ -87,11 +87,6 @@ async def admin_page(request: Request, user: Annotated[ConsoleUser, require(*ADM
                                                "sessions": sessions})
 
 
-
-_origin = request_origin
-
-
-
 async def _admin_do(request: Request, coro: Any, ok: str) -> Response:
     try:
         await coro
@@ -108,7 +103,7 @@ async def admin_add_department(request: Request, user: Annotated[ConsoleUser, re
                                phone: Annotated[str, Form(max_length=40)] = "",
                                areas: Annotated[str, Form(max_length=500)] = "") -> Response:
     return await _admin_do(request, admin.add_department(db_of(request), user.actor, code, name, phone,
-                                                         areas=areas, origin=_origin(request)),
+                                                         areas=areas, origin=request_origin(request)),
                            f"已添加承办单位 {name}")
 
 
@@ -116,7 +111,7 @@ async def admin_add_department(request: Request, user: Annotated[ConsoleUser, re
 async def admin_department_active(request: Request, dep_id: int, user: Annotated[ConsoleUser, require(*ADMIN)],
                                   active: Annotated[str, Form(pattern="^(0|1)$")]) -> Response:
     return await _admin_do(request, admin.set_department_active(db_of(request), user.actor, dep_id, active == "1",
-                                                                origin=_origin(request)),
+                                                                origin=request_origin(request)),
                            "已保存")
 
 
@@ -139,7 +134,7 @@ async def admin_save_category(
     return await _admin_do(request, admin.save_category(db_of(request), user.actor, *args,
                                                         callback_required=_bool(callback_required),
                                                         active=True if new else _bool(active),
-                                                        origin=_origin(request)),
+                                                        origin=request_origin(request)),
                            f"已保存问题分类 {name}")
 
 
@@ -151,14 +146,14 @@ async def admin_add_rule(request: Request, user: Annotated[ConsoleUser, require(
                          area: Annotated[str, Form(max_length=100)] = "") -> Response:
     return await _admin_do(request, admin.add_rule(db_of(request), user.actor, department_id,
                                                    _int_or_none(category_id), keywords, priority, area=area,
-                                                   origin=_origin(request)), "已添加派单规则")
+                                                   origin=request_origin(request)), "已添加派单规则")
 
 
 @_route("POST", "/admin/rules/{rule_id}/active", ADMIN)
 async def admin_rule_active(request: Request, rule_id: int, user: Annotated[ConsoleUser, require(*ADMIN)],
                             active: Annotated[str, Form(pattern="^(0|1)$")]) -> Response:
     return await _admin_do(request, admin.set_rule_active(db_of(request), user.actor, rule_id, active == "1",
-                                                          origin=_origin(request)), "已保存")
+                                                          origin=request_origin(request)), "已保存")
 
 
 @_route("POST", "/admin/users", ADMIN)
@@ -170,7 +165,7 @@ async def admin_add_user(
 ) -> Response:
     return await _admin_do(request, admin.add_user(db_of(request), user.actor, username, display_name, role,
                                                    department or None, seat or None, password,
-                                                   origin=_origin(request)),
+                                                   origin=request_origin(request)),
                            f"已添加用户 {username}")
 
 
@@ -188,7 +183,7 @@ async def admin_update_user(
         return redirect("/admin")
     out = await _admin_do(request, admin.update_user(db_of(request), user.actor, user_id, role=role,
                                                      department_id=dep, seat=seat, active=_bool(active),
-                                                     password=password or None, origin=_origin(request)),
+                                                     password=password or None, origin=request_origin(request)),
                           "已保存用户")
     if not _bool(active) or password:
         # the user's API token stops at once: in this worker now, in the others through the bus
@@ -199,5 +194,5 @@ async def admin_update_user(
 
 @_route("POST", "/admin/sessions/{sid}/revoke", ADMIN)
 async def admin_revoke_session(request: Request, sid: str, user: Annotated[ConsoleUser, require(*ADMIN)]) -> Response:
-    return await _admin_do(request, admin.revoke_session(db_of(request), user.actor, sid, origin=_origin(request)),
+    return await _admin_do(request, admin.revoke_session(db_of(request), user.actor, sid, origin=request_origin(request)),
                            "已注销该会话")
