@@ -29,7 +29,7 @@ from callcenter.cases.workdays import MAX_YEAR, MIN_YEAR
 from callcenter.core.errors import DomainError
 
 from . import annual as annual_mod
-from .metrics import UnknownDepartment, UnknownFigure
+from .metrics import TZ, UnknownDepartment, UnknownFigure
 
 MEDIA = {
     "html": "text/html; charset=utf-8",
@@ -146,12 +146,11 @@ def make_router(*dependencies: Any) -> APIRouter:
     async def reports_index(request: Request) -> Response:
         """报表: today's / this month's / this year's figures with their drill-downs, the monthly
         and quarterly summaries and the annual reports."""
-        from callcenter.floor.agents import local_today
         from callcenter.web.render import page
 
         from .metrics import metrics
 
-        today = local_today()
+        today = datetime.now(TZ).date()  # the hotline's day (Asia/Shanghai)
         periods = [("今日", today, today), ("本月", today.replace(day=1), today),
                    ("本年", today.replace(month=1, day=1), today)]
         figs = []
