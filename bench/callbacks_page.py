@@ -53,7 +53,7 @@ from callcenter.store.models import (  # noqa: E402
 )
 
 ADMIN = os.environ.get("HOTLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-DBNAME = "hotline_bench_callbacks"
+DBNAME = os.environ.get("HOTLINE_BENCH_DB", "hotline_bench_callbacks")  # a name of your own on a shared server
 PASSWORD = "bench-callbacks-pw"
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 

@@ -191,9 +191,12 @@ class Adapter:
             self._last_event_at = received_at
             self._save_last_event()
         if message.get("Event") in MEMBER_EVENTS:
+            listed = self.pauses.listed_at
             try:
                 for change in self.pauses.feed(message, received_at):
                     await self._pause_changed(change)
+                if self.pauses.listed_at != listed:
+                    await self._publish_maps()  # a full listing: the boards learn who is a member
             except Exception:  # noqa: BLE001 - the pause state never stops the calls
                 log.exception("pause state: cannot apply %s", message.get("Event"))
         updates = self.tracker.feed(message, received_at)
@@ -350,15 +353,16 @@ class Adapter:
     def _pause_payload(self, change: PauseChange) -> dict[str, Any]:
         st = change.state
         return {"seat": st.seat, "paused": st.paused, "reason": st.reason, "pbx": self.config.pbx, "at": st.at,
-                "source": change.source, "member": st.member}
+                "source": change.source, "member": st.member, "in_call": st.in_call}
 
     async def _pause_changed(self, change: PauseChange) -> None:
         if change.source == "event":
             for waiter in self._pause_waiters.pop(change.state.seat, []):
                 if not waiter.done():
                     waiter.set_result(None)
-        log.info("seat %s %s on the PBX%s (%s)", change.state.seat, "paused" if change.state.paused else "ready",
-                 f" ({change.state.reason})" if change.state.reason else "", change.source)
+        if change.source != "call":
+            log.info("seat %s %s on the PBX%s (%s)", change.state.seat, "paused" if change.state.paused else "ready",
+                     f" ({change.state.reason})" if change.state.reason else "", change.source)
         if self.publisher is None:
             return
         try:
@@ -366,8 +370,19 @@ class Adapter:
         except Exception:  # noqa: BLE001 - the bus never stops the adapter
             log.exception("publishing agent.paused failed")
 
+    async def _publish_maps(self) -> None:
+        if self.publisher is None:
+            return
+        for piece in self.pause_maps():
+            try:
+                await self.publisher.publish("agent.pause_map", piece)
+            except Exception:  # noqa: BLE001 - the bus never stops the adapter
+                log.exception("publishing agent.pause_map failed")
+
     def pause_map(self) -> dict[str, Any]:
-        """Every member's state as the PBX has it: the `agent.pause_map` payload."""
+        """Every member's state as the PBX has it: the `agent.pause_map` payload. Once a full
+        listing has completed (`listed_at`), a seat not in it is not a member of the queue (not
+        logged in on the phone)."""
         return {"pbx": self.config.pbx, "seats": self.pauses.snapshot(), "listed_at": self.pauses.listed_at}
 
     def pause_maps(self, max_bytes: int = 6000) -> list[dict[str, Any]]:

@@ -10,7 +10,9 @@ The PBX is the truth. What tells us:
   `Interface`); the adapter lists the queue at every login, so a pause made while it was away,
   or reset by a PBX restart, is seen. When the listing we started completes, a seat it did not
   list is no longer a member;
-- `QueueMemberStatus` / `QueueMemberAdded` (they carry `Paused` too) and `QueueMemberRemoved`.
+- `QueueMemberStatus` / `QueueMemberAdded` (they carry `Paused` too) and `QueueMemberRemoved`;
+- whether the member is on a queue call (`InCall` of the member events; `AgentConnect` starts
+  it, `AgentComplete` ends it — the seat is free then, even before the channels hang up).
 
 The seat is the extension of the member interface `Local/<seat>@agents` (else of the state
 interface, e.g. `PJSIP/<seat>`). Members of other queues are ignored.
@@ -26,7 +28,7 @@ from typing import Any
 # the same seat pattern as the call tracker: Local/8001@agents, PJSIP/8001
 SEAT_PATTERN = r"^(?:Local|PJSIP|SIP|IAX2)/(\d{3,6})(?:[@\-;]|$)"
 MEMBER_EVENTS = frozenset({"QueueMemberPause", "QueueMember", "QueueMemberStatus", "QueueMemberAdded",
-                           "QueueMemberRemoved", "QueueStatusComplete"})
+                           "QueueMemberRemoved", "QueueStatusComplete", "AgentConnect", "AgentComplete"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +39,17 @@ class SeatPause:
     at: float  # epoch seconds: when the adapter received what told it
     interface: str
     member: bool = True  # False: the seat is no longer a member of the queue
+    in_call: bool = False  # on a call of the queue (InCall; AgentConnect … AgentComplete)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"paused": self.paused, "reason": self.reason, "at": self.at}
+        return {"paused": self.paused, "reason": self.reason, "at": self.at, "in_call": self.in_call}
 
 
 @dataclass(frozen=True, slots=True)
 class PauseChange:
     state: SeatPause
-    source: str  # "event": a QueueMemberPause (the PBX's answer); "status": a listing or member status
+    source: str  # "event": a QueueMemberPause (the PBX's answer); "status": a listing or member status;
+    # "call": AgentConnect / AgentComplete (the member's queue call began / is complete)
 
 
 def _truthy(v: Any) -> bool:
@@ -91,6 +95,8 @@ class PauseBook:
             return []
         if ev == "QueueStatusComplete":
             return self._listing_complete(msg, now)
+        if ev in ("AgentConnect", "AgentComplete"):
+            return self._call(msg, ev == "AgentConnect", now)
         if msg.get("Queue") != self.queue:
             return []
         interface = str(msg.get("Interface") or msg.get("Location") or "")
@@ -106,15 +112,28 @@ class PauseBook:
             return [PauseChange(SeatPause(seat, False, None, now, gone.interface, member=False), "status")]
         paused = _truthy(msg.get("Paused"))
         reason = (str(msg.get("PausedReason") or "").strip() or None) if paused else None
-        state = SeatPause(seat, paused, reason, now, interface)
+        state = SeatPause(seat, paused, reason, now, interface, in_call=_truthy(msg.get("InCall")))
         old = self.seats.get(seat)
         self.seats[seat] = state
         if ev == "QueueMemberPause":
             return [PauseChange(state, "event")]  # always: it answers a pause request
-        if old is not None and (old.paused, old.reason) == (paused, reason):
+        if old is not None and (old.paused, old.reason, old.in_call) == (paused, reason, state.in_call):
             self.seats[seat] = old  # unchanged: keep when it was learnt
             return []
         return [PauseChange(state, "status")]
+
+    def _call(self, msg: Mapping[str, Any], in_call: bool, now: float) -> list[PauseChange]:
+        """AgentConnect / AgentComplete of a member of our queue (published even if InCall said
+        so already: an AgentComplete ends the seat's call on the boards)."""
+        if msg.get("Queue") != self.queue:
+            return []
+        seat = self.seat_of(msg.get("Interface"))
+        old = self.seats.get(seat) if seat else None
+        if seat is None or old is None:
+            return []  # not a member we know: its listing row tells
+        state = SeatPause(seat, old.paused, old.reason, now, old.interface, in_call=in_call)
+        self.seats[seat] = state
+        return [PauseChange(state, "call")]
 
     def apply_row(self, msg: Mapping[str, Any], now: float) -> PauseChange | None:
         """A QueueMember row read outside the ordered stream (a confirming QueueStatus): the

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from callcenter.cases import queues, services
 from callcenter.cases.views import ticket_dict
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.store.models import Kind
 from callcenter.web import auth_web
 from callcenter.web.auth_web import ConsoleUser, require
 from callcenter.web.render import OP, db_of, page, pages_router, redirect, ref
@@ -30,12 +31,15 @@ async def _render(request: Request, user: ConsoleUser, name: str, *, typed: dict
     rows = []
     for it in items:
         d = ticket_dict(it.ticket, r, user.actor, masked=True)
-        d.update(entered_at=it.entered_at, due=it.due, returns=it.returns, return_reason=it.return_reason)
+        d.update(entered_at=it.entered_at, due=it.due, returns=it.returns, return_reason=it.return_reason,
+                 dispute=it.dispute)
         rows.append(d)
     departments = [d for d in r.departments.values() if d.active]
     return page(request, "queues.html", {
         "queue": name, "queues": queues.QUEUES, "counts": n, "rows": rows, "total": total,
         "departments": departments, "typed": typed or {}, "error": error, "now": datetime.now(UTC),
+        "dispatch_days": r.sla_for(Kind.complaint).dispatch_working_days,
+        "return_days": r.sla_for(Kind.complaint).return_working_days,
     }, status_code=status_code)
 
 

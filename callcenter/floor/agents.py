@@ -55,6 +55,8 @@ class _PbxPause:
     reason: str | None
     at: float  # the adapter's clock when it learnt it (epoch seconds)
     pbx: str | None = None
+    member: bool = True  # a member of the queue: logged in on the phone (QueueMemberAdded/Removed, listings)
+    in_call: bool = False  # on a queue call (InCall; AgentConnect … AgentComplete)
 
 
 @dataclass
@@ -96,6 +98,11 @@ def _verb(paused: bool) -> str:
 class AgentBoard:
     """Lines, callers waiting and each seat's state, from the bus. One per web process.
 
+    Seats: the PBX is the truth of who is logged in (a member of the queue: the adapter's full
+    QueueStatus listing, QueueMemberAdded / Removed), on a call (AgentConnect … AgentComplete,
+    InCall; the calls' answer and end) and paused; the console's open pages (`online`) are told
+    beside it and stand in for the membership only while no adapter has listed the queue.
+
     Pause (示忙): the PBX is the truth. `agent.paused` (the telephony adapter saw it on the PBX:
     QueueMemberPause, or its QueueStatus listing at login) sets a seat's state; `agent.pause_map`
     (the adapter's answer to our `agent.hello`) and the adapters' heartbeat rows (`seed_pauses`,
@@ -110,6 +117,9 @@ class AgentBoard:
     waiting: dict[str, dict[str, Any]] = field(default_factory=dict)  # linkedid → call payload
     on_call: dict[str, str] = field(default_factory=dict)  # seat → linkedid
     pbx_pause: dict[str, _PbxPause] = field(default_factory=dict)  # seat → what the PBX confirmed
+    # pbx → when its adapter last listed the queue in full: from then on a seat the PBX has not
+    # named is not a member (未登录); with no listing at all the console's presence stands in
+    listed: dict[str, float] = field(default_factory=dict)
     requests: dict[str, _PauseRequest] = field(default_factory=dict)  # seat → request awaiting the PBX
     pause_errors: dict[str, tuple[str, float]] = field(default_factory=dict)  # seat → (message, time.time())
     online: Counter[str] = field(default_factory=Counter)  # seat → open operator pages, every worker
@@ -154,10 +164,13 @@ class AgentBoard:
         elif topic == "agent.pause":
             self._requested(p)
         elif topic == "agent.paused":
+            if p.get("source") == "call" and not p.get("in_call"):
+                self.on_call.pop(str(p["seat"]), None)  # AgentComplete: the seat is free before the hang-up
             self._confirmed(str(p["seat"]), p, answer=p.get("source") == "event")
         elif topic == "agent.pause_map":
+            self._listed(p.get("pbx"), p.get("listed_at"))
             for seat, st in (p.get("seats") or {}).items():
-                self._confirmed(str(seat), {**st, "pbx": p.get("pbx")}, answer=False)
+                self._confirmed(str(seat), {**st, "pbx": p.get("pbx"), "member": True}, answer=False)
         elif topic == "agent.pause_failed":
             self._failed(p)
         elif topic == "agent.online":
@@ -195,7 +208,7 @@ class AgentBoard:
         if not answer and known is not None and at < known.at:
             return  # older than what this board already has
         new = _PbxPause(bool(st.get("paused")), (st.get("reason") or None) if st.get("paused") else None, at,
-                        st.get("pbx"))
+                        st.get("pbx"), member=st.get("member", True) is not False, in_call=bool(st.get("in_call")))
         changed = known != new
         req = self.requests.get(seat)
         if req is not None and (answer or req.paused == new.paused):
@@ -294,15 +307,21 @@ class AgentBoard:
                     await q.get()
         return self.pause_view(seat)
 
+    def _listed(self, pbx: Any, listed_at: Any) -> None:
+        if isinstance(listed_at, int | float) and listed_at > self.listed.get(str(pbx), 0.0):
+            self.listed[str(pbx)] = float(listed_at)
+            self.version += 1
+
     async def seed_pauses(self, db: Database) -> int:
-        """Seed the seats' pause state from the telephony adapters' heartbeat rows (a web worker
-        starting cold); return how many seats were read."""
-        from callcenter.ops.heartbeat import pause_states
+        """Seed the seats' membership and pause state from the telephony adapters' heartbeat rows
+        (a web worker starting cold); return how many seats were read."""
+        from callcenter.ops.heartbeat import member_maps
 
         n = 0
-        for pbx, seats in (await pause_states(db)).items():
-            for seat, st in seats.items():
-                self._confirmed(seat, {**st, "pbx": pbx}, answer=False)
+        for pbx, m in (await member_maps(db)).items():
+            self._listed(pbx, m["listed_at"])
+            for seat, st in m["seats"].items():
+                self._confirmed(seat, {**st, "pbx": pbx, "member": True}, answer=False)
                 n += 1
         return n
 
@@ -333,18 +352,29 @@ class AgentBoard:
         return {"worker": self.worker, "seats": {k: v for k, v in self.local.items() if v > 0}}
 
     def seat_state(self, seat: str | None) -> str:
-        """busy 通话中 / acw 话后整理 / paused 示忙 / ready 空闲 / offline 未登录 (no operator
-        page open) — following the PBX: the call's answer and end (AgentConnect, hang-up) and
-        the queue member's pause and its reason (QueueMemberPause / QueueMemberStatus)."""
+        """busy 通话中 / acw 话后整理 / paused 示忙 / ready 空闲 / offline 未登录 — following the
+        PBX: the call's answer and end (AgentConnect, AgentComplete / hang-up), the seat's queue
+        membership (logged in on the phone: QueueStatus listings, QueueMemberAdded / Removed) and
+        the member's pause and its reason (QueueMemberPause / QueueMemberStatus). Only while no
+        telephony adapter has told this board about the queue does an open operator page stand
+        in for the membership. Whether the console is open is `console_open` (shown beside)."""
         if not seat:
             return "offline"
-        if seat in self.on_call:
+        known = self.pbx_pause.get(seat)
+        if seat in self.on_call or (known is not None and known.member and known.in_call):
             return "busy"
-        if self.online.get(seat, 0) <= 0:
+        if known is not None or self.listed:
+            if known is None or not known.member:
+                return "offline"
+        elif self.online.get(seat, 0) <= 0:
             return "offline"
         if self.is_paused(seat):
             return "acw" if self.in_acw(seat) else "paused"
         return "ready"
+
+    def console_open(self, seat: str | None) -> bool:
+        """An operator page of this seat is open on some web worker."""
+        return bool(seat) and self.online.get(str(seat), 0) > 0
 
     def in_acw(self, seat: str) -> bool:
         """The seat is paused for after-call work (话后整理), as asked or as the PBX has it."""
@@ -352,7 +382,8 @@ class AgentBoard:
         return bool(v["paused"] and v["reason"] == ACW_REASON)
 
     def snapshot(self, operators: list[dict[str, Any]]) -> dict[str, Any]:
-        seats = [{**o, "state": self.seat_state(o.get("seat"))} for o in operators]
+        seats = [{**o, "state": self.seat_state(o.get("seat")), "console": self.console_open(o.get("seat"))}
+                 for o in operators]
         counts = Counter(s["state"] for s in seats)
         return {
             "lines_in_use": self.lines_in_use,

@@ -131,10 +131,17 @@ def adapter_status(adapter: Any) -> dict[str, Any]:
 async def pause_states(db: Database, now: datetime | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """pbx → seat → {paused, reason, at} from the telephony adapters' heartbeats; a row older
     than STALE_S is ignored (that adapter is gone: what it last knew may no longer be true)."""
+    return {pbx: m["seats"] for pbx, m in (await member_maps(db, now)).items()}
+
+
+async def member_maps(db: Database, now: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """pbx → {seats: seat → {paused, reason, at}, listed_at}: the queue's members as the fresh
+    telephony heartbeats have them (`listed_at` None: the adapter has not listed the queue in
+    full, so a seat missing may still be a member)."""
     now = now or utcnow()
     async with db.session() as s:
         rows = (await s.scalars(select(ProcessHeartbeat).where(ProcessHeartbeat.kind == "telephony"))).all()
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for b in rows:
         if (now - b.beat_at).total_seconds() > STALE_S:
             continue
@@ -142,8 +149,10 @@ async def pause_states(db: Database, now: datetime | None = None) -> dict[str, d
         pauses = data.get("pauses")
         if not isinstance(pauses, dict):
             continue
-        out[str(data.get("pbx") or b.name)] = {
+        listed_at = data.get("pauses_listed_at")
+        out[str(data.get("pbx") or b.name)] = {"seats": {
             str(seat): {"paused": bool(v.get("paused")), "reason": v.get("reason") or None,
-                        "at": float(v.get("at") or 0.0)}
-            for seat, v in pauses.items() if isinstance(v, dict)}
+                        "at": float(v.get("at") or 0.0), "in_call": bool(v.get("in_call"))}
+            for seat, v in pauses.items() if isinstance(v, dict)},
+            "listed_at": float(listed_at) if isinstance(listed_at, int | float) else None}
     return out

@@ -356,6 +356,8 @@ SLA_FIELDS: tuple[SlaField, ...] = (
     SlaField("resolve_working_days", "办理期限", "工作日", 1, 60, "办理", "问题分类可单独设定"),
     SlaField("urgent_resolve_working_days", "紧急件办理期限", "工作日", 1, 60, "办理", "不长于办理期限"),
     SlaField("max_extension_working_days", "最长延期", "工作日", 1, 60, "办理"),
+    SlaField("dispatch_working_days", "派单期限", "工作日", 0, 10, "签收与退单",
+             "0 = 登记当个工作日下班前（下班后或休息日登记的，顺延到下一个工作日）"),
     SlaField("accept_working_minutes", "签收期限", WORK_MIN, 10, 10, "签收与退单",
              "目前各类诉求均按“民众诉求”一行计算"),
     SlaField("urgent_accept_working_minutes", "紧急件签收期限", WORK_MIN, 5, 10, "签收与退单", "不长于签收期限"),

@@ -239,6 +239,8 @@ class SlaRule(Base):
     accept_working_minutes: Mapped[int] = mapped_column(Integer, default=120)
     urgent_accept_working_minutes: Mapped[int] = mapped_column(Integer, default=30)
     return_working_days: Mapped[int] = mapped_column(Integer, default=2)
+    # 待派: dispatched by the end of the n-th working day after registration (0: the same working day)
+    dispatch_working_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     callback_working_days: Mapped[int] = mapped_column(Integer, default=1)
     # callbacks (callbacks/due.py CallbackRules); missed calls (no case yet) use the complaint row
     callback_max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")

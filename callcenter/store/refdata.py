@@ -52,6 +52,7 @@ class SlaInfo:
     remind_before_working_days: int = 1
     remind_before_working_minutes: int = 120
     escalate_after_working_days: int = 5
+    dispatch_working_days: int = 0
 
 
 @dataclass
@@ -114,6 +115,7 @@ async def load(session: AsyncSession) -> RefData:
             r.remind_before_working_days,
             r.remind_before_working_minutes,
             r.escalate_after_working_days,
+            r.dispatch_working_days,
         )
         for r in (await session.scalars(select(SlaRule))).all()
     }

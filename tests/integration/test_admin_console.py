@@ -33,7 +33,7 @@ from tests.console_people import seed_console_people, sign_in
 
 COMPLAINT = {  # the migration's values for 民众诉求 (DOMAIN.md 'Deadlines')
     "resolve_working_days": "5", "urgent_resolve_working_days": "1", "max_extension_working_days": "10",
-    "accept_working_minutes": "120", "urgent_accept_working_minutes": "30", "return_working_days": "2",
+    "accept_working_minutes": "120", "urgent_accept_working_minutes": "30", "return_working_days": "2", "dispatch_working_days": "0",
     "callback_working_days": "1", "callback_max_attempts": "3", "callback_attempt_gap_minutes": "120",
     "missed_callback_working_minutes": "60", "remind_before_working_days": "1",
     "remind_before_working_minutes": "120", "escalate_after_working_days": "5",

@@ -105,7 +105,7 @@ BODIES: dict[str, dict[str, str]] = {
     # sla_rules of 民众诉求 as migrated (saved unchanged: 303 with a message)
     "/admin/sla/{kind}": {"resolve_working_days": "5", "urgent_resolve_working_days": "1",
                           "max_extension_working_days": "10", "accept_working_minutes": "120",
-                          "urgent_accept_working_minutes": "30", "return_working_days": "2",
+                          "urgent_accept_working_minutes": "30", "return_working_days": "2", "dispatch_working_days": "0",
                           "callback_working_days": "1", "callback_max_attempts": "3",
                           "callback_attempt_gap_minutes": "120", "missed_callback_working_minutes": "60",
                           "remind_before_working_days": "1", "remind_before_working_minutes": "120",

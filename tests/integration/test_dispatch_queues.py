@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from callcenter.cases import queues, services
 from callcenter.core.settings import Settings
 from callcenter.entry.app import create_app
 from callcenter.people.auth import actor_of
 from callcenter.store.db import Database
-from callcenter.store.models import Status, User
+from callcenter.store.models import SlaRule, Status, User
 from tests.console_people import seed_console_people, sign_in
 from tests.integration.test_callbacks import People, cst, new_case, resolve
 
@@ -73,15 +73,65 @@ async def test_each_queue_holds_its_cases_oldest_first(database: Database, peopl
     assert await queues.counts(database) == {"dispatch": 2, "returned": 1, "disputed": 1, "reopened": 1}
     items, total = await queues.queue(database, "dispatch")
     assert [i.ticket.number for i in items] == [n["b"], n["a"]] and total == 2
-    # 待派: by the end of its registration day (Asia/Shanghai)
-    assert items[0].due == datetime(2026, 3, 16, 16, 0, tzinfo=UTC)
+    # 待派: by the end of working hours of its registration day (Monday 16 March, 17:30 Beijing)
+    assert items[0].due == datetime(2026, 3, 16, 9, 30, tzinfo=UTC)
     [ret] = (await queues.queue(database, "returned"))[0]
     assert ret.ticket.number == n["c"] and ret.returns == 1 and ret.return_reason == "属环保局职责"
-    assert ret.entered_at == cst(2026, 3, 16, 11, 0)
+    assert ret.entered_at == cst(2026, 3, 16, 11, 0) and ret.due == cst(2026, 3, 16, 17, 30)
     [dis] = (await queues.queue(database, "disputed"))[0]
     assert dis.ticket.number == n["d"] and dis.returns == 2
     [re] = (await queues.queue(database, "reopened"))[0]
     assert re.ticket.number == n["e"] and re.due == cst(2026, 3, 6, 17, 30)  # 政策咨询: 3 working days
+
+
+async def test_the_dispatch_deadline_follows_the_rule_and_the_calendar(database: Database, people: People) -> None:
+    p = people
+    late = await new_case(database, p, cst(2026, 3, 20, 19, 0), content="路面塌陷")  # Friday evening
+    lunch = await new_case(database, p, cst(2026, 3, 23, 12, 30), content="占道经营")  # Monday, lunch break
+    holiday = await new_case(database, p, cst(2026, 10, 1, 10, 0), content="噪音扰民")  # 国庆 holiday
+    due = {i.ticket.number: i.due for i in (await queues.queue(database, "dispatch"))[0]}
+    assert due[late.number] == cst(2026, 3, 23, 17, 30)  # the next working day
+    assert due[lunch.number] == cst(2026, 3, 23, 17, 30)  # the same working day
+    assert due[holiday.number] == cst(2026, 10, 8, 17, 30)  # the first working day after 国庆 (1–7 October)
+    # an admin gives one more working day: the countdown follows the rule
+    await set_dispatch_days(database, 1)
+    try:
+        due = {i.ticket.number: i.due for i in (await queues.queue(database, "dispatch"))[0]}
+        assert due[late.number] == cst(2026, 3, 24, 17, 30) and due[lunch.number] == cst(2026, 3, 24, 17, 30)
+    finally:
+        await set_dispatch_days(database, 0)  # the reference data outlives the test on PostgreSQL
+
+
+async def set_dispatch_days(db: Database, n: int) -> None:
+    async with db.transaction() as s:
+        await s.execute(update(SlaRule).values(dispatch_working_days=n))
+    db.refcache.invalidate()  # as the admin page's write does in its process
+
+
+async def test_a_return_after_signing_or_past_the_window_is_a_dispatch_dispute(database: Database,
+                                                                                people: People) -> None:
+    p = people
+    ok = await new_case(database, p, cst(2026, 3, 16, 9, 0), content="噪音扰民")
+    await services.act(database, p.lina, ok.number, "dispatch", None, {"department": "zjj"}, cst(2026, 3, 16, 9, 5))
+    # within the window (2 working days: to Wednesday 17:30), not signed for: an ordinary 退单
+    await services.act(database, p.zhangwei, ok.number, "return", None, {"reason": "属环保局职责"},
+                       cst(2026, 3, 18, 17, 0))
+    signed = await new_case(database, p, cst(2026, 3, 16, 9, 0), content="违章搭建")
+    await services.act(database, p.lina, signed.number, "dispatch", None, {"department": "zjj"},
+                       cst(2026, 3, 16, 9, 5))
+    await services.act(database, p.zhangwei, signed.number, "accept", None, {}, cst(2026, 3, 16, 10, 0))
+    await services.act(database, p.zhangwei, signed.number, "return", None, {"reason": "经核实非本单位职责"},
+                       cst(2026, 3, 16, 15, 0))
+    late = await new_case(database, p, cst(2026, 3, 16, 9, 0), content="占道经营")
+    await services.act(database, p.lina, late.number, "dispatch", None, {"department": "zjj"}, cst(2026, 3, 16, 9, 5))
+    await services.act(database, p.zhangwei, late.number, "return", None, {"reason": "属城管职责"},
+                       cst(2026, 3, 19, 9, 0))  # Thursday: past the window
+    assert await queues.counts(database) == {"dispatch": 0, "returned": 1, "disputed": 2, "reopened": 0}
+    assert [i.ticket.number for i in (await queues.queue(database, "returned"))[0]] == [ok.number]
+    disputed = (await queues.queue(database, "disputed"))[0]
+    assert [i.ticket.number for i in disputed] == [signed.number, late.number]  # oldest return first
+    assert disputed[0].due == cst(2026, 3, 16, 17, 30) and disputed[1].due == cst(2026, 3, 19, 17, 30)
+    assert [i.dispute for i in disputed] == ["签收后退单", "超过退单时限（2 个工作日）"]
 
 
 

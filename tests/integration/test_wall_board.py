@@ -90,20 +90,24 @@ async def test_a_worker_started_later_shows_the_seats_as_they_are(pg_url: str) -
                     == {"8001": "paused", "8002": "ready", "8003": "busy", "8004": "offline"})
         assert b.lines_in_use == 1
 
-        # 8002 closes the page on A: offline on both boards
+        # 8002 closes the page on A: its console is closed on both boards, while the PBX still has
+        # it as a queue member (空闲: the seat's state is the PBX's)
         await bus_a.publish("agent.online", a.page_opened("8002", -1))
-        await until(lambda: b.seat_state("8002") == "offline" and a.seat_state("8002") == "offline")
-        # 8002 opens a page on B: ready on A too
+        await until(lambda: not b.console_open("8002") and not a.console_open("8002"))
+        assert b.seat_state("8002") == "ready"  # B has the PBX's word (the heartbeat's map)
+        assert a.seat_state("8002") == "offline"  # A never heard of 8002 from the PBX: its page stood in
+        # 8002 opens a page on B: open on A too
         await bus_b.publish("agent.online", b.page_opened("8002", +1))
-        await until(lambda: a.seat_state("8002") == "ready" and b.seat_state("8002") == "ready")
+        await until(lambda: a.console_open("8002") and b.console_open("8002"))
         assert a.online["8002"] == b.online["8002"] == 1
 
         # worker A goes away without a word: its pages stop counting after 3 presence periods
         tasks[0].cancel()
         b.PRESENCE_S = 0.1
         b._recount()
-        await until(lambda: (b._recount(), b.seat_state("8001") == "offline")[1], timeout=3)
-        assert b.seat_state("8002") == "ready"  # B's own page
+        await until(lambda: (b._recount(), not b.console_open("8001"))[1], timeout=3)
+        assert b.console_open("8002")  # B's own page
+        assert b.seat_state("8001") == "paused"  # the PBX's pause stands
     finally:
         for t in tasks:
             t.cancel()

@@ -141,4 +141,7 @@ def test_after_call_work_is_its_own_seat_state() -> None:
     b.apply("agent.paused", {"seat": "8001", "paused": False, "at": 3.0, "source": "event"})
     assert b.seat_state("8001") == "ready"
     b.apply("agent.online", {"seat": "8001", "worker": b.worker, "n": 0})
-    assert b.seat_state("8001") == "offline"
+    # the console closed: still a member of the queue on the PBX, so still 空闲 (console told apart)
+    assert b.seat_state("8001") == "ready" and not b.console_open("8001")
+    b.apply("agent.paused", {"seat": "8001", "paused": False, "at": 4.0, "source": "status", "member": False})
+    assert b.seat_state("8001") == "offline"  # QueueMemberRemoved: logged out of the phone

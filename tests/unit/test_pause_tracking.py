@@ -62,7 +62,11 @@ def test_06b_listing_rows_pauses_during_a_call_and_a_listing_that_drops_a_gone_m
     book.feed({"Event": "QueueMemberPause", "Queue": "hotline", "Interface": "Local/8009@agents",
                "Paused": "1", "PausedReason": "旧"}, 1.0)
     book.begin_listing("hl-00006")  # take the capture's first full listing as if it were ours
-    changes = feed_all(book, "06b_actions")
+    every = feed_all(book, "06b_actions")
+    # the member's queue calls: AgentConnect and AgentComplete of 8001 and 8003, in wire order
+    assert [c for c in every if c[0] == "call"] == [("call", "8001", False, None), ("call", "8003", False, None),
+                                                    ("call", "8001", False, None), ("call", "8003", False, None)]
+    changes = [c for c in every if c[0] != "call"]
     assert changes[:5] == [("status", s, False, None) for s in ("8004", "8001", "8005", "8002", "8003")]
     assert changes[5] == ("status", "8009", False, None)  # dropped at QueueStatusComplete hl-00006
     assert "8009" not in book.seats and book.listed_at is not None
@@ -155,7 +159,7 @@ async def test_the_adapter_publishes_each_pause_of_capture_02_and_keeps_the_map(
             assert all(p["pbx"] == "pbx-a" and p["source"] == "event" and p["member"] for p in got)
             assert not any(p["paused"] for p in got[5:])
             status = adapter_status(adapter)
-            assert status["pauses"]["8003"] == {"paused": False, "reason": None, "at": got[7]["at"]}
+            assert status["pauses"]["8003"] == {"paused": False, "reason": None, "at": got[7]["at"], "in_call": False}
             assert adapter.pause_map()["seats"] == status["pauses"]
             def size(seats: dict[str, Any]) -> int:
                 return sum(len(json.dumps({k: v}, ensure_ascii=False).encode()) for k, v in seats.items())

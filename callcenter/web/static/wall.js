@@ -71,7 +71,9 @@
     });
     var seats = data.board.seats || [];
     document.getElementById("seats").innerHTML = seats.map(function (s) {
-      return '<li class="seat ' + s.state + '"><b>' + esc(s.seat || "") + "</b> " + esc(s.name) + " <span>" + esc(s.state_label || STATE[s.state] || s.state || "") + "</span></li>";
+      // the state is the PBX's; whether the operator's console page is open is told beside it
+      var console = s.state !== "offline" && s.console === false ? ' <i class="console-off">控制台未开</i>' : "";
+      return '<li class="seat ' + s.state + '"><b>' + esc(s.seat || "") + "</b> " + esc(s.name) + " <span>" + esc(s.state_label || STATE[s.state] || s.state || "") + "</span>" + console + "</li>";
     }).join("");
     table("tbl-department", "by_department");
     table("tbl-category", "by_category");
