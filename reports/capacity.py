@@ -1,10 +1,11 @@
 """Capacity planning (容量规划, issue 19): how many trunk lines and seats, from the hotline's own calls.
 
-`traffic()` aggregates the inbound calls of a period per interval (an hour by default) in
-SQL, on SQLite and PostgreSQL alike: offered (refused included), refused (占线未接入),
-answered, abandoned (放弃), answered within 15 s, the sums behind the average handling time
-(talk + after-call work where a call carries it in `data.acw_s`), the waits of answered and
-abandoned calls, the seats that answered, and the lines held by outbound callbacks.
+The traffic of a period per interval (an hour by default) comes from reports/traffic_rollup.py
+(the hourly rollup where it is current, SQL aggregates over `calls` for the rest, on SQLite and
+PostgreSQL alike): offered (refused included), refused (占线未接入), answered, abandoned (放弃),
+answered within 15 s, the sums behind the average handling time (talk + after-call work,
+`calls.acw_s`), the waits of answered and abandoned calls, the seats that answered, and the
+lines held by outbound callbacks.
 
 `capacity()` turns that into what a director reads:
 
@@ -29,19 +30,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, case, cast, func, select
+from sqlalchemy import func, select
 
 from callcenter.core.errors import Invalid
 from callcenter.store.db import Database
-from callcenter.store.models import Call, CallDirection, CallOutcome
+from callcenter.store.models import Call
 
 from . import erlang
 from .metrics import TZ, period_bounds
+from .traffic_rollup import ANSWER_WITHIN_S, FIELDS, traffic_rows
 
 C = Call
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 EXTRA_LINES = range(0, 6)  # "with N + k lines", k = 0 … 5
-ANSWER_WITHIN_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -51,89 +52,6 @@ class Targets:
     refused: float = 0.01  # 占线未接入 / 呼入量 at most
     within_15s: float = 0.80  # 15秒接通率 at least
     answered: float = 0.95  # 接通率 at least
-
-
-def _epoch(dialect: str, col: Any) -> Any:
-    """Whole seconds since 1970 of a UTC timestamp column."""
-    if dialect == "sqlite":  # stored as naive UTC text
-        return cast(func.strftime("%s", col), Integer)
-    return cast(func.floor(func.extract("epoch", col)), Integer)
-
-
-def traffic_query(dialect: str, lo: datetime, hi: datetime, interval_s: int) -> Any:
-    """One row per interval with calls: (bucket, offered, refused, …) sums, in SQL."""
-    if interval_s == 3600 and dialect == "sqlite":
-        # the hour of the stored UTC text 'YYYY-MM-DD HH:MM:SS': the index's order, no date parsing
-        bucket: Any = func.substr(C.offered_at, 1, 13)
-    elif interval_s == 3600:
-        bucket = func.date_trunc("hour", C.offered_at)
-    else:
-        bucket = (_epoch(dialect, C.offered_at) // interval_s) * interval_s
-    inbound = C.direction == CallDirection.inbound
-    answered = and_(inbound, C.outcome == CallOutcome.answered)
-    abandoned = and_(inbound, C.outcome == CallOutcome.abandoned)
-    refused = and_(inbound, C.outcome == CallOutcome.refused)
-    acw = C.data["acw_s"].as_float()
-    talked = and_(answered, C.talk_s.is_not(None))
-    held = and_(inbound, C.outcome.in_([CallOutcome.answered, CallOutcome.abandoned]))
-
-    def n(pred: Any) -> Any:
-        return func.count(case((pred, 1)))
-
-    def total(pred: Any, col: Any) -> Any:
-        return func.coalesce(func.sum(case((pred, col), else_=0.0)), 0.0)
-
-    hold = func.coalesce(C.wait_s, 0.0) + func.coalesce(C.talk_s, 0.0)
-    return (
-        select(
-            bucket.label("bucket"),
-            n(inbound).label("offered"),
-            n(refused).label("refused"),
-            n(answered).label("answered"),
-            n(abandoned).label("abandoned"),
-            n(and_(answered, C.wait_s.is_not(None), C.wait_s <= ANSWER_WITHIN_S)).label("within_15s"),
-            n(talked).label("talked"),
-            total(talked, cast(C.talk_s, Float)).label("talk_sum"),
-            n(and_(answered, acw.is_not(None))).label("acw_n"),
-            total(and_(answered, acw.is_not(None)), acw).label("acw_sum"),
-            total(answered, func.coalesce(C.wait_s, 0.0)).label("wait_answered_sum"),
-            n(and_(abandoned, C.wait_s.is_not(None))).label("patience_n"),
-            total(abandoned, func.coalesce(C.wait_s, 0.0)).label("wait_abandoned_sum"),
-            n(held).label("held_n"),
-            total(held, hold).label("hold_sum"),  # lines held by inbound calls (trunk answer → hangup)
-            total(C.direction == CallDirection.outbound, hold).label("out_hold_sum"),
-            func.count(func.distinct(case((answered, C.seat)))).label("seats"),
-        )
-        .where(C.offered_at >= lo, C.offered_at < hi)
-        .group_by(bucket)
-        .order_by(bucket)
-    )
-
-
-FIELDS = ("offered", "refused", "answered", "abandoned", "within_15s", "talked", "talk_sum", "acw_n", "acw_sum",
-          "wait_answered_sum", "patience_n", "wait_abandoned_sum", "held_n", "hold_sum", "out_hold_sum", "seats")
-
-
-async def traffic_rows(db: Database, lo: datetime, hi: datetime, interval_s: int = 3600) -> list[dict[str, Any]]:
-    """The intervals with calls in [lo, hi), each a dict with `start` (aware UTC) and FIELDS."""
-    async with db.session() as s:
-        rows = (await s.execute(traffic_query("sqlite" if db.is_sqlite else "postgresql", lo, hi, interval_s))).all()
-    out = []
-    for r in rows:
-        d: dict[str, Any] = {f: (float(v) if f.endswith("_sum") else int(v))
-                             for f, v in zip(FIELDS, r[1:], strict=True)}
-        d["start"] = _bucket_start(r[0])
-        out.append(d)
-    return out
-
-
-def _bucket_start(v: Any) -> datetime:
-    """An interval's start as an aware UTC datetime, from whichever bucket key the store gave."""
-    if isinstance(v, datetime):
-        return v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)
-    if isinstance(v, str):
-        return datetime.strptime(v, "%Y-%m-%d %H").replace(tzinfo=UTC)
-    return datetime.fromtimestamp(int(v), UTC)
 
 
 def _sum(rows: list[dict[str, Any]], f: str) -> float:
@@ -219,7 +137,7 @@ def _refused_upto(r: dict[str, Any], p: dict[str, Any], lines: int, most: int, i
     offered = r["offered"]
     b = []
     if p["load_lines"] > 0:
-        x, a = erlang.erlang_b(lines, p["load_lines"]), p["load_lines"]
+        x, a = p["blocking_erlang_b"], p["load_lines"]
         for k in range(lines, most + 1):
             if k > lines:
                 x = a * x / (k + a * x)
@@ -255,6 +173,7 @@ async def capacity(
     targets: Targets = Targets(),
     interval_minutes: int = 60,
     history: bool = True,
+    use_rollup: bool = True,
 ) -> dict[str, Any]:
     """The capacity plan of a period (dates inclusive, Asia/Shanghai): see the module docstring."""
     if lines < 1:
@@ -264,7 +183,7 @@ async def capacity(
                       field="interval")
     lo, hi = period_bounds(date_from, date_to)
     interval_s = interval_minutes * 60
-    rows = await traffic_rows(db, lo, hi, interval_s)
+    rows = await traffic_rows(db, lo, hi, interval_s, use_rollup=use_rollup)
     rt = rates(rows)
 
     # -- validation and "with N + k lines", per past interval ------------------------------
@@ -276,8 +195,8 @@ async def capacity(
     observed_refused = sum(r["refused"] for r in rows)
     ab_rows = [(p["abandoned_pred"], r["abandoned"]) for r, p in zip(rows, preds, strict=True)
                if p["abandoned_pred"] is not None]
-    intervals = [
-        {
+    def interval(r: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+        return {
             "start": r["start"].astimezone(TZ).isoformat(timespec="minutes"),
             "offered": r["offered"], "seats": r["seats"],
             "load_lines": _r(p["load_lines"], 3),
@@ -285,17 +204,21 @@ async def capacity(
             "refused_pred_erlang_b": _r(p["refused_pred_erlang_b"], 3), "model": p["model"],
             "abandoned": r["abandoned"], "abandoned_pred": _r(p["abandoned_pred"], 3),
         }
-        for r, p in zip(rows, preds, strict=True)
-    ]
+
+    def missed(rp: tuple[dict[str, Any], dict[str, Any]]) -> float:
+        r, p = rp
+        return -(abs(r["refused"] - (_r(p["refused_pred"], 3) or 0))
+                 + abs(r["abandoned"] - (_r(p["abandoned_pred"], 3) or 0)))
+
     validation = {
         "interval_minutes": interval_minutes,
         "refused": _error([p["refused_pred"] for p in preds], [r["refused"] for r in rows]),
         "refused_erlang_b": _error([p["refused_pred_erlang_b"] for p in preds], [r["refused"] for r in rows]),
         "abandoned": _error([a for a, _ in ab_rows], [b for _, b in ab_rows]),
-        "intervals": intervals if history else None,
+        # every past interval (the JSON and the workbook; the page shows the totals and the worst)
+        "intervals": [interval(r, p) for r, p in zip(rows, preds, strict=True)] if history else None,
         # the intervals where the models missed most (refused and abandoned together)
-        "worst": sorted(intervals, key=lambda i: -(abs(i["refused"] - (i["refused_pred"] or 0))
-                                                    + abs(i["abandoned"] - (i["abandoned_pred"] or 0))))[:10],
+        "worst": [interval(r, p) for r, p in sorted(zip(rows, preds, strict=True), key=missed)[:10]],
     }
 
     # -- per hour of week: mean traffic, blocking, lines and seats needed -------------------
