@@ -125,9 +125,20 @@ def _hour(t: datetime) -> int:
     return int(t.timestamp()) // 3600
 
 
+_TYPES = tuple(float if f.endswith("_sum") else int for f in FIELDS)
+
+
 def _row(start: datetime, vals: Sequence[Any]) -> dict[str, Any]:
-    d: dict[str, Any] = {f: (float(v) if f.endswith("_sum") else int(v)) for f, v in zip(FIELDS, vals, strict=True)}
+    """An aggregate row (the stores give Decimal / int / float by dialect) as ints and floats."""
+    d: dict[str, Any] = dict(zip(FIELDS, map(lambda t, v: t(v), _TYPES, vals), strict=True))
     d["start"] = start
+    return d
+
+
+def _rollup_row(hour: int, vals: Sequence[Any]) -> dict[str, Any]:
+    """A report_call_hours row: its columns are typed (INTEGER / FLOAT) already."""
+    d: dict[str, Any] = dict(zip(FIELDS, vals, strict=True))
+    d["start"] = datetime.fromtimestamp(hour * 3600, UTC)
     return d
 
 
@@ -237,8 +248,7 @@ async def traffic_rows(db: Database, lo: datetime, hi: datetime, interval_s: int
             return await live_rows(s, dialect, lo, hi, interval_s)
         skip = set(changed)
         q = select(H.hour, *(getattr(H, f) for f in FIELDS)).where(H.hour >= _hour(lo), H.hour < _hour(hi))
-        rows = [_row(datetime.fromtimestamp(r[0] * 3600, UTC), r[1:])
-                for r in (await s.execute(q)).all() if r[0] not in skip]
+        rows = [_rollup_row(r[0], r[1:]) for r in (await s.execute(q)).all() if r[0] not in skip]
         for a, b in _runs(changed):
             rows += await live_rows(s, dialect, a, b)
     rows.sort(key=lambda r: r["start"])
