@@ -166,3 +166,29 @@ async def test_the_capacity_plan_is_the_same_from_the_rollup(database: Database)
     assert in_period
     assert after["rates"]["acw_s"] == pytest.approx(sum(acw) / len(acw), abs=0.01)
     assert after["rates"]["aht_s"] == pytest.approx(sum(talk) / len(talk) + sum(acw) / len(acw), abs=0.01)
+
+
+async def test_the_schedulers_rollup_step_keeps_the_hourly_traffic(database: Database) -> None:
+    from callbacks.scheduler import CallbackScheduler, SchedulerConfig
+
+    rows = _calls(random.Random(3), 400, "s")
+    async with database.transaction() as s:
+        await s.execute(insert(Call), [r | {"updated_at": START} for r in rows])
+    sched = CallbackScheduler(database, SchedulerConfig(worker_id="h19"))
+    now = datetime.now(UTC)
+    assert await sched.step_rollups(now)  # the first tick builds it
+    lo, hi = START, START + timedelta(days=DAYS)
+    base = await _base(database, lo, hi)
+    async with database.session() as s:
+        assert (await s.execute(select(func.count()).select_from(ReportCallHour))).scalar_one() == len(base)
+    # a call arriving after the tick is in the next one's rollup
+    late = _calls(random.Random(4), 1, "late")[0] | {"updated_at": now + timedelta(seconds=1)}
+    async with database.transaction() as s:
+        await s.execute(insert(Call), [late])
+    assert await sched.step_rollups(now + tr.LAG + timedelta(seconds=2))
+    hour = tr._hour(late["offered_at"])
+    async with database.session() as s:
+        row = (await s.execute(select(ReportCallHour).where(ReportCallHour.hour == hour))).scalar_one()
+    live = {r["start"]: r for r in await _base(database, lo, hi)}
+    assert row.offered == live[datetime.fromtimestamp(hour * 3600, UTC)]["offered"]
+    assert row.out_hold_sum == pytest.approx(live[datetime.fromtimestamp(hour * 3600, UTC)]["out_hold_sum"])

@@ -4,8 +4,8 @@ Revision ID: d19a7c3e5b10
 Revises: b1c2d3e4f5a6
 Create Date: 2026-12-02 10:00:00
 
-Built by `reports.traffic_rollup.refresh` (the scheduler's rollup step; `hotline report
-capacity --rebuild` or the first refresh builds it from `calls`). Until it is built the
+Built by `reports.traffic_rollup.refresh` (the scheduler's rollup step: its first run builds
+it from `calls`, later runs replace the hours whose calls changed). Until it is built the
 capacity plan reads `calls` directly, so nothing is filled here.
 """
 
@@ -19,15 +19,14 @@ down_revision: str | None = "b1c2d3e4f5a6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-INTS = ("offered", "refused", "answered", "abandoned", "within_15s", "talked", "acw_n", "patience_n", "held_n")
-FLOATS = ("talk_sum", "acw_sum", "wait_answered_sum", "wait_abandoned_sum", "hold_sum", "out_hold_sum")
+COUNTS = ("offered", "refused", "answered", "abandoned", "within_15s", "talked")
 
 
 def upgrade() -> None:
     op.create_table(
         "report_call_hours",
         sa.Column("hour", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
-        *(sa.Column(c, sa.Integer(), nullable=False) for c in INTS[:6]),
+        *(sa.Column(c, sa.Integer(), nullable=False) for c in COUNTS),
         sa.Column("talk_sum", sa.Float(), nullable=False),
         sa.Column("acw_n", sa.Integer(), nullable=False),
         sa.Column("acw_sum", sa.Float(), nullable=False),
