@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,6 +90,18 @@ def simulate(start: datetime, days: int, h: Hotline, seed: int = 12345, pbx: str
         yield row
 
 
+def batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """`rows` in lists of `size` (the last shorter)."""
+    batch: list[Any] = []
+    for r in rows:
+        batch.append(r)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 async def load(db: Any, rows: Iterator[dict[str, Any]], chunk: int = 5000) -> int:
     """Insert simulated call rows into the store (Core executemany, a transaction per chunk);
     returns how many. Rows may carry `updated_at` (else the time of the insert)."""
@@ -99,19 +111,9 @@ async def load(db: Any, rows: Iterator[dict[str, Any]], chunk: int = 5000) -> in
 
     stmt = insert(table_of(Call))
     total = 0
-    batch: list[dict[str, Any]] = []
-
-    async def flush() -> None:
+    for batch in batches(rows, chunk):
         async with db.transaction() as s:
-            await s.execute(stmt, batch)
-
-    for r in rows:
-        batch.append(r | {"direction": CallDirection(r["direction"]), "outcome": CallOutcome(r["outcome"])})
-        if len(batch) >= chunk:
-            await flush()
-            total += len(batch)
-            batch = []
-    if batch:
-        await flush()
+            await s.execute(stmt, [r | {"direction": CallDirection(r["direction"]), "outcome": CallOutcome(r["outcome"])}
+                                   for r in batch])
         total += len(batch)
     return total

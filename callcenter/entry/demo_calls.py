@@ -61,22 +61,11 @@ async def bulk_insert(db: Database, rows: Iterator[dict[str, Any]], chunk: int =
     marks = ", ".join("?" if sqlite else f"${i + 1}" for i in range(len(COLUMNS)))
     sql = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({marks})"
     times = {COLUMNS.index(c) for c in TIMES}
-    total = 0
-    batch: list[tuple[Any, ...]] = []
-
-    async def flush() -> None:
-        async with db.engine.begin() as conn:
-            await conn.exec_driver_sql(sql, batch)
-
     conv = [(c, _sqlite_time if sqlite and i in times else None) for i, c in enumerate(COLUMNS)]
-    for r in rows:
-        batch.append(tuple(f(r[c]) if f else r[c] for c, f in conv))
-        if len(batch) >= chunk:
-            await flush()
-            total += len(batch)
-            batch = []
-    if batch:
-        await flush()
+    total = 0
+    for batch in simweek.batches(rows, chunk):
+        async with db.engine.begin() as conn:
+            await conn.exec_driver_sql(sql, [tuple(f(r[c]) if f else r[c] for c, f in conv) for r in batch])
         total += len(batch)
     return total
 
