@@ -223,10 +223,13 @@ class CallbackScheduler:
 
     async def step_rollups(self, now: datetime) -> bool:
         """The report rollups (per-day counts) of the days changed since the last refresh:
-        dashboards and `hotline report metrics` read them (reports/rollup.py)."""
+        dashboards and `hotline report metrics` read them (reports/rollup.py); and the hourly
+        traffic capacity planning reads (reports/traffic_rollup.py)."""
+        from reports import traffic_rollup
         from reports.rollup import refresh_rollups
 
-        return await refresh_rollups(self.db, now)
+        days = await refresh_rollups(self.db, now)
+        return await traffic_rollup.refresh(self.db, now) or days
 
     async def step_kb(self, now: datetime) -> bool:
         """Knowledge base (issue 8): entries past their end expire; a notice per entry ending

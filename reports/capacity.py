@@ -1,10 +1,11 @@
 """Capacity planning (容量规划, issue 19): how many trunk lines and seats, from the hotline's own calls.
 
-`traffic()` aggregates the inbound calls of a period per interval (an hour by default) in
-SQL, on SQLite and PostgreSQL alike: offered (refused included), refused (占线未接入),
-answered, abandoned (放弃), answered within 15 s, the sums behind the average handling time
-(talk + after-call work where a call carries it in `data.acw_s`), the waits of answered and
-abandoned calls, the seats that answered, and the lines held by outbound callbacks.
+The traffic of a period per interval (an hour by default) comes from reports/traffic_rollup.py
+(the hourly rollup where it is current, SQL aggregates over `calls` for the rest, on SQLite and
+PostgreSQL alike): offered (refused included), refused (占线未接入), answered, abandoned (放弃),
+answered within 15 s, the sums behind the average handling time (talk + after-call work,
+`calls.acw_s`), the waits of answered and abandoned calls, the seats that answered, and the
+lines held by outbound callbacks.
 
 `capacity()` turns that into what a director reads:
 
@@ -29,19 +30,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, case, cast, func, select
+from sqlalchemy import func, select
 
 from callcenter.core.errors import Invalid
 from callcenter.store.db import Database
-from callcenter.store.models import Call, CallDirection, CallOutcome
+from callcenter.store.models import Call
 
 from . import erlang
 from .metrics import TZ, period_bounds
+from .traffic_rollup import ANSWER_WITHIN_S, FIELDS, traffic_rows
 
 C = Call
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 EXTRA_LINES = range(0, 6)  # "with N + k lines", k = 0 … 5
-ANSWER_WITHIN_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -51,89 +52,6 @@ class Targets:
     refused: float = 0.01  # 占线未接入 / 呼入量 at most
     within_15s: float = 0.80  # 15秒接通率 at least
     answered: float = 0.95  # 接通率 at least
-
-
-def _epoch(dialect: str, col: Any) -> Any:
-    """Whole seconds since 1970 of a UTC timestamp column."""
-    if dialect == "sqlite":  # stored as naive UTC text
-        return cast(func.strftime("%s", col), Integer)
-    return cast(func.floor(func.extract("epoch", col)), Integer)
-
-
-def traffic_query(dialect: str, lo: datetime, hi: datetime, interval_s: int) -> Any:
-    """One row per interval with calls: (bucket, offered, refused, …) sums, in SQL."""
-    if interval_s == 3600 and dialect == "sqlite":
-        # the hour of the stored UTC text 'YYYY-MM-DD HH:MM:SS': the index's order, no date parsing
-        bucket: Any = func.substr(C.offered_at, 1, 13)
-    elif interval_s == 3600:
-        bucket = func.date_trunc("hour", C.offered_at)
-    else:
-        bucket = (_epoch(dialect, C.offered_at) // interval_s) * interval_s
-    inbound = C.direction == CallDirection.inbound
-    answered = and_(inbound, C.outcome == CallOutcome.answered)
-    abandoned = and_(inbound, C.outcome == CallOutcome.abandoned)
-    refused = and_(inbound, C.outcome == CallOutcome.refused)
-    acw = C.data["acw_s"].as_float()
-    talked = and_(answered, C.talk_s.is_not(None))
-    held = and_(inbound, C.outcome.in_([CallOutcome.answered, CallOutcome.abandoned]))
-
-    def n(pred: Any) -> Any:
-        return func.count(case((pred, 1)))
-
-    def total(pred: Any, col: Any) -> Any:
-        return func.coalesce(func.sum(case((pred, col), else_=0.0)), 0.0)
-
-    hold = func.coalesce(C.wait_s, 0.0) + func.coalesce(C.talk_s, 0.0)
-    return (
-        select(
-            bucket.label("bucket"),
-            n(inbound).label("offered"),
-            n(refused).label("refused"),
-            n(answered).label("answered"),
-            n(abandoned).label("abandoned"),
-            n(and_(answered, C.wait_s.is_not(None), C.wait_s <= ANSWER_WITHIN_S)).label("within_15s"),
-            n(talked).label("talked"),
-            total(talked, cast(C.talk_s, Float)).label("talk_sum"),
-            n(and_(answered, acw.is_not(None))).label("acw_n"),
-            total(and_(answered, acw.is_not(None)), acw).label("acw_sum"),
-            total(answered, func.coalesce(C.wait_s, 0.0)).label("wait_answered_sum"),
-            n(and_(abandoned, C.wait_s.is_not(None))).label("patience_n"),
-            total(abandoned, func.coalesce(C.wait_s, 0.0)).label("wait_abandoned_sum"),
-            n(held).label("held_n"),
-            total(held, hold).label("hold_sum"),  # lines held by inbound calls (trunk answer → hangup)
-            total(C.direction == CallDirection.outbound, hold).label("out_hold_sum"),
-            func.count(func.distinct(case((answered, C.seat)))).label("seats"),
-        )
-        .where(C.offered_at >= lo, C.offered_at < hi)
-        .group_by(bucket)
-        .order_by(bucket)
-    )
-
-
-FIELDS = ("offered", "refused", "answered", "abandoned", "within_15s", "talked", "talk_sum", "acw_n", "acw_sum",
-          "wait_answered_sum", "patience_n", "wait_abandoned_sum", "held_n", "hold_sum", "out_hold_sum", "seats")
-
-
-async def traffic_rows(db: Database, lo: datetime, hi: datetime, interval_s: int = 3600) -> list[dict[str, Any]]:
-    """The intervals with calls in [lo, hi), each a dict with `start` (aware UTC) and FIELDS."""
-    async with db.session() as s:
-        rows = (await s.execute(traffic_query("sqlite" if db.is_sqlite else "postgresql", lo, hi, interval_s))).all()
-    out = []
-    for r in rows:
-        d: dict[str, Any] = {f: (float(v) if f.endswith("_sum") else int(v))
-                             for f, v in zip(FIELDS, r[1:], strict=True)}
-        d["start"] = _bucket_start(r[0])
-        out.append(d)
-    return out
-
-
-def _bucket_start(v: Any) -> datetime:
-    """An interval's start as an aware UTC datetime, from whichever bucket key the store gave."""
-    if isinstance(v, datetime):
-        return v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)
-    if isinstance(v, str):
-        return datetime.strptime(v, "%Y-%m-%d %H").replace(tzinfo=UTC)
-    return datetime.fromtimestamp(int(v), UTC)
 
 
 def _sum(rows: list[dict[str, Any]], f: str) -> float:
@@ -174,6 +92,22 @@ def _how(start: datetime) -> tuple[int, int]:
     return t.weekday(), t.hour
 
 
+def _hours_of_week(starts: list[datetime]) -> list[tuple[int, int]]:
+    """_how of each start; by arithmetic where the zone's offset is the same over them all
+    (Asia/Shanghai has kept +08:00 since 1991), 10× cheaper than a zone conversion each."""
+    if not starts:
+        return []
+    off = starts[0].astimezone(TZ).utcoffset()
+    if off is None or starts[-1].astimezone(TZ).utcoffset() != off:
+        return [_how(t) for t in starts]
+    shift = int(off.total_seconds())
+    out = []
+    for t in starts:
+        local = int(t.timestamp()) + shift
+        out.append(((local // 86400 + 3) % 7, local // 3600 % 24))  # 1970-01-01 was a Thursday
+    return out
+
+
 def _hours_in(date_from: date, date_to: date) -> dict[tuple[int, int], int]:
     """How many times each hour of week occurs in the period (so an hour without calls counts as 0)."""
     n: dict[tuple[int, int], int] = {}
@@ -187,49 +121,6 @@ def _hours_in(date_from: date, date_to: date) -> dict[tuple[int, int], int]:
 
 def _r(x: float | None, nd: int = 4) -> float | None:
     return None if x is None else round(x, nd)
-
-
-def _predict(r: dict[str, Any], lines: int, interval_s: int, rt: Rates) -> dict[str, Any]:
-    """One past interval: the refused and abandoned calls the models give for its offered calls.
-
-    With the seats that answered in it known (and the period's handling time and patience),
-    the lines-and-seats chain (M/M/S/N+M: a waiting caller holds a line); Erlang B with the
-    interval's own line holding time beside it (and alone where no seat answered).
-    """
-    offered = r["offered"]
-    hold = r["hold_sum"] / r["held_n"] if r["held_n"] else rt.hold
-    a_lines = (offered * (hold or 0.0) + r["out_hold_sum"]) / interval_s
-    block_b = erlang.erlang_b(lines, a_lines) if a_lines > 0 else 0.0
-    lam = offered / interval_s
-    out: dict[str, Any] = {"load_lines": a_lines, "blocking_erlang_b": block_b,
-                           "refused_pred_erlang_b": offered * block_b, "abandoned_pred": None}
-    if rt.aht and rt.patience and r["seats"]:
-        m = erlang.lines_and_seats(lines, r["seats"], lam, 1 / rt.aht, 1 / rt.patience)
-        out |= {"model": "lines_and_seats", "blocking": m.refused, "refused_pred": offered * m.refused,
-                "abandoned_pred": offered * (1 - m.refused) * m.abandon, "seats": r["seats"]}
-    else:
-        out |= {"model": "erlang_b", "blocking": block_b, "refused_pred": offered * block_b,
-                "abandoned_pred": 0.0 if offered - r["refused"] == 0 else None, "seats": 0}
-    return out
-
-
-def _refused_upto(r: dict[str, Any], p: dict[str, Any], lines: int, most: int, interval_s: int,
-                  rt: Rates) -> list[tuple[float, float]]:
-    """(model, Erlang B) refused calls of one past interval with lines … most lines (same seats)."""
-    offered = r["offered"]
-    b = []
-    if p["load_lines"] > 0:
-        x, a = erlang.erlang_b(lines, p["load_lines"]), p["load_lines"]
-        for k in range(lines, most + 1):
-            if k > lines:
-                x = a * x / (k + a * x)
-            b.append(offered * x)
-    else:
-        b = [0.0] * (most - lines + 1)
-    if p["model"] == "lines_and_seats" and rt.aht and rt.patience:
-        ms = erlang.lines_and_seats_upto(lines, most, p["seats"], offered / interval_s, 1 / rt.aht, 1 / rt.patience)
-        return [(offered * m.refused, eb) for m, eb in zip(ms, b, strict=True)]
-    return [(eb, eb) for eb in b]
 
 
 def _error(pred: list[float], obs: list[int]) -> dict[str, Any]:
@@ -255,6 +146,7 @@ async def capacity(
     targets: Targets = Targets(),
     interval_minutes: int = 60,
     history: bool = True,
+    use_rollup: bool = True,
 ) -> dict[str, Any]:
     """The capacity plan of a period (dates inclusive, Asia/Shanghai): see the module docstring."""
     if lines < 1:
@@ -264,20 +156,61 @@ async def capacity(
                       field="interval")
     lo, hi = period_bounds(date_from, date_to)
     interval_s = interval_minutes * 60
-    rows = await traffic_rows(db, lo, hi, interval_s)
+    rows = await traffic_rows(db, lo, hi, interval_s, use_rollup=use_rollup)
     rt = rates(rows)
 
     # -- validation and "with N + k lines", per past interval ------------------------------
-    preds = [_predict(r, lines, interval_s, rt) for r in rows]
+    # For every past interval, the refused and abandoned calls the models give for its offered
+    # calls: with the seats that answered in it known (and the period's handling time and
+    # patience), the lines-and-seats chain (M/M/S/N+M: a waiting caller holds a line); Erlang B
+    # with the interval's own line holding time beside it (and alone where no seat answered).
+    # Each for N … N + 5 lines, in one pass (a year is 8,760 intervals).
     most = lines + max(EXTRA_LINES)
-    per = [_refused_upto(r, p, lines, most, interval_s, rt) for r, p in zip(rows, preds, strict=True)]
-    with_more = [{"k": k, "lines": lines + k, "refused_pred": round(math.fsum(x[k][0] for x in per), 2),
-                  "refused_pred_erlang_b": round(math.fsum(x[k][1] for x in per), 2)} for k in EXTRA_LINES]
+    span = most - lines + 1
+    chain = bool(rt.aht and rt.patience)
+    mu = 1 / rt.aht if rt.aht else 0.0
+    theta = 1 / rt.patience if rt.patience else 0.0
+    hold_default = rt.hold or 0.0
+    preds: list[dict[str, Any]] = []
+    more_model: list[list[float]] = [[] for _ in range(span)]
+    more_b: list[list[float]] = [[] for _ in range(span)]
+    for r in rows:
+        offered, seats = r["offered"], r["seats"]
+        hold = r["hold_sum"] / r["held_n"] if r["held_n"] else hold_default
+        a = (offered * hold + r["out_hold_sum"]) / interval_s
+        if a > 0:
+            x = erlang.erlang_b(lines, a)
+            block_b = x
+            eb = [offered * x]
+            for k in range(lines + 1, most + 1):
+                x = a * x / (k + a * x)
+                eb.append(offered * x)
+        else:
+            block_b = 0.0
+            eb = [0.0] * span
+        p: dict[str, Any] = {"load_lines": a, "refused_pred_erlang_b": eb[0]}
+        if chain and seats:
+            ms = erlang.lines_and_seats_upto(lines, most, seats, offered / interval_s, mu, theta)
+            m = ms[0]
+            p.update(model="lines_and_seats", refused_pred=offered * m.refused,
+                     abandoned_pred=offered * (1 - m.refused) * m.abandon)
+            for k in range(span):
+                more_model[k].append(offered * ms[k].refused)
+                more_b[k].append(eb[k])
+        else:
+            p.update(model="erlang_b", refused_pred=offered * block_b,
+                     abandoned_pred=0.0 if offered - r["refused"] == 0 else None)
+            for k in range(span):
+                more_model[k].append(eb[k])
+                more_b[k].append(eb[k])
+        preds.append(p)
+    with_more = [{"k": k, "lines": lines + k, "refused_pred": round(math.fsum(more_model[k]), 2),
+                  "refused_pred_erlang_b": round(math.fsum(more_b[k]), 2)} for k in EXTRA_LINES]
     observed_refused = sum(r["refused"] for r in rows)
     ab_rows = [(p["abandoned_pred"], r["abandoned"]) for r, p in zip(rows, preds, strict=True)
                if p["abandoned_pred"] is not None]
-    intervals = [
-        {
+    def interval(r: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+        return {
             "start": r["start"].astimezone(TZ).isoformat(timespec="minutes"),
             "offered": r["offered"], "seats": r["seats"],
             "load_lines": _r(p["load_lines"], 3),
@@ -285,27 +218,29 @@ async def capacity(
             "refused_pred_erlang_b": _r(p["refused_pred_erlang_b"], 3), "model": p["model"],
             "abandoned": r["abandoned"], "abandoned_pred": _r(p["abandoned_pred"], 3),
         }
-        for r, p in zip(rows, preds, strict=True)
-    ]
+
+    def missed(rp: tuple[dict[str, Any], dict[str, Any]]) -> float:
+        r, p = rp
+        return -(abs(r["refused"] - (_r(p["refused_pred"], 3) or 0))
+                 + abs(r["abandoned"] - (_r(p["abandoned_pred"], 3) or 0)))
+
     validation = {
         "interval_minutes": interval_minutes,
         "refused": _error([p["refused_pred"] for p in preds], [r["refused"] for r in rows]),
         "refused_erlang_b": _error([p["refused_pred_erlang_b"] for p in preds], [r["refused"] for r in rows]),
         "abandoned": _error([a for a, _ in ab_rows], [b for _, b in ab_rows]),
-        "intervals": intervals if history else None,
+        # every past interval (the JSON and the workbook; the page shows the totals and the worst)
+        "intervals": [interval(r, p) for r, p in zip(rows, preds, strict=True)] if history else None,
         # the intervals where the models missed most (refused and abandoned together)
-        "worst": sorted(intervals, key=lambda i: -(abs(i["refused"] - (i["refused_pred"] or 0))
-                                                    + abs(i["abandoned"] - (i["abandoned_pred"] or 0))))[:10],
+        "worst": [interval(r, p) for r, p in sorted(zip(rows, preds, strict=True), key=missed)[:10]],
     }
 
     # -- per hour of week: mean traffic, blocking, lines and seats needed -------------------
     occurs = _hours_in(date_from, date_to)
-    agg: dict[tuple[int, int], dict[str, float]] = {}
-    for r in rows:
-        key = _how(r["start"])
-        a = agg.setdefault(key, {f: 0.0 for f in FIELDS})
-        for f in FIELDS:
-            a[f] += r[f]
+    groups: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for r, key in zip(rows, _hours_of_week([r["start"] for r in rows]), strict=True):
+        groups.setdefault(key, []).append(r)
+    agg = {key: {f: sum(r[f] for r in g) for f in FIELDS} for key, g in groups.items()}
     hours = []
     for (dow, h), times in sorted(occurs.items()):
         a = agg.get((dow, h), {f: 0.0 for f in FIELDS})
@@ -470,22 +405,20 @@ CACHE_TTL_S = 120.0
 _cache: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
 
 
-async def fingerprint(db: Database, date_from: date, date_to: date) -> tuple[int, int]:
-    """(calls, highest id) of the period, from the offered_at index: changes when calls arrive."""
-    lo, hi = period_bounds(date_from, date_to)
+async def fingerprint(db: Database, date_from: date, date_to: date) -> tuple[int, str]:
+    """(highest call id, latest updated_at): changes when any call arrives or changes.
+
+    Two index ends (the primary key and ix_calls_updated_at), whatever the period: counting a
+    year's calls from the offered_at index cost more than reading the plan from the rollup."""
     async with db.session() as s:
-        n, top = (await s.execute(select(func.count(), func.max(C.id))
-                                  .where(C.offered_at >= lo, C.offered_at < hi))).one()
-    return int(n), int(top or 0)
+        top, changed = (await s.execute(select(func.max(C.id), func.max(C.updated_at)))).one()
+    return int(top or 0), str(changed)
 
 
 async def cached_capacity(db: Database, date_from: date, date_to: date, lines: int, *, history: bool,
                           now: float | None = None) -> dict[str, Any]:
-    """capacity(), kept up to CACHE_TTL_S seconds while no call of the period was added.
-
-    A call already counted that changes (in progress → answered) shows at the latest after
-    the TTL; new calls show at once (the fingerprint changes).
-    """
+    """capacity(), kept up to CACHE_TTL_S seconds while no call was added or changed (a new or
+    changed call shows at once: the fingerprint changes)."""
     import copy
     import time
 

@@ -5,8 +5,9 @@ factorials, no powers: each is a recursion or a ratio walk whose terms stay in [
 
 Why not a library: `pyworkforce` (MIT) has Erlang C but no Erlang B and no Erlang A, and
 installs numpy, pandas and OR-Tools (~150 MB) for it; nothing else maintained on PyPI covers
-Erlang A. These are the textbook recursions, checked against published tables in
-tests/unit/test_erlang.py.
+Erlang A. These are the textbook recursions; tests/unit/test_erlang.py checks them against
+Erlang B/C table values, each re-derived there in exact rational arithmetic from the closed
+forms (and, where a printed source was found, says which).
 
 Notation: `a` offered load in erlangs (arrival rate × mean holding time), `n` servers
 (lines or seats), `lam` arrivals per second, `mu` = 1 / mean handling time (s⁻¹),

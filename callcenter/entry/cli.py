@@ -137,9 +137,10 @@ def _safe_url(url: str) -> str:
 @seed_app.command("demo")
 def seed_demo(
     cases: Annotated[bool, typer.Option(help="also a few weeks of cases (only into a store without cases)")] = True,
+    calls: Annotated[bool, typer.Option(help="also half a year of call history for 容量规划 (once)")] = True,
 ) -> None:
-    """Departments, categories, routing rules, demo users (password hotline-demo) and a few
-    weeks of cases moved through the workflow."""
+    """Departments, categories, routing rules, demo users (password hotline-demo), a few
+    weeks of cases moved through the workflow and half a year of call history."""
     from callcenter.entry.demo_cases import seed_cases
     from callcenter.entry.seed import DEMO_PASSWORD
     from callcenter.entry.seed import seed_demo as _seed
@@ -154,6 +155,11 @@ def seed_demo(
     if cases:
         n = run(seed_cases)
         typer.echo(f"demo cases: {n} added" if n else "demo cases: the store has cases already, none added")
+    if calls:
+        from callcenter.entry.demo_calls import seed_calls
+
+        n = run(seed_calls)
+        typer.echo(f"demo call history: {n} calls added" if n else "demo call history: in place already")
 
 
 @seed_app.command("reference")

@@ -622,6 +622,36 @@ class ReportCallDay(Base):
     line: Mapped[int | None] = mapped_column(Integer)
 
 
+class ReportCallHour(Base):
+    """Inbound (and outbound) call traffic of one hour, for capacity planning (reports/traffic_rollup.py).
+
+    `hour` is the hour's start as whole hours since 1970-01-01 UTC; the other columns are the
+    sums reports.capacity plans from (offered incl. refused, answered, abandoned, talk and
+    after-call work, waits, line holding) and the seats that answered in the hour.
+    """
+
+    __tablename__ = "report_call_hours"
+
+    hour: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                      autoincrement=False)
+    offered: Mapped[int] = mapped_column(Integer)
+    refused: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    abandoned: Mapped[int] = mapped_column(Integer)
+    within_15s: Mapped[int] = mapped_column(Integer)
+    talked: Mapped[int] = mapped_column(Integer)
+    talk_sum: Mapped[float]
+    acw_n: Mapped[int] = mapped_column(Integer)
+    acw_sum: Mapped[float]
+    wait_answered_sum: Mapped[float]
+    patience_n: Mapped[int] = mapped_column(Integer)
+    wait_abandoned_sum: Mapped[float]
+    held_n: Mapped[int] = mapped_column(Integer)
+    hold_sum: Mapped[float]
+    out_hold_sum: Mapped[float]
+    seats: Mapped[int] = mapped_column(Integer)
+
+
 class ReportRollupState(Base):
     """Per rollup ("cases", "calls"): rows updated after `watermark` are not trusted in it."""
 

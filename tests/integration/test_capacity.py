@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -178,3 +178,14 @@ async def test_the_page_cache_sees_a_new_call_at_once(database: Database, week: 
     after = await cached_capacity(database, WEEK, date(2026, 3, 8), 10, history=False)
     assert after["totals"]["offered"] == first["totals"]["offered"] + 1
     assert after["totals"]["refused"] == first["totals"]["refused"] + 1
+    # a call that changes (here: refused → abandoned, as a correction would) shows at once too
+    from sqlalchemy import update
+
+    from callcenter.store.models import Call, CallOutcome
+
+    async with database.transaction() as s:
+        await s.execute(update(Call).where(Call.linkedid == "late-1").values(
+            outcome=CallOutcome.abandoned, wait_s=5.0, updated_at=datetime.now(UTC)))
+    changed = await cached_capacity(database, WEEK, date(2026, 3, 8), 10, history=False)
+    assert changed["totals"]["refused"] == first["totals"]["refused"]
+    assert changed["totals"]["abandoned"] == first["totals"]["abandoned"] + 1

@@ -18,11 +18,11 @@ def test_seed_demo_imports_the_knowledge_base_and_prints_the_accounts(tmp_path: 
     env = {**os.environ, "HOTLINE_DATA_DIR": str(tmp_path)}
     env.pop("HOTLINE_DATABASE_URL", None)
     subprocess.run([HOTLINE, "db", "upgrade"], env=env, check=True, capture_output=True)
-    r = subprocess.run([HOTLINE, "seed", "demo", "--no-cases"], env=env, capture_output=True, text=True)
+    r = subprocess.run([HOTLINE, "seed", "demo", "--no-cases", "--no-calls"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "知识库示例：导入 100 条" in r.stdout
     assert demo_accounts() in r.stdout
-    again = subprocess.run([HOTLINE, "seed", "demo", "--no-cases"], env=env, capture_output=True, text=True)
+    again = subprocess.run([HOTLINE, "seed", "demo", "--no-cases", "--no-calls"], env=env, capture_output=True, text=True)
     assert "知识库示例：已有条目，未导入" in again.stdout
 
 

@@ -15,6 +15,7 @@
     var max = cells.reduce(function (m, c) { return Math.max(m, c[2]); }, 0) || 1;
     var chart = window.echarts.init(el);
     chart.setOption({
+      animation: false,  // drawn at once: the page is read, not watched (and frames cost CPU)
       title: { text: title, left: "center", textStyle: { fontSize: 14 } },
       tooltip: { formatter: function (p) { return days[p.value[1]] + " " + hours[p.value[0]] + "：" + fmt(p.value[2]); } },
       grid: { top: 40, bottom: 70, left: 50, right: 20 },
