@@ -55,7 +55,8 @@ def run(
     config = SchedulerConfig(worker_id=worker_id or default_worker_id(), callbacks_every=callbacks_every,
                              missed_every=missed_every, deadlines_every=deadlines_every, leader_every=leader_every,
                              lease_s=lease, data_dir=s.data_dir,
-                             recordings_spool=s.recordings_spool, recordings_dir=s.recordings_store)
+                             recordings_spool=s.recordings_spool, recordings_dir=s.recordings_store,
+                             qa_sample_size=s.qa_sample_size, qa_long_call_s=s.qa_long_call_s)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -60,7 +60,8 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
     stop_bg = asyncio.Event()
     background = [
         asyncio.create_task(run_scheduler(db, SchedulerConfig(
-            data_dir=s.data_dir, recordings_spool=spool, recordings_dir=s.recordings_store), stop_bg), name="scheduler"),
+            data_dir=s.data_dir, recordings_spool=spool, recordings_dir=s.recordings_store,
+            qa_sample_size=s.qa_sample_size, qa_long_call_s=s.qa_long_call_s), stop_bg), name="scheduler"),
         asyncio.create_task(run_dialer(db, adapter.originate_callback, "demo", stop_bg), name="dialer"),
         asyncio.create_task(run_heartbeat(db, f"telephony:{s.pbx_name}", "telephony",
                                           lambda: adapter_status(adapter)), name="heartbeat"),
