@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import Form, Query, Request
 from fastapi.responses import FileResponse, Response
 
-from callcenter.core.errors import DomainError, Invalid
+from callcenter.core.errors import Conflict, Invalid
 from callcenter.core.settings import get_settings
 from callcenter.qa import services
 from callcenter.store.models import QaState, Role, utcnow
@@ -138,9 +138,10 @@ async def _post(request: Request, user: ConsoleUser, inspection_id: int, form: d
                 action: Any) -> Response:
     try:
         await action()
-    except DomainError as e:
-        if e.status_code in (403, 404):
-            raise
+    except Conflict as e:  # the inspection moved on (scored, appealed, decided): say so on its page
+        auth_web.flash(request, e.message, "error")
+        return redirect(f"/qa/{inspection_id}")
+    except Invalid as e:  # shown again with what was typed
         return await _inspection_page(request, user, inspection_id, status=e.status_code, error=e.message, form=form)
     auth_web.flash(request, done, "ok")
     return redirect(f"/qa/{inspection_id}")

@@ -24,10 +24,10 @@ from callcenter.store.db import Database
 from callcenter.store.models import (
     AuditEntry,
     Call,
-    CallDirection,
     Callback,
     CallbackKind,
     CallbackTaskStatus,
+    CallDirection,
     CallOutcome,
     Kind,
     QaInspection,
