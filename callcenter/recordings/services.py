@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 
 from callcenter.cases.workdays import TZ as _TZ
 from callcenter.cases.workflow import Actor
@@ -45,7 +45,9 @@ from callcenter.store.models import (
 
 log = logging.getLogger("callcenter.recordings")
 
-NAME_RE = re.compile(r"^(?P<pbx>[A-Za-z0-9_.]+)-(?P<linkedid>[0-9A-Za-z_.-]+)\.wav$")  # a PBX name has no "-"
+# `<pbx>-<linkedid>.wav`: both parts may hold "-" (a PBX named `hq-east`; Asterisk's linkedid is
+# `<systemname>-<epoch>.<seq>` when systemname is set), so the split is the one naming a call
+NAME_RE = re.compile(r"^(?P<stem>[A-Za-z0-9_.-]+)\.wav$")
 CHUNK = 1 << 20
 # the audit trail's action for "listened to a call's recording" (ticket_events)
 LISTEN = "listen"
@@ -56,6 +58,31 @@ LISTEN_WINDOW = timedelta(minutes=10)
 
 def spool_name(pbx: str, linkedid: str) -> str:
     return f"{pbx}-{linkedid}.wav"
+
+
+def name_splits(file_name: str) -> list[tuple[str, str]]:
+    """Every (pbx, linkedid) a spool file's name can stand for, at each "-" (none if the name is
+    not a recording's)."""
+    m = NAME_RE.match(file_name)
+    if not m:
+        return []
+    stem = m["stem"]
+    return [(stem[:i], stem[i + 1:]) for i, ch in enumerate(stem) if ch == "-" and 0 < i < len(stem) - 1]
+
+
+async def call_of_file(db: Database, file_name: str) -> Call | None:
+    """The call a spool file records: the split of its name that names a known call."""
+    splits = name_splits(file_name)
+    if not splits:
+        return None
+    async with db.session() as s:
+        calls = (await s.execute(select(Call).where(or_(*[and_(Call.pbx == p, Call.linkedid == lid)
+                                                          for p, lid in splits])))).scalars().all()
+    if len(calls) > 1:  # two calls whose names join the same way: never link a file to the wrong one
+        log.error("recording %s matches %d calls (%s): not collected", file_name, len(calls),
+                  ", ".join(f"{c.pbx}/{c.linkedid}" for c in calls))
+        return None
+    return calls[0] if calls else None
 
 
 def _sha256_of(path: Path) -> tuple[int, str]:
@@ -137,17 +164,16 @@ async def collect(db: Database, spool: Path, store: Path, *, now: datetime | Non
         with contextlib.suppress(OSError):
             stale.unlink()
     for src in sorted(spool.iterdir()):
-        m = NAME_RE.match(src.name)
-        if not m or not src.is_file():
+        if not name_splits(src.name) or not src.is_file():
             continue
-        pbx, linkedid = m["pbx"], m["linkedid"]
-        async with db.session() as s:
-            call = (await s.execute(select(Call).where(Call.pbx == pbx, Call.linkedid == linkedid))).scalar_one_or_none()
-            rec = (await s.execute(select(Recording).where(Recording.pbx == pbx, Recording.linkedid == linkedid))
-                   ).scalar_one_or_none()
+        call = await call_of_file(db, src.name)
         if call is None or call.ended_at is None or call.ended_at > now - grace:
             res.waiting.append(src.name)
             continue
+        pbx, linkedid = call.pbx, call.linkedid
+        async with db.session() as s:
+            rec = (await s.execute(select(Recording).where(Recording.pbx == pbx, Recording.linkedid == linkedid))
+                   ).scalar_one_or_none()
         local = call.offered_at.astimezone(_TZ)
         rel = f"{local:%Y/%m/%d}/{src.name}"
         dest = store / rel
