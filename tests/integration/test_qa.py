@@ -278,3 +278,20 @@ async def test_figures_per_operator_team_and_month_and_the_summary(world: World,
     # a department's summary has no 质检 (it is the hotline's own work)
     rep = await summary(w.db, date(2026, 11, 1), date(2026, 11, 30), label="x", department_code="zjj")
     assert rep["quality"] is None and "四、质检" not in render(rep, "html").decode()
+
+
+async def test_the_schedulers_weekly_step_samples_the_week_before(world: World) -> None:
+    from callbacks.scheduler import CallbackScheduler, SchedulerConfig
+
+    w = world
+    monday_after = at(WEEK + timedelta(days=7), 1, 30)  # the cron's time: Monday 01:30 of the week after
+    assert qa.last_week(monday_after) == WEEK
+    assert qa.last_week(at(WEEK + timedelta(days=13), 23, 59)) == WEEK  # Sunday night: still that week's before
+    off = CallbackScheduler(w.db, SchedulerConfig(worker_id="w"))
+    assert not await off.step_qa_sample(monday_after) and await inspections(w.db) == []  # not configured
+    sched = CallbackScheduler(w.db, SchedulerConfig(worker_id="w", qa_sample_size=1, qa_long_call_s=600))
+    assert await sched.step_qa_sample(monday_after)
+    got = await inspections(w.db)
+    assert {i.week for i in got} == {WEEK}
+    assert sorted(i.reason for i in got) == ["chase", "dissatisfied", "long", "sample", "sample"]
+    assert not await sched.step_qa_sample(monday_after)  # a second run (a restart) adds nothing
