@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.cases.workdays import TZ
 from callcenter.qa import services as qa
+from callcenter.recordings.storage import S3Store
 from callcenter.store.db import Database
 from callcenter.store.models import Notification, SchedulerLease, utcnow
 
@@ -70,7 +71,7 @@ class SchedulerConfig:
     data_dir: Path | None = None
     recordings_every: float = 60.0  # recordings: collect from the PBX's spool (issue 18)
     recordings_spool: Path | None = None  # None: no collection
-    recordings_dir: Path | None = None  # the storage; retention runs with the nightly summary
+    recordings_dir: Path | S3Store | None = None  # the storage; retention runs with the nightly summary
     qa_sample_size: int | None = None  # 质检: calls sampled per operator every Monday; None: no sampling
     qa_long_call_s: int = 600  # … and every call at least this long
     rules: CallbackRules | None = None  # None: sla_rules per kind (the admin's values); set: for all

@@ -29,6 +29,7 @@ from callcenter.cases.workdays import TZ
 from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.recordings import services as recordings
+from callcenter.recordings.storage import Store, StoredObject
 from callcenter.store import audit
 from callcenter.store.db import Database
 from callcenter.store.models import (
@@ -335,7 +336,8 @@ def may_listen(actor: Actor, v: InspectionView) -> bool:
     return actor.role is Role.operator and actor.id == v.i.operator_id and not v.confidential
 
 
-async def open_recording(db: Database, actor: Actor, inspection_id: int, store: Path, *, record: bool) -> Path:
+async def open_recording(db: Database, actor: Actor, inspection_id: int, store: Store, *,
+                         record: bool) -> Path | StoredObject:
     """The inspected call's recording, if `actor` may hear it; with `record`, the listen is
     written to the case's trail like a listen from the case page (or, for a call without a
     case, to the audit log)."""
@@ -345,7 +347,8 @@ async def open_recording(db: Database, actor: Actor, inspection_id: int, store: 
     async with db.session() as s:
         rec = (await s.execute(select(Recording).where(Recording.id == v.i.recording_id))).scalar_one()
         t = await _case_of(s, v.call)
-    if rec.state is not RecordingState.collected or rec.path is None or not (store / rec.path).is_file():
+    if rec.state is not RecordingState.collected or rec.path is None or (
+            isinstance(store, Path) and not (store / rec.path).is_file()):
         raise NotFound("录音已不在保存期内")
     if t is not None:
         return await recordings.open_for_listening(db, t, rec.id, actor, store, record=record)
@@ -360,7 +363,7 @@ async def open_recording(db: Database, actor: Actor, inspection_id: int, store: 
                              f"{'来电' if v.call.direction is CallDirection.inbound else '回访'} "
                              f"{v.call.offered_at.astimezone(TZ):%Y-%m-%d %H:%M}",
                              {"via": "质检"})
-    return store / rec.path
+    return store / rec.path if isinstance(store, Path) else StoredObject(store, rec.path, rec.size or 0)
 
 
 # ---- scoring, comments, appeals --------------------------------------------------------------------

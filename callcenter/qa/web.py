@@ -15,11 +15,13 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Form, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from callcenter.core.errors import Conflict, Invalid
 from callcenter.core.settings import get_settings
 from callcenter.qa import services
+from callcenter.recordings.storage import store_of
+from callcenter.recordings.web import audio_response
 from callcenter.store.models import QaState, Role, utcnow
 from callcenter.web import auth_web
 from callcenter.web.auth_web import ConsoleUser, require
@@ -122,9 +124,9 @@ async def qa_inspection(request: Request, inspection_id: int, user: Annotated[Co
 async def qa_recording(request: Request, inspection_id: int, user: Annotated[ConsoleUser, require(*OP)]) -> Response:
     rng = (request.headers.get("range") or "").strip().lower()
     first = not rng or rng.startswith("bytes=0-") or rng == "bytes=0"
-    path = await services.open_recording(db_of(request), user.actor, inspection_id, _settings(request).recordings_store,
-                                         record=first)
-    return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "private, no-store"})
+    target = await services.open_recording(db_of(request), user.actor, inspection_id, store_of(_settings(request)),
+                                           record=first)
+    return audio_response(request, target)
 
 
 def _ids(values: list[str]) -> set[int]:

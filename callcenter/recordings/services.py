@@ -12,6 +12,7 @@ next run removes it and copies again).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -29,6 +30,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from callcenter.cases.workdays import TZ as _TZ
 from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Forbidden, NotFound
+from callcenter.recordings.storage import Store, StoredObject
 from callcenter.store.db import Database
 from callcenter.store.models import (
     Call,
@@ -150,7 +152,7 @@ class CollectResult:
     failed: list[str] = field(default_factory=list)  # copy or check failed: left in the spool
 
 
-async def collect(db: Database, spool: Path, store: Path, *, now: datetime | None = None,
+async def collect(db: Database, spool: Path, store: Store, *, now: datetime | None = None,
                   grace: timedelta = timedelta(seconds=10),
                   write_hook: Callable[[int], None] | None = None) -> CollectResult:
     """Move the recordings of ended calls from the PBX's spool to the storage (module doc).
@@ -159,10 +161,11 @@ async def collect(db: Database, spool: Path, store: Path, *, now: datetime | Non
     res = CollectResult()
     if not spool.is_dir():
         return res
-    store.mkdir(parents=True, exist_ok=True)
-    for stale in store.rglob("*.part"):  # a crash mid-copy: never linked, copy again
-        with contextlib.suppress(OSError):
-            stale.unlink()
+    if isinstance(store, Path):
+        store.mkdir(parents=True, exist_ok=True)
+        for stale in store.rglob("*.part"):  # a crash mid-copy: never linked, copy again
+            with contextlib.suppress(OSError):
+                stale.unlink()
     for src in sorted(spool.iterdir()):
         if not name_splits(src.name) or not src.is_file():
             continue
@@ -176,18 +179,23 @@ async def collect(db: Database, spool: Path, store: Path, *, now: datetime | Non
                    ).scalar_one_or_none()
         local = call.offered_at.astimezone(_TZ)
         rel = f"{local:%Y/%m/%d}/{src.name}"
-        dest = store / rel
         try:
-            if rec is not None and rec.state is RecordingState.collected and rec.sha256 and dest.is_file():
+            kept = (store / rel).is_file() if isinstance(store, Path) else await asyncio.to_thread(store.exists, rel)
+            if rec is not None and rec.state is RecordingState.collected and rec.sha256 and kept:
                 # collected before a crash that kept the spool's copy: delete it only if it matches
                 size, sha = _sha256_of(src)
                 if (size, sha) != (rec.size, rec.sha256):
                     raise OSError(f"{src} differs from the collected copy {rel}")
             else:
-                size, sha = copy_verified(src, dest, write_hook=write_hook)
+                if isinstance(store, Path):
+                    size, sha = copy_verified(src, store / rel, write_hook=write_hook)
+                    duration = wav_duration(store / rel)
+                else:
+                    size, sha = await asyncio.to_thread(store.put_verified, src, rel, write_hook=write_hook)
+                    duration = wav_duration(src)  # the same bytes, verified
                 values: dict[str, Any] = {
                     "call_id": call.id, "ticket_ref": call.ticket_ref, "state": RecordingState.collected, "path": rel, "size": size,
-                    "sha256": sha, "duration_s": wav_duration(dest), "started_at": call.offered_at,
+                    "sha256": sha, "duration_s": duration, "started_at": call.offered_at,
                     "collected_at": utcnow(),
                 }
                 async with db.transaction() as s:
@@ -272,15 +280,17 @@ async def expired(db: Database, now: datetime) -> list[Removed]:
     return out
 
 
-async def apply_retention(db: Database, store: Path, now: datetime | None = None) -> list[Removed]:
+async def apply_retention(db: Database, store: Store, now: datetime | None = None) -> list[Removed]:
     """Remove the expired recordings' files (module `expired`) and mark them removed; each
     removal is logged."""
     now = now or utcnow()
     done = []
     for r in await expired(db, now):
-        f = store / r.path
-        with contextlib.suppress(FileNotFoundError):
-            f.unlink()
+        if isinstance(store, Path):
+            with contextlib.suppress(FileNotFoundError):
+                (store / r.path).unlink()
+        else:
+            await asyncio.to_thread(store.remove, r.path)
         async with db.transaction() as s:
             await s.execute(update(Recording).where(Recording.id == r.id, Recording.state == RecordingState.collected)
                             .values(state=RecordingState.removed, removed_at=now))
@@ -353,8 +363,8 @@ async def listenable(db: Database, t: Ticket, actor: Actor) -> list[CaseRecordin
             if r.state is RecordingState.collected and may_listen(t, r, actor)]
 
 
-async def open_for_listening(db: Database, t: Ticket, recording_id: int, actor: Actor, store: Path,
-                             *, record: bool) -> Path:
+async def open_for_listening(db: Database, t: Ticket, recording_id: int, actor: Actor, store: Store,
+                             *, record: bool) -> Path | StoredObject:
     """The file of one of the case's recordings, if `actor` may hear it (Forbidden otherwise,
     NotFound if it is not the case's or no longer kept). With `record`, the listen is appended to
     the case's audit trail (who, role then, which call), once per LISTEN_WINDOW."""
@@ -365,8 +375,9 @@ async def open_for_listening(db: Database, t: Ticket, recording_id: int, actor: 
     if not may_listen(t, rec, actor):
         raise Forbidden("not allowed to listen to this recording")
     async with db.session() as s:
-        path = (await s.execute(select(Recording.path).where(Recording.id == recording_id))).scalar_one()
-    if rec.state is not RecordingState.collected or path is None or not (store / path).is_file():
+        path, size = (await s.execute(select(Recording.path, Recording.size).where(Recording.id == recording_id))).one()
+    if rec.state is not RecordingState.collected or path is None or (
+            isinstance(store, Path) and not (store / path).is_file()):
         raise NotFound("the recording is not kept")
     if record and actor.id is not None:
         now = utcnow()
@@ -383,4 +394,4 @@ async def open_for_listening(db: Database, t: Ticket, recording_id: int, actor: 
                     from_status=t.status.value, to_status=t.status.value,
                     note=f"收听录音（{'来电' if rec.direction == 'in' else '回访'} {rec.offered_at.astimezone(_TZ):%Y-%m-%d %H:%M}）",
                     data={"role": actor.role.value, "recording_id": recording_id, "linkedid": rec.linkedid}))
-    return store / path
+    return store / path if isinstance(store, Path) else StoredObject(store, path, size or 0)
