@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import Form, Query, Request
 from fastapi.responses import Response
 
+from callcenter.cases.workdays import TZ
 from callcenter.core.errors import Conflict, Invalid
 from callcenter.core.settings import get_settings
 from callcenter.qa import services
@@ -40,8 +41,7 @@ def _settings(request: Request) -> Any:
 
 def _month(v: str) -> tuple[date, date, str]:
     if not v:
-        today = date.today()
-        v = f"{today:%Y-%m}"
+        v = f"{utcnow().astimezone(TZ):%Y-%m}"  # this month, the hotline's time
     return month_bounds(v)
 
 
