@@ -7,7 +7,8 @@ by (pbx, linkedid)). `collect` copies each file of an ended call to a temporary 
 storage directory, fsyncs it, checks its size and SHA-256 against the source, renames it into
 place and only then records it (state `collected`) and deletes the spool's copy. A crash at any
 point leaves the spool file where it was and at most a `*.part` file that is never linked (the
-next run removes it and copies again).
+next run removes it and copies again). The storage may be an S3-compatible bucket instead
+(recordings/storage.py): one verified PUT, read back and hashed, with the same rule.
 """
 
 from __future__ import annotations
