@@ -46,6 +46,7 @@ def run(
 ) -> None:
     """Run the scheduler (one leader acts, the others stand by); SIGTERM stops it."""
     from callcenter.core.settings import get_settings
+    from callcenter.recordings.storage import store_of
     from callcenter.store.db import Database
 
     from .scheduler import SchedulerConfig, default_worker_id, run_scheduler
@@ -55,7 +56,8 @@ def run(
     config = SchedulerConfig(worker_id=worker_id or default_worker_id(), callbacks_every=callbacks_every,
                              missed_every=missed_every, deadlines_every=deadlines_every, leader_every=leader_every,
                              lease_s=lease, data_dir=s.data_dir,
-                             recordings_spool=s.recordings_spool, recordings_dir=s.recordings_store)
+                             recordings_spool=s.recordings_spool, recordings_dir=store_of(s),
+                             qa_sample_size=s.qa_sample_size, qa_long_call_s=s.qa_long_call_s)
 
     async def main() -> None:
         stop = asyncio.Event()

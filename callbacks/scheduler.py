@@ -34,6 +34,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.cases.workdays import TZ
+from callcenter.qa import services as qa
+from callcenter.recordings.storage import S3Store
 from callcenter.store.db import Database
 from callcenter.store.models import Notification, SchedulerLease, utcnow
 
@@ -69,7 +71,9 @@ class SchedulerConfig:
     data_dir: Path | None = None
     recordings_every: float = 60.0  # recordings: collect from the PBX's spool (issue 18)
     recordings_spool: Path | None = None  # None: no collection
-    recordings_dir: Path | None = None  # the storage; retention runs with the nightly summary
+    recordings_dir: Path | S3Store | None = None  # the storage; retention runs with the nightly summary
+    qa_sample_size: int | None = None  # 质检: calls sampled per operator every Monday; None: no sampling
+    qa_long_call_s: int = 600  # … and every call at least this long
     rules: CallbackRules | None = None  # None: sla_rules per kind (the admin's values); set: for all
 
 
@@ -263,6 +267,17 @@ class CallbackScheduler:
 
         return bool(await rec.apply_retention(self.db, self.config.recordings_dir, now))
 
+    async def step_qa_sample(self, now: datetime) -> bool:
+        """质检 (issue 18): the week before's sample — random calls per operator plus the calls
+        picked by rule; idempotent, so a second run adds only what was not picked yet."""
+        c = self.config
+        if c.qa_sample_size is None:
+            return False
+        res = await qa.sample(self.db, qa.last_week(now), size=c.qa_sample_size, long_s=c.qa_long_call_s, now=now)
+        if res.total:
+            log.info("qa sample of the week of %s: %s", res.week, res.picked)
+        return res.total > 0
+
     async def step_summary(self, now: datetime, day: date | None = None) -> bool:
         """The summary of `day` (default: yesterday in Asia/Shanghai); written once."""
         day = day or (now.astimezone(TZ).date() - timedelta(days=1))
@@ -349,6 +364,9 @@ class CallbackScheduler:
         if c.recordings_dir is not None:
             self.aps.add_job(self._job("retention", self.step_retention), "cron", hour=c.summary_hour,
                              minute=(c.summary_minute + 20) % 60, id="retention")
+        if c.qa_sample_size is not None:
+            self.aps.add_job(self._job("qa_sample", self.step_qa_sample), "cron", day_of_week="mon", hour=1,
+                             minute=30, id="qa_sample")
         self.aps.add_job(self._job("summary", self.step_summary), "cron", hour=c.summary_hour,
                          minute=c.summary_minute, id="summary")
         self.aps.start()

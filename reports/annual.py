@@ -36,6 +36,7 @@ from callcenter.store.models import KIND_LABELS, DisclosureFigure, Kind, Status,
 
 from .metrics import RESOLVED_STATES, TZ, UnknownFigure, metrics, period_bounds
 from .metrics import drill as metrics_drill
+from .quality import qa_figures
 
 NOT_ENTERED = "未填报"
 
@@ -619,6 +620,8 @@ async def summary(
         "hotline": hotline_section(m, d0, d1, label, link_base),
         "problems": check_hotline(m),
         "consistent": not check_hotline(m),
+        # 质检 (issue 18): the hotline's own work, not a department's
+        "quality": None if department_code else await qa_figures(db, d0, d1),
     }
 
 

@@ -233,6 +233,22 @@ def render_xlsx(report: dict[str, Any], link_host: str = "") -> bytes:
     breakdown.column_dimensions["B"].width = 24
     breakdown.column_dimensions["D"].width = 60
 
+    if report.get("quality"):
+        # 质检 (issue 18): per operator, team and month
+        wq = wb.create_sheet("质检")
+        wq.append(["分组", "名称", "接听（通）", "已质检（通）", "质检比例", "平均分", "致命错误", "申诉", "待评分"])
+        q = report["quality"]
+        for group, label in (("operators", "话务员"), ("teams", "班组"), ("months", "月份")):
+            for r in q[group]:
+                wq.append([label, r["label"], r["answered"], r["inspected"], r["share"], r["average"], r["fatal"],
+                           r["appeals"], r["pending"]])
+                wq.cell(wq.max_row, 5).number_format = "0.00%"
+        t = q["total"]
+        wq.append(["合计", "", t["answered"], t["inspected"], t["share"], t["average"], t["fatal"], t["appeals"],
+                   t["pending"]])
+        wq.cell(wq.max_row, 5).number_format = "0.00%"
+        wq.column_dimensions["B"].width = 20
+
     if report["kind"] == "annual":
         tables = report["tables"]
         # 表2

@@ -28,7 +28,7 @@ _pg_skipped: list[str] = []
 
 # tables a test may fill; the rest (alembic_version, sla_rules) keep their migrated data
 DATA_TABLES = [
-    "recordings", "legal_holds", "idempotency_keys", "form_drafts", "callback_requests", "notifications", "scheduler_leases", "process_heartbeats", "kb_uses", "kb_phrasings", "kb_entry_versions", "kb_entries",
+    "qa_inspections", "qa_items", "qa_checklists", "recordings", "legal_holds", "idempotency_keys", "form_drafts", "callback_requests", "notifications", "scheduler_leases", "process_heartbeats", "kb_uses", "kb_phrasings", "kb_entry_versions", "kb_entries",
     "report_case_days", "report_case_group_days", "report_call_days", "report_call_hours", "report_rollup_state", "disclosure_figures",
     "user_sessions", "login_failures", "audit_log", "ticket_events", "callbacks", "tickets", "calls", "routing_rules", "users",
     "categories", "departments", "calendar_days", "ticket_counters",

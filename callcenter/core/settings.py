@@ -68,6 +68,18 @@ class Settings(BaseSettings):
         default=None, description="the PBX's MixMonitor spool (<pbx>-<linkedid>.wav); unset = nothing to collect")
     recordings_dir: Path | None = Field(default=None, description="the hotline's recordings; default data_dir/recordings")
 
+    recordings_s3_bucket: str | None = Field(
+        default=None, description="keep recordings in this S3-compatible bucket instead of recordings_dir")
+    recordings_s3_prefix: str = Field(default="recordings/", description="the key prefix in that bucket")
+    recordings_s3_endpoint: str | None = Field(
+        default=None, description="the object store's URL (MinIO, Ceph …); unset = AWS S3")
+    recordings_s3_region: str | None = Field(default=None, description="the bucket's region")
+
+    # quality inspection (质检, issue 18)
+    qa_sample_size: int = Field(default=3, ge=0, le=100,
+                                description="calls drawn at random per operator and week for inspection")
+    qa_long_call_s: int = Field(default=600, ge=60, description="a call at least this long is always inspected")
+
     @property
     def recordings_store(self) -> Path:
         return self.recordings_dir or self.data_dir / "recordings"

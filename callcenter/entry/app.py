@@ -26,13 +26,15 @@ from callcenter.ops import web as ops
 from callcenter.people import audit_web, sla_web
 from callcenter.people import web as people_web
 from callcenter.people.auth import TokenCache
+from callcenter.qa import web as qa_web
 from callcenter.recordings import web as recordings_web
 from callcenter.store.db import Database
 from callcenter.web import api, inputs, render, security
 
 # the console's pages, per role (render.install includes them in this order)
 CONSOLE_ROUTERS = (people_web.router, calls_web.router, cases_web.router, clerk_web.router, floor_web.router,
-                   sla_web.router, audit_web.router, kb_web.console_router, dispatch_web.router, recordings_web.router)
+                   sla_web.router, audit_web.router, kb_web.console_router, dispatch_web.router, recordings_web.router,
+                   qa_web.router)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:

@@ -91,7 +91,12 @@ def _sub_apps() -> dict[str, Callable[[], Any]]:
 
         return a
 
-    return {"recordings": recordings, "report": report, "disclosure": disclosure, "scheduler": scheduler, "kb": kb, "telephony": telephony}
+    def qa() -> Any:
+        from callcenter.qa.cli import app as a
+
+        return a
+
+    return {"qa": qa, "recordings": recordings, "report": report, "disclosure": disclosure, "scheduler": scheduler, "kb": kb, "telephony": telephony}
 
 
 _mounted = False

@@ -56,11 +56,13 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
     from callbacks.dialer import run_dialer
     from callbacks.scheduler import SchedulerConfig, run_scheduler
     from callcenter.ops.heartbeat import adapter_status, run_heartbeat
+    from callcenter.recordings.storage import store_of
 
     stop_bg = asyncio.Event()
     background = [
         asyncio.create_task(run_scheduler(db, SchedulerConfig(
-            data_dir=s.data_dir, recordings_spool=spool, recordings_dir=s.recordings_store), stop_bg), name="scheduler"),
+            data_dir=s.data_dir, recordings_spool=spool, recordings_dir=store_of(s),
+            qa_sample_size=s.qa_sample_size, qa_long_call_s=s.qa_long_call_s), stop_bg), name="scheduler"),
         asyncio.create_task(run_dialer(db, adapter.originate_callback, "demo", stop_bg), name="dialer"),
         asyncio.create_task(run_heartbeat(db, f"telephony:{s.pbx_name}", "telephony",
                                           lambda: adapter_status(adapter)), name="heartbeat"),

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import func as sa_func
 from sqlalchemy import select
 
+from callcenter.cases.workflow import SYSTEM
 from callcenter.people.auth import hash_password
+from callcenter.qa import services as qa
 from callcenter.store.db import Database
-from callcenter.store.models import Category, Department, Role, RoutingRule, User
+from callcenter.store.models import Category, Department, QaChecklist, Role, RoutingRule, User
 
 DEPARTMENTS = [
     ("zdcq", "征地拆迁办公室", "0731-58561023"),
@@ -145,7 +148,22 @@ async def seed_people(db: Database, password: str = DEMO_PASSWORD) -> list[str]:
 
 async def seed_demo(db: Database) -> list[str]:
     await seed_reference(db)
-    return await seed_people(db)
+    added = await seed_people(db)
+    await seed_demo_checklist(db)
+    return added
+
+
+DEMO_CHECKLIST = ("话务质检表（示例）", "规范开头语与结束语 | 10\n准确记录诉求与地址 | 30\n正确选择分类与承办单位 | 20\n"
+                  "告知办理时限与回访 | 20\n服务态度与语言规范 | 20\n泄露举报人或来电人信息 | 致命")
+
+
+async def seed_demo_checklist(db: Database) -> bool:
+    """A sample 质检 checklist in a demo store without one (the admin replaces it at /qa/checklists)."""
+    async with db.session() as s:
+        if (await s.execute(select(sa_func.count()).select_from(QaChecklist))).scalar_one():
+            return False
+    await qa.create_checklist(db, SYSTEM, *DEMO_CHECKLIST)
+    return True
 
 
 DEMO_KB = Path(__file__).parent / "demo_data" / "kb-entries.csv"

@@ -580,6 +580,13 @@ ACTION_LABELS: dict[str, str] = {
     "registry.export": "导出来电登记表",
     "caller.lookup": "查询来电号码历史",
     "session.revoke": "注销会话",
+    "qa_checklist.create": "新建质检表",
+    "qa.sample": "质检抽样",
+    "qa.score": "质检评分",
+    "qa.comment": "质检点评",
+    "qa.appeal": "质检申诉",
+    "qa.decide": "处理质检申诉",
+    "recording.listen": "收听录音",
 }
 FIELD_LABELS: dict[str, str] = {
     "code": "代码", "name": "名称", "phone": "电话", "active": "启用",
@@ -590,6 +597,9 @@ FIELD_LABELS: dict[str, str] = {
     "format": "格式", "rows": "行数", "from": "起始日期", "to": "截止日期", "file": "文件",
     "full_numbers": "完整号码", "confidential_identities": "保密件来电人身份", "callback_script": "回访话术",
     "via": "来源", "sessions": "登录会话", "session": "会话",
+    "items": "检查项", "score": "得分", "fatal": "致命项未通过", "missed": "不符合的检查项", "comment": "点评",
+    "appeal": "申诉理由", "decision": "处理结果", "note": "处理意见", "sample": "随机抽检", "dissatisfied": "不满意回访",
+    "chase": "催办", "long": "超长通话",
 }
 FACT_LABELS = {"screen_pop": "话务台来电弹屏", "api": "接口（API）", PASSWORD_CHANGED: "已修改", PASSWORD_SET: "已设置", TOKEN_REVOKED: "已作废", TOKEN_ISSUED: "已签发"}
 ROLE_LABELS = {"operator": "话务员", "clerk": "承办人", "supervisor": "班长", "admin": "管理员"}

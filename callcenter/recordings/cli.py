@@ -33,13 +33,14 @@ def collect_cmd(
     and SHA-256; the spool's copy is deleted only after that."""
     from callcenter.core.settings import get_settings
     from callcenter.recordings import services
+    from callcenter.recordings.storage import store_of
 
     s = get_settings()
     src = spool or s.recordings_spool
     if src is None:
         typer.echo("error: no spool: set HOTLINE_RECORDINGS_SPOOL or pass --spool", err=True)
         raise typer.Exit(2)
-    res = _run(lambda db: services.collect(db, src, s.recordings_store, grace=timedelta(seconds=grace)))
+    res = _run(lambda db: services.collect(db, src, store_of(s), grace=timedelta(seconds=grace)))
     _json({"collected": res.collected, "waiting": res.waiting, "failed": res.failed})
     if res.failed:
         raise typer.Exit(1)
@@ -52,6 +53,7 @@ def retention_cmd(
     """Remove the recordings past their kind's retention period (none of a case on legal hold)."""
     from callcenter.core.settings import get_settings
     from callcenter.recordings import services
+    from callcenter.recordings.storage import store_of
     from callcenter.store.models import utcnow
 
     s = get_settings()
@@ -59,7 +61,7 @@ def retention_cmd(
     async def go(db: Any) -> Any:
         if dry_run:
             return await services.expired(db, utcnow())
-        return await services.apply_retention(db, s.recordings_store)
+        return await services.apply_retention(db, store_of(s))
 
     rows = _run(go)
     _json([{"path": r.path, "pbx": r.pbx, "linkedid": r.linkedid, "kinds": r.kinds,

@@ -7,11 +7,13 @@ by (pbx, linkedid)). `collect` copies each file of an ended call to a temporary 
 storage directory, fsyncs it, checks its size and SHA-256 against the source, renames it into
 place and only then records it (state `collected`) and deletes the spool's copy. A crash at any
 point leaves the spool file where it was and at most a `*.part` file that is never linked (the
-next run removes it and copies again).
+next run removes it and copies again). The storage may be an S3-compatible bucket instead
+(recordings/storage.py): one verified PUT, read back and hashed, with the same rule.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -24,11 +26,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 
 from callcenter.cases.workdays import TZ as _TZ
 from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Forbidden, NotFound
+from callcenter.recordings.storage import Store, StoredObject
 from callcenter.store.db import Database
 from callcenter.store.models import (
     Call,
@@ -45,7 +48,9 @@ from callcenter.store.models import (
 
 log = logging.getLogger("callcenter.recordings")
 
-NAME_RE = re.compile(r"^(?P<pbx>[A-Za-z0-9_.]+)-(?P<linkedid>[0-9A-Za-z_.-]+)\.wav$")  # a PBX name has no "-"
+# `<pbx>-<linkedid>.wav`: both parts may hold "-" (a PBX named `hq-east`; Asterisk's linkedid is
+# `<systemname>-<epoch>.<seq>` when systemname is set), so the split is the one naming a call
+NAME_RE = re.compile(r"^(?P<stem>[A-Za-z0-9_.-]+)\.wav$")
 CHUNK = 1 << 20
 # the audit trail's action for "listened to a call's recording" (ticket_events)
 LISTEN = "listen"
@@ -56,6 +61,31 @@ LISTEN_WINDOW = timedelta(minutes=10)
 
 def spool_name(pbx: str, linkedid: str) -> str:
     return f"{pbx}-{linkedid}.wav"
+
+
+def name_splits(file_name: str) -> list[tuple[str, str]]:
+    """Every (pbx, linkedid) a spool file's name can stand for, at each "-" (none if the name is
+    not a recording's)."""
+    m = NAME_RE.match(file_name)
+    if not m:
+        return []
+    stem = m["stem"]
+    return [(stem[:i], stem[i + 1:]) for i, ch in enumerate(stem) if ch == "-" and 0 < i < len(stem) - 1]
+
+
+async def call_of_file(db: Database, file_name: str) -> Call | None:
+    """The call a spool file records: the split of its name that names a known call."""
+    splits = name_splits(file_name)
+    if not splits:
+        return None
+    async with db.session() as s:
+        calls = (await s.execute(select(Call).where(or_(*[and_(Call.pbx == p, Call.linkedid == lid)
+                                                          for p, lid in splits])))).scalars().all()
+    if len(calls) > 1:  # two calls whose names join the same way: never link a file to the wrong one
+        log.error("recording %s matches %d calls (%s): not collected", file_name, len(calls),
+                  ", ".join(f"{c.pbx}/{c.linkedid}" for c in calls))
+        return None
+    return calls[0] if calls else None
 
 
 def _sha256_of(path: Path) -> tuple[int, str]:
@@ -123,7 +153,7 @@ class CollectResult:
     failed: list[str] = field(default_factory=list)  # copy or check failed: left in the spool
 
 
-async def collect(db: Database, spool: Path, store: Path, *, now: datetime | None = None,
+async def collect(db: Database, spool: Path, store: Store, *, now: datetime | None = None,
                   grace: timedelta = timedelta(seconds=10),
                   write_hook: Callable[[int], None] | None = None) -> CollectResult:
     """Move the recordings of ended calls from the PBX's spool to the storage (module doc).
@@ -132,36 +162,41 @@ async def collect(db: Database, spool: Path, store: Path, *, now: datetime | Non
     res = CollectResult()
     if not spool.is_dir():
         return res
-    store.mkdir(parents=True, exist_ok=True)
-    for stale in store.rglob("*.part"):  # a crash mid-copy: never linked, copy again
-        with contextlib.suppress(OSError):
-            stale.unlink()
+    if isinstance(store, Path):
+        store.mkdir(parents=True, exist_ok=True)
+        for stale in store.rglob("*.part"):  # a crash mid-copy: never linked, copy again
+            with contextlib.suppress(OSError):
+                stale.unlink()
     for src in sorted(spool.iterdir()):
-        m = NAME_RE.match(src.name)
-        if not m or not src.is_file():
+        if not name_splits(src.name) or not src.is_file():
             continue
-        pbx, linkedid = m["pbx"], m["linkedid"]
-        async with db.session() as s:
-            call = (await s.execute(select(Call).where(Call.pbx == pbx, Call.linkedid == linkedid))).scalar_one_or_none()
-            rec = (await s.execute(select(Recording).where(Recording.pbx == pbx, Recording.linkedid == linkedid))
-                   ).scalar_one_or_none()
+        call = await call_of_file(db, src.name)
         if call is None or call.ended_at is None or call.ended_at > now - grace:
             res.waiting.append(src.name)
             continue
+        pbx, linkedid = call.pbx, call.linkedid
+        async with db.session() as s:
+            rec = (await s.execute(select(Recording).where(Recording.pbx == pbx, Recording.linkedid == linkedid))
+                   ).scalar_one_or_none()
         local = call.offered_at.astimezone(_TZ)
         rel = f"{local:%Y/%m/%d}/{src.name}"
-        dest = store / rel
         try:
-            if rec is not None and rec.state is RecordingState.collected and rec.sha256 and dest.is_file():
+            kept = (store / rel).is_file() if isinstance(store, Path) else await asyncio.to_thread(store.exists, rel)
+            if rec is not None and rec.state is RecordingState.collected and rec.sha256 and kept:
                 # collected before a crash that kept the spool's copy: delete it only if it matches
                 size, sha = _sha256_of(src)
                 if (size, sha) != (rec.size, rec.sha256):
                     raise OSError(f"{src} differs from the collected copy {rel}")
             else:
-                size, sha = copy_verified(src, dest, write_hook=write_hook)
+                if isinstance(store, Path):
+                    size, sha = copy_verified(src, store / rel, write_hook=write_hook)
+                    duration = wav_duration(store / rel)
+                else:
+                    size, sha = await asyncio.to_thread(store.put_verified, src, rel, write_hook=write_hook)
+                    duration = wav_duration(src)  # the same bytes, verified
                 values: dict[str, Any] = {
                     "call_id": call.id, "ticket_ref": call.ticket_ref, "state": RecordingState.collected, "path": rel, "size": size,
-                    "sha256": sha, "duration_s": wav_duration(dest), "started_at": call.offered_at,
+                    "sha256": sha, "duration_s": duration, "started_at": call.offered_at,
                     "collected_at": utcnow(),
                 }
                 async with db.transaction() as s:
@@ -246,15 +281,17 @@ async def expired(db: Database, now: datetime) -> list[Removed]:
     return out
 
 
-async def apply_retention(db: Database, store: Path, now: datetime | None = None) -> list[Removed]:
+async def apply_retention(db: Database, store: Store, now: datetime | None = None) -> list[Removed]:
     """Remove the expired recordings' files (module `expired`) and mark them removed; each
     removal is logged."""
     now = now or utcnow()
     done = []
     for r in await expired(db, now):
-        f = store / r.path
-        with contextlib.suppress(FileNotFoundError):
-            f.unlink()
+        if isinstance(store, Path):
+            with contextlib.suppress(FileNotFoundError):
+                (store / r.path).unlink()
+        else:
+            await asyncio.to_thread(store.remove, r.path)
         async with db.transaction() as s:
             await s.execute(update(Recording).where(Recording.id == r.id, Recording.state == RecordingState.collected)
                             .values(state=RecordingState.removed, removed_at=now))
@@ -327,8 +364,8 @@ async def listenable(db: Database, t: Ticket, actor: Actor) -> list[CaseRecordin
             if r.state is RecordingState.collected and may_listen(t, r, actor)]
 
 
-async def open_for_listening(db: Database, t: Ticket, recording_id: int, actor: Actor, store: Path,
-                             *, record: bool) -> Path:
+async def open_for_listening(db: Database, t: Ticket, recording_id: int, actor: Actor, store: Store,
+                             *, record: bool) -> Path | StoredObject:
     """The file of one of the case's recordings, if `actor` may hear it (Forbidden otherwise,
     NotFound if it is not the case's or no longer kept). With `record`, the listen is appended to
     the case's audit trail (who, role then, which call), once per LISTEN_WINDOW."""
@@ -339,8 +376,9 @@ async def open_for_listening(db: Database, t: Ticket, recording_id: int, actor: 
     if not may_listen(t, rec, actor):
         raise Forbidden("not allowed to listen to this recording")
     async with db.session() as s:
-        path = (await s.execute(select(Recording.path).where(Recording.id == recording_id))).scalar_one()
-    if rec.state is not RecordingState.collected or path is None or not (store / path).is_file():
+        path, size = (await s.execute(select(Recording.path, Recording.size).where(Recording.id == recording_id))).one()
+    if rec.state is not RecordingState.collected or path is None or (
+            isinstance(store, Path) and not (store / path).is_file()):
         raise NotFound("the recording is not kept")
     if record and actor.id is not None:
         now = utcnow()
@@ -357,4 +395,4 @@ async def open_for_listening(db: Database, t: Ticket, recording_id: int, actor: 
                     from_status=t.status.value, to_status=t.status.value,
                     note=f"收听录音（{'来电' if rec.direction == 'in' else '回访'} {rec.offered_at.astimezone(_TZ):%Y-%m-%d %H:%M}）",
                     data={"role": actor.role.value, "recording_id": recording_id, "linkedid": rec.linkedid}))
-    return store / path
+    return store / path if isinstance(store, Path) else StoredObject(store, path, size or 0)

@@ -989,3 +989,74 @@ class LegalHold(Base):
     reason: Mapped[str] = mapped_column(Text)
     set_by: Mapped[str] = mapped_column(String(100))
     set_at: Mapped[datetime]
+
+
+# ---- quality inspection (质检, issue 18; callcenter/qa/services.py) -----------------------------------
+
+
+class QaChecklist(Base):
+    """A checklist (质检表) the admin keeps: items with weights; a fatal item (致命项) failed scores
+    the whole call 0. New inspections use the active checklist; a scored one keeps its own."""
+
+    __tablename__ = "qa_checklists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QaItem(Base):
+    __tablename__ = "qa_items"
+    __table_args__ = (Index("ix_qa_items_checklist", "checklist_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("qa_checklists.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(200))
+    weight: Mapped[int] = mapped_column(Integer)  # points when met; a fatal item has weight 0
+    fatal: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class QaState(str, enum.Enum):
+    pending = "pending"  # picked, not yet scored
+    scored = "scored"  # scored; the operator may appeal once
+    appealed = "appealed"  # the operator appealed; a supervisor decides
+    final = "final"  # the appeal decided (upheld: re-scored; rejected: the score stands)
+
+
+class QaInspection(Base):
+    """One call picked for inspection (质检): by the weekly random sample or by a rule (不满意
+    回访, 催办, a long call), scored against a checklist by a supervisor. One per call."""
+
+    __tablename__ = "qa_inspections"
+    __table_args__ = (
+        UniqueConstraint("call_id", name="uq_qa_inspections_call"),
+        Index("ix_qa_inspections_operator", "operator_id", "state"),
+        Index("ix_qa_inspections_week", "week"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"))
+    operator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    week: Mapped[date] = mapped_column(Date)  # the Monday (Asia/Shanghai) of the sample's week
+    reason: Mapped[str] = mapped_column(String(24))  # sample, dissatisfied, chase, long
+    state: Mapped[QaState] = mapped_column(_enum(QaState, "qa_state"))
+    checklist_id: Mapped[int | None] = mapped_column(ForeignKey("qa_checklists.id"))
+    # item id (str) → true when met; comments: [{"at_s": seconds into the call, "text", "by"}]
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    comments: Mapped[list[Any] | None] = mapped_column(JSON)
+    score: Mapped[float | None]  # 0–100
+    fatal: Mapped[bool | None] = mapped_column(Boolean)
+    first_score: Mapped[float | None]  # the score before an upheld appeal changed it
+    scored_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    scored_at: Mapped[datetime | None]
+    appeal_text: Mapped[str | None] = mapped_column(Text)
+    appealed_at: Mapped[datetime | None]
+    decision: Mapped[str | None] = mapped_column(String(16))  # upheld, rejected
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    picked_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -49,7 +49,7 @@ TZ = agents.TZ
 PACKAGE = HERE.parent
 # one template name space over the areas' template folders (names are unique across them)
 TEMPLATE_DIRS = [HERE / "templates"] + [PACKAGE / area / "templates" for area in
-                                        ("calls", "cases", "floor", "people", "kb", "recordings")] + [
+                                        ("calls", "cases", "floor", "people", "kb", "recordings", "qa")] + [
     PACKAGE.parent / "callbacks" / "templates"]
 templates = Jinja2Templates(directory=TEMPLATE_DIRS)
 

@@ -1,6 +1,7 @@
 """通话录音 in a real headless Chromium against a running server (issue 18): a call's recording,
 collected from the PBX's spool, is played by the supervisor from the case page — the audio
-element loads its metadata, seeking fetches a later range and lands there — and the listen
+page's open fetches nothing and records no listen (preload="none"); played, the element loads
+its metadata, seeking fetches a later range and lands there — and the listen
 appears in the case's 录音收听记录. The call's operator hears it too; the clerk gets no player.
 
 Screenshot in test-output/browser/: case-recording.png — look at it.
@@ -55,6 +56,16 @@ async def _recorded_case(live: Live, spool: Path, store: Path) -> tuple[str, int
     return t.number, rid
 
 
+async def _listens(live: Live, number: str) -> int:
+    from sqlalchemy import func
+
+    from callcenter.store.models import Ticket, TicketEvent
+
+    async with live.app.state.db.session() as s:
+        return (await s.execute(select(func.count()).select_from(TicketEvent).join(Ticket, Ticket.id == TicketEvent.ticket_id)
+                                .where(Ticket.number == number, TicketEvent.action == "listen"))).scalar_one()
+
+
 SEEK = """async (el) => {
   const seeked = new Promise(r => el.addEventListener("seeked", () => r(el.currentTime), {once: true}));
   el.currentTime = 42;
@@ -71,8 +82,12 @@ def test_the_supervisor_plays_a_call_from_the_case_page(chromium: Browser, live:
     page.goto(f"{live.base}/cases/{number}")
     expect(page.locator("#recordings")).to_have_text("通话录音")
     audio = page.locator(f"audio.recording[data-recording='{rid}']")
-    expect(audio).to_have_attribute("preload", "metadata")
-    # the audio element loads: metadata (HAVE_METADATA or better) and the call's length
+    # opening the page is not a listen: the player fetches nothing until it is played
+    expect(audio).to_have_attribute("preload", "none")
+    page.wait_for_timeout(1500)
+    assert ranges == [] and live.run(_listens(live, number)) == 0
+    # played: the audio element loads (HAVE_METADATA or better) and knows the call's length
+    audio.evaluate("el => { el.muted = true; return el.play().then(() => el.pause()); }")
     page.wait_for_function("el => el.readyState >= 1 && isFinite(el.duration)", arg=audio.element_handle())
     assert audio.evaluate("el => el.duration") == pytest.approx(TALK_S, abs=0.05)
     # seeking works: the player lands at 0:42 (a range request past the start)
@@ -96,6 +111,8 @@ def test_the_supervisor_plays_a_call_from_the_case_page(chromium: Browser, live:
     lina = sign_in(chromium, live, "lina")
     lina.goto(f"{live.base}/cases/{number}")
     expect(lina.locator("audio.recording")).to_have_count(1)
+    lina.wait_for_timeout(500)
+    assert live.run(_listens(live, number)) == 1  # her page open is no listen either
     expect(lina.locator("#listens-table")).to_have_count(0)
     lina.context.close()
     clerk = sign_in(chromium, live, "zhangwei")

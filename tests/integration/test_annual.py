@@ -438,7 +438,7 @@ async def test_monthly_and_quarterly_summaries(database: Database) -> None:
         out = render(q, fmt).decode()
         assert "2025年第二季度" in out
     wb = load_workbook(io.BytesIO(render(q, "xlsx")))
-    assert wb.sheetnames == ["概况", "热线分类"]
+    assert wb.sheetnames == ["概况", "热线分类", "质检"]  # the summary carries the month's 质检 (issue 18)
 
 
 async def test_the_xlsx_gives_times_in_beijing_time_and_real_links_only_with_a_public_url(database: Database) -> None:

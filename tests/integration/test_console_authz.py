@@ -10,13 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from callcenter.cases import services
 from callcenter.core.settings import Settings
 from callcenter.entry.app import create_app
 from callcenter.people.auth import actor_of
 from callcenter.store.db import Database
-from callcenter.store.models import Category, Department, Kind, Role, RoutingRule, User
+from callcenter.store.models import Call, Category, Department, Kind, Role, RoutingRule, User
 from callcenter.web.render import ROUTE_ROLES
 from tests.console_people import PASSWORD, ROLE_OF, Session, csrf_of, seed_console_people, sign_in
 
@@ -55,6 +56,7 @@ async def world(sqlite_database: Database, tmp_path: Path) -> AsyncIterator[tupl
     ids["kind"] = "complaint"  # 办理时限与回访规则 of 民众诉求 (the admin's form)
     # 通话录音 (issue 18): 李娜's callback of the case, recorded and collected
     ids["recording_id"] = await add_collected_recording(db, tmp_path / "recordings", t.number, lina.id)
+    ids["inspection_id"] = await add_scored_inspection(db, int(ids["recording_id"]))  # 质检 of that call
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url), db=db)
     yield app, db, ids
 
@@ -80,6 +82,35 @@ async def add_collected_recording(db: Database, store: Path, number: str, operat
         s.add(r)
         await s.flush()
         return r.id
+
+
+async def add_scored_inspection(db: Database, recording_id: int) -> int:
+    """A 质检 of the recording's call, scored by the supervisor (its operator may see and appeal it)."""
+    from datetime import date
+
+    from callcenter.cases.workflow import SYSTEM
+    from callcenter.qa import services as qa
+    from callcenter.store.models import QaInspection, QaState, Recording
+
+    await qa.create_checklist(db, SYSTEM, "话务质检表", "规范开头语 | 40\n准确记录诉求 | 60\n泄露举报人信息 | 致命")
+    async with db.transaction() as s:
+        rec = (await s.execute(select(Recording).where(Recording.id == recording_id))).scalar_one()
+        op = (await s.execute(select(Call.operator_id).where(Call.id == rec.call_id))).scalar_one()
+        i = QaInspection(call_id=rec.call_id, recording_id=rec.id, operator_id=op, week=date(2026, 11, 30),
+                         reason="sample", state=QaState.pending)
+        s.add(i)
+        await s.flush()
+        iid = i.id
+    sup = (await _user(db, "chenjing"))
+    cl = await qa.checklist(db, None)
+    assert cl is not None
+    await qa.score(db, actor_of(sup), iid, {x.id for x in cl.items})
+    return iid
+
+
+async def _user(db: Database, username: str) -> User:
+    async with db.session() as s:
+        return (await s.execute(select(User).where(User.username == username))).scalar_one()
 
 
 def client(app: object) -> httpx.AsyncClient:
@@ -127,6 +158,13 @@ BODIES: dict[str, dict[str, str]] = {
     "/operator/chase/{number}": {"phone": "13800138000"},
     # 回访话术 (issue 13)
     "/admin/scripts/{kind}": {"script": "您好，这里是 12345 市民热线。"},
+    # 质检 (issue 18): the inspection is scored — the operator appeals it; a supervisor's score or
+    # decision is refused by its state (a message and a redirect), a comment is added
+    "/qa/checklists": {"name": "测试质检表", "items": "规范开头语 | 10"},
+    "/qa/{inspection_id}/score": {"met": "1"},
+    "/qa/{inspection_id}/comment": {"at": "0:01", "text": "开头语规范"},
+    "/qa/{inspection_id}/appeal": {"reason": "已按规范告知"},
+    "/qa/{inspection_id}/decide": {"decision": "rejected", "note": "维持原分"},
 }
 
 # the query a GET route needs to answer 200 for an admitted role

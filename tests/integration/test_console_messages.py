@@ -40,7 +40,8 @@ GARBAGE = {
     "satisfaction": "fly", "note": "", "date": "not-a-date", "year": "1", "month": "13",
 }
 MISSING_IDS = {"number": "GD00000000-9999", "code": "NOPE", "dep_id": 999999, "rule_id": 999999,
-               "user_id": 999999, "cat_id": 999999, "callback_id": 999999, "group_id": 999999, "kind": "fly"}
+               "user_id": 999999, "cat_id": 999999, "callback_id": 999999, "group_id": 999999, "kind": "fly",
+               "inspection_id": 999999}
 
 
 def messages(r: httpx.Response) -> list[str]:

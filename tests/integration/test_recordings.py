@@ -28,9 +28,10 @@ def sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-async def add_call(db: Database, linkedid: str, *, at: datetime, ended: bool = True, talk: float = 30.0) -> int:
+async def add_call(db: Database, linkedid: str, *, at: datetime, ended: bool = True, talk: float = 30.0,
+                   pbx: str = "default") -> int:
     async with db.transaction() as s:
-        c = Call(pbx="default", linkedid=linkedid, direction=CallDirection.inbound, caller_number="13800138000",
+        c = Call(pbx=pbx, linkedid=linkedid, direction=CallDirection.inbound, caller_number="13800138000",
                  offered_at=at, answered_at=at + timedelta(seconds=5),
                  ended_at=at + timedelta(seconds=5 + talk) if ended else None,
                  outcome=CallOutcome.answered if ended else CallOutcome.in_progress, updated_at=at)
@@ -82,6 +83,36 @@ async def test_collect_moves_verified_files_of_ended_calls(database: Database, d
         c.ended_at = NOW - timedelta(minutes=1)
     res = await rec.collect(database, spool, store, now=NOW)
     assert res.collected == ["default-1700000000.2.wav"]
+
+
+async def test_a_pbx_name_with_a_dash_links_its_files(database: Database, dirs: tuple[Path, Path]) -> None:
+    """PBX names such as `hq-east` and Asterisk's `<systemname>-<epoch>.<seq>` linkedids hold "-":
+    the file goes to the call its name stands for, and a name two calls could claim is left alone."""
+    spool, store = dirs
+    at = NOW - timedelta(minutes=30)
+    await add_call(database, "1700000100.5", at=at, pbx="hq-east")
+    await add_call(database, "pbx2-1700000100.6", at=at, pbx="hq-west")  # systemname in the linkedid
+    await add_call(database, "1700000100.5", at=at, pbx="hq")  # "hq" + "east-1700000100.5"? not a call
+    await add_call(database, "b-1700000100.7", at=at, pbx="a")  # "a-b-1700000100.7" …
+    await add_call(database, "1700000100.7", at=at, pbx="a-b")  # … is ambiguous: never guessed
+    for name in ("hq-east-1700000100.5", "hq-west-pbx2-1700000100.6", "a-b-1700000100.7", "-1700000100.8",
+                 "nodash"):
+        write_tone_wav(spool / f"{name}.wav", 2)
+    assert rec.name_splits("hq-east-1.2.wav") == [("hq", "east-1.2"), ("hq-east", "1.2")]
+    assert rec.name_splits("notes.txt") == [] and rec.name_splits("nodash.wav") == []
+
+    res = await rec.collect(database, spool, store, now=NOW)
+
+    assert sorted(res.collected) == ["hq-east-1700000100.5.wav", "hq-west-pbx2-1700000100.6.wav"]
+    got = {(r.pbx, r.linkedid) for r in (await recordings_all(database))}
+    assert got == {("hq-east", "1700000100.5"), ("hq-west", "pbx2-1700000100.6")}
+    assert res.waiting == ["a-b-1700000100.7.wav"]  # "-1700000100.8" names no PBX: not a recording
+    assert (spool / "a-b-1700000100.7.wav").exists()  # left in the spool, logged
+
+
+async def recordings_all(db: Database) -> list[Recording]:
+    async with db.session() as s:
+        return list((await s.execute(select(Recording))).scalars())
 
 
 async def test_a_copy_that_does_not_match_is_never_linked(database: Database, dirs: tuple[Path, Path],

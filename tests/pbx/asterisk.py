@@ -85,13 +85,25 @@ writetimeout = 1000
 
 def extensions_conf(pkg: Path) -> str:
     model = (pkg / "configs" / "extensions.conf").read_text()
-    features = _section((DEPLOY / "extensions.conf").read_text(), "phone-features")
+    deployed = (DEPLOY / "extensions.conf").read_text()
+    features = _section(deployed, "phone-features")
+    record = _section(deployed, "record-call")
     return model + f"""
 ; ---- the shipped feature codes (deploy/asterisk/extensions.conf), on Local channels ----
 [phones-test]
 include => phone-features
 
 {features}
+
+; ---- the shipped recording (deploy/asterisk [record-call]) on an answered Local call: the
+; callee answers, starts MixMonitor as the queue's Gosub does, hears music for RECORD_TALK s ----
+{record}
+
+[record-test]
+exten => talk,1,Answer()
+ same => n,Gosub(record-call,s,1)
+ same => n,MusicOnHold(default,${{RECORD_TALK}})
+ same => n,Hangup()
 """
 
 
