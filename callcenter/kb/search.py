@@ -79,6 +79,9 @@ NEAR_TOP, W_DIST = 6, 0.3
 MAX_EXPANSIONS, PART_WEIGHT, MAX_PER_WORD = 40, 0.5, 8
 SINGLE_MIN = 0.7  # a single character is offered only as a close synonym (屋 → 房)
 MIN_FREQ, IDIOM_FREQ = 20, 300  # jieba dictionary frequency an expansion needs (4+ characters: more)
+# thesaurus concepts (kb_thesaurus codes): a query word and an entry's word in one synonym atom,
+# or in one word group (房子 / 宅子 / 楼房), count as that share of a match, divided by √(senses)
+C_ATOM, C_GROUP = 0.7, 0.45
 
 # function words and fillers of spoken queries: they match everything and mean nothing here
 STOP = frozenset(
@@ -305,6 +308,8 @@ def expand(words: Sequence[str], syn: Synonyms) -> dict[str, dict[str, float]]:
         rel: dict[str, float] = {}
         if w in th:
             rel.update(th.related(w, limit=100))
+            for o, x in th.group_related(w):
+                rel.setdefault(o, x)
         else:
             parts = [p for p in _parts(w) if p not in STOP and p in th]
             for p in parts:
@@ -591,7 +596,52 @@ def _match(q: Query, w: str, toks: frozenset[str], raw: str) -> float:
         found = rel.keys() & toks  # the thesaurus's words among the unit's tokens (a set operation)
         if found:
             part = max(part, max(rel[o] for o in found))
+    if part < C_ATOM:
+        part = max(part, _concept_match(w, toks))
     return part
+
+
+@lru_cache(maxsize=32768)
+def _word_concepts(w: str) -> tuple[frozenset[str], frozenset[str], float]:
+    """A word's thesaurus concepts: its atoms (`Bn01B01`), its word groups (`Bn01B`) and
+    1/√(senses). A word the thesaurus lacks (推掉, 借住) stands for its parts, at PART_WEIGHT."""
+    th = kb_thesaurus.thesaurus()
+    senses = th.senses(w)
+    if senses:
+        atoms = frozenset(code[:7] for code, _ in senses)
+        return atoms, frozenset(a[:5] for a in atoms), 1.0 / len(senses) ** 0.5
+    if len(w) < 2:
+        return frozenset(), frozenset(), 0.0
+    parts = [p for p in _parts(w) if p not in STOP and th.senses(p)]
+    atoms = frozenset(code[:7] for p in parts for code, _ in th.senses(p))
+    if not atoms:
+        return frozenset(), frozenset(), 0.0
+    return atoms, frozenset(a[:5] for a in atoms), PART_WEIGHT / len(atoms) ** 0.5
+
+
+@lru_cache(maxsize=8192)
+def _unit_concepts(toks: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The concepts of a unit's words (function words left out; no parts on this side)."""
+    th = kb_thesaurus.thesaurus()
+    atoms: set[str] = set()
+    for t in toks:
+        if t in STOP:
+            continue
+        for code, _ in th.senses(t):
+            atoms.add(code[:7])
+    return frozenset(atoms), frozenset(a[:5] for a in atoms)
+
+
+def _concept_match(w: str, toks: frozenset[str]) -> float:
+    atoms, groups, spread = _word_concepts(w)
+    if not atoms:
+        return 0.0
+    u_atoms, u_groups = _unit_concepts(toks)
+    if atoms & u_atoms:
+        return C_ATOM * spread
+    if groups & u_groups:
+        return C_GROUP * spread
+    return 0.0
 
 
 @lru_cache(maxsize=16384)
@@ -622,23 +672,30 @@ def _chars(q: Query) -> dict[str, float]:
 
 def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], today: date) -> list[Hit]:
     best = max(index_score.values()) or 1.0
-    total = sum(q.weights.values()) or 1.0
     qgrams = bigrams(q.raw)
     qchars = _chars(q)
     ctotal = sum(qchars.values()) or 1.0
-    hits: list[Hit] = []
+    rows = []
     for d in details:
-        (eid, code, title, phrasings, answer, category, dep, vfrom, vuntil, basis, version, status,
-         tok_t, tok_p, tok_a, learned) = d
+        tok_t, tok_p, tok_a, title, phrasings, answer, learned = d[12], d[13], d[14], d[2], d[3], d[4], d[15]
         phr = [p for p in (phrasings or "").split("|") if p.strip()]
         learnt = [p for p in (learned or "").split("|") if p.strip()]
         units = [(_tokset(tok_t), _norm_cached(title))]
         units += [(_tokset(t), _norm_cached(p)) for t, p in zip(tok_p.split(" | "), phr + learnt, strict=False)]
         per_unit = [[_match(q, w, toks, raw) for w in q.words] for toks, raw in units]
-        cover = max(sum(m * q.weights[w] for m, w in zip(ms, q.words, strict=True)) for ms in per_unit) / total
-        cover_all = sum(max(ms[i] for ms in per_unit) * q.weights[w] for i, w in enumerate(q.words)) / total
-        body_toks, body_raw = frozenset(tok_a.split()), _norm_cached(answer)
-        body = sum(_match(q, w, body_toks, body_raw) * q.weights[w] for w in q.words) / total
+        body_toks, body_raw = _tokset(tok_a), _norm_cached(answer)
+        body_m = [_match(q, w, body_toks, body_raw) for w in q.words]
+        rows.append((d, phr, learnt, per_unit, body_m))
+    weights = [q.weights[w] for w in q.words]
+    total = sum(weights) or 1.0
+    hits: list[Hit] = []
+    for d, phr, learnt, per_unit, body_m in rows:
+        (eid, code, title, phrasings, answer, category, dep, vfrom, vuntil, basis, version, status,
+         tok_t, _tok_p, _tok_a, learned) = d
+        cover = max(sum(m * x for m, x in zip(ms, weights, strict=True)) for ms in per_unit) / total
+        matched = [max(ms[i] for ms in per_unit) for i in range(len(q.words))]
+        cover_all = sum(m * x for m, x in zip(matched, weights, strict=True)) / total
+        body = sum(m * x for m, x in zip(body_m, weights, strict=True)) / total
         grams = _grams_cached(title + (phrasings or "") + (learned or ""))
         bigram = len(qgrams & grams) / len(qgrams) if qgrams else 0.0
         chars = _charset_cached(title + (phrasings or "") + (learned or ""))
@@ -652,11 +709,11 @@ def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], toda
             department_id=dep, valid_from=_as_date(vfrom), valid_until=vu, basis=basis,
             version=version, expired=expired, score=score, index_score=index_score[eid], learned=learnt,
         )
-        h.matched = [max(ms[i] for ms in per_unit) for i in range(len(q.words))]
+        h.matched = matched
         h.title_words = _title_words(tok_t)
         hits.append(h)
     hits.sort(key=lambda h: (-h.score, h.code))
-    _near_duplicates(q, hits, total)
+    _near_duplicates(q, hits, weights, total)
     return hits
 
 
@@ -671,7 +728,7 @@ def _near(a: Hit, b: Hit) -> bool:
     return a.category == b.category and bool(a.title_words & b.title_words)
 
 
-def _near_duplicates(q: Query, hits: list[Hit], total: float) -> None:
+def _near_duplicates(q: Query, hits: list[Hit], weights: Sequence[float], total: float) -> None:
     """Among the first NEAR_TOP hits, near-duplicates are told apart: each entry gets the words
     of its title that its closest near-duplicate's title lacks (`distinct`, shown in the
     suggestions), and its score gains the query words it matches that a near-duplicate does not
@@ -686,8 +743,8 @@ def _near_duplicates(q: Query, hits: list[Hit], total: float) -> None:
         closest = max(partners, key=lambda y: (len(x.title_words & y.title_words), -top.index(y)))
         other = _norm_cached(closest.title)
         x.distinct = [w for w in _title_order(x) if w not in other][:4]
-        x.dist_gain = max(sum(max(0.0, mx - my) * q.weights[w]
-                              for w, mx, my in zip(q.words, x.matched, y.matched, strict=True)) / total
+        x.dist_gain = max(sum(max(0.0, mx - my) * wt
+                              for wt, mx, my in zip(weights, x.matched, y.matched, strict=True)) / total
                           for y in partners)
     if changed:
         for h in top:
