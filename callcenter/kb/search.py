@@ -308,8 +308,6 @@ def expand(words: Sequence[str], syn: Synonyms) -> dict[str, dict[str, float]]:
         rel: dict[str, float] = {}
         if w in th:
             rel.update(th.related(w, limit=100))
-            for o, x in th.group_related(w):
-                rel.setdefault(o, x)
         else:
             parts = [p for p in _parts(w) if p not in STOP and p in th]
             for p in parts:

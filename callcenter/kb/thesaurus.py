@@ -23,7 +23,6 @@ from pathlib import Path
 
 SYN_WEIGHT = 0.8
 REL_WEIGHT = 0.5
-GROUP_WEIGHT = 0.4  # a word of another atom of the same word group (坟山 → 坟墓, 房子 → 宅子)
 MAX_PER_WORD = 12  # expansions of one query word, the strongest first
 MAX_ATOM = 40  # an atom larger than this is a loose list (place names …): skipped
 
@@ -51,7 +50,6 @@ class Thesaurus:
     def __init__(self, text: str = "") -> None:
         self._atoms: dict[str, tuple[str, ...]] = {}  # code with flag → its words
         self._index: dict[str, tuple[str, ...]] = {}  # word → the codes of its atoms
-        self._groups: dict[str, list[str]] = {}  # word group (`Bn01B`) → the codes of its atoms
         index: dict[str, list[str]] = {}
         for line in text.replace("\r", "").split("\n"):
             parts = line.split()
@@ -59,7 +57,6 @@ class Thesaurus:
                 continue
             code, words = parts[0], tuple(parts[1:])
             self._atoms[code] = words
-            self._groups.setdefault(code[:5], []).append(code)
             for w in words:
                 index.setdefault(w, []).append(code)
         self._index = {w: tuple(codes) for w, codes in index.items()}
@@ -101,24 +98,6 @@ class Thesaurus:
                     got[other] = w0
         return sorted(got.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[:limit]
 
-    def group_related(self, word: str) -> list[tuple[str, float]]:
-        """The words of the other synonym atoms (`=`) in the word groups holding `word`, each at
-        GROUP_WEIGHT / √(senses): a looser relation than `related`'s (坟山 → 坟墓)."""
-        codes = self.codes(word)
-        if not codes:
-            return []
-        w0 = GROUP_WEIGHT / len(codes) ** 0.5
-        own = set(codes)
-        got: dict[str, float] = {}
-        for g in dict.fromkeys(c[:5] for c in codes):
-            for code in self._groups.get(g, ()):
-                words = self._atoms[code]
-                if code in own or code[-1] != "=" or len(words) > MAX_ATOM:
-                    continue
-                for other in words:
-                    if other != word and not (len(other) == 1 and len(word) > 1):
-                        got.setdefault(other, w0)
-        return sorted(got.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))
 
 
 _lock = threading.Lock()
