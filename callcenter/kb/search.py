@@ -577,7 +577,10 @@ async def search(
     return hits
 
 
-def _match(q: Query, w: str, toks: frozenset[str], raw: str) -> float:
+Concepts = tuple[frozenset[str], frozenset[str]]  # a unit's thesaurus atoms and word groups
+
+
+def _match(q: Query, w: str, toks: frozenset[str], raw: str, concepts: Concepts | None = None) -> float:
     """How well a unit (its tokens, its text) holds the query word `w`: 1 whole or through a
     synonym, 0.5 for a part of it (a single character or a sub-word inside another word)."""
     if w in toks or (len(w) > 1 and w in raw):
@@ -594,8 +597,8 @@ def _match(q: Query, w: str, toks: frozenset[str], raw: str) -> float:
         found = rel.keys() & toks  # the thesaurus's words among the unit's tokens (a set operation)
         if found:
             part = max(part, max(rel[o] for o in found))
-    if part < C_ATOM:
-        part = max(part, _concept_match(w, toks))
+    if concepts is not None and part < C_ATOM:
+        part = max(part, _concept_match(w, concepts))
     return part
 
 
@@ -617,23 +620,32 @@ def _word_concepts(w: str) -> tuple[frozenset[str], frozenset[str], float]:
     return atoms, frozenset(a[:5] for a in atoms), PART_WEIGHT / len(atoms) ** 0.5
 
 
-@lru_cache(maxsize=8192)
-def _unit_concepts(toks: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+@lru_cache(maxsize=65536)
+def _token_atoms(t: str) -> frozenset[str]:
+    return frozenset(c[:7] for c in kb_thesaurus.thesaurus().codes(t)) if t not in STOP else frozenset()
+
+
+def _concepts_of(toks: Iterable[str]) -> Concepts:
     """The concepts of a unit's words (function words left out; no parts on this side)."""
-    th = kb_thesaurus.thesaurus()
-    atoms: set[str] = set()
-    for t in toks:
-        if t in STOP:
-            continue
-        for code, _ in th.senses(t):
-            atoms.add(code[:7])
-    return frozenset(atoms), frozenset(a[:5] for a in atoms)
+    atoms = frozenset().union(*map(_token_atoms, toks))
+    return atoms, frozenset(a[:5] for a in atoms)
 
 
-def _concept_match(w: str, toks: frozenset[str]) -> float:
+@lru_cache(maxsize=8192)
+def _unit_concepts(toks: frozenset[str]) -> Concepts:
+    """… of a title or a phrasing (short, searched again and again: kept; answers are not)."""
+    return _concepts_of(toks)
+
+
+def _concept_match(w: str, unit: Concepts) -> float:
     atoms, groups, spread = _word_concepts(w)
     if not atoms:
         return 0.0
+    if atoms & unit[0]:
+        return C_ATOM * spread
+    if groups & unit[1]:
+        return C_GROUP * spread
+    return 0.0
     u_atoms, u_groups = _unit_concepts(toks)
     if atoms & u_atoms:
         return C_ATOM * spread
@@ -680,9 +692,11 @@ def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], toda
         learnt = [p for p in (learned or "").split("|") if p.strip()]
         units = [(_tokset(tok_t), _norm_cached(title))]
         units += [(_tokset(t), _norm_cached(p)) for t, p in zip(tok_p.split(" | "), phr + learnt, strict=False)]
-        per_unit = [[_match(q, w, toks, raw) for w in q.words] for toks, raw in units]
-        body_toks, body_raw = _tokset(tok_a), _norm_cached(answer)
-        body_m = [_match(q, w, body_toks, body_raw) for w in q.words]
+        per_unit = [[_match(q, w, toks, raw, cs) for w in q.words]
+                    for toks, raw in units for cs in (_unit_concepts(toks),)]
+        body_toks, body_raw = frozenset(tok_a.split()), _norm_cached(answer)
+        body_cs = _concepts_of(body_toks)
+        body_m = [_match(q, w, body_toks, body_raw, body_cs) for w in q.words]
         rows.append((d, phr, learnt, per_unit, body_m))
     weights = [q.weights[w] for w in q.words]
     total = sum(weights) or 1.0

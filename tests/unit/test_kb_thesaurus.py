@@ -58,11 +58,14 @@ def test_concepts_of_a_word_and_of_its_parts() -> None:
 
 
 def test_concept_match_same_atom_beats_same_group_beats_unrelated() -> None:
-    seg = kb_search.segment
-    same_atom = kb_search._concept_match("屋", frozenset(seg("房子的补偿")))
-    same_group = kb_search._concept_match("老宅子", frozenset(seg("房子的补偿")))
-    grave = kb_search._concept_match("坟山", frozenset(seg("坟墓迁移")))
-    unrelated = kb_search._concept_match("坟山", frozenset(seg("电梯维修")))
+    def unit(s: str) -> kb_search.Concepts:
+        return kb_search._concepts_of(kb_search.segment(s))
+
+    same_atom = kb_search._concept_match("屋", unit("房子的补偿"))
+    same_group = kb_search._concept_match("老宅子", unit("房子的补偿"))
+    grave = kb_search._concept_match("坟山", unit("坟墓迁移"))
+    unrelated = kb_search._concept_match("坟山", unit("电梯维修"))
+    assert unit("的 了 吗") == (frozenset(), frozenset())  # function words stand for nothing
     assert same_atom == kb_search.C_ATOM  # 屋 has one sense
     assert 0 < grave <= kb_search.C_GROUP and unrelated == 0.0
     assert 0 <= same_group < same_atom
@@ -91,7 +94,7 @@ def test_rerank_finds_the_entry_a_caller_describes_in_other_words(monkeypatch) -
     assert hits[0].matched[grave] >= kb_search.C_GROUP / 2
     with_concepts = hits[0].score
     # without the concepts 坟山 matches nothing in the entry, and the lead is gone
-    monkeypatch.setattr(kb_search, "_concept_match", lambda w, toks: 0.0)
+    monkeypatch.setattr(kb_search, "_concept_match", lambda w, unit: 0.0)
     hits = {h.code: h for h in kb_search.rerank(q, rows, {1: 1.0, 2: 1.0}, today)}
     assert hits["KB9002"].matched[grave] == 0.0
     assert hits["KB9002"].score - hits["KB9001"].score < (with_concepts - hits["KB9001"].score) / 4
