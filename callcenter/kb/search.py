@@ -646,12 +646,6 @@ def _concept_match(w: str, unit: Concepts) -> float:
     if groups & unit[1]:
         return C_GROUP * spread
     return 0.0
-    u_atoms, u_groups = _unit_concepts(toks)
-    if atoms & u_atoms:
-        return C_ATOM * spread
-    if groups & u_groups:
-        return C_GROUP * spread
-    return 0.0
 
 
 @lru_cache(maxsize=16384)
