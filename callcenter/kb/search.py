@@ -601,8 +601,13 @@ def _match(q: Query, w: str, toks: frozenset[str], raw: str, concepts: Concepts 
         found = rel.keys() & toks  # the thesaurus's words among the unit's tokens (a set operation)
         if found:
             part = max(part, max(rel[o] for o in found))
-    if concepts is not None and part < C_ATOM:
-        part = max(part, _concept_match(w, concepts))
+    if concepts is not None and part < C_ATOM:  # _concept_match, inlined (the re-rank's inner loop)
+        atoms, groups, spread = _word_concepts(w)
+        if atoms:
+            if not atoms.isdisjoint(concepts[0]):
+                part = max(part, C_ATOM * spread)
+            elif part < C_GROUP * spread and not groups.isdisjoint(concepts[1]):
+                part = C_GROUP * spread
     return part
 
 
@@ -629,10 +634,23 @@ def _token_atoms(t: str) -> frozenset[str]:
     return frozenset(c[:7] for c in kb_thesaurus.thesaurus().codes(t)) if t not in STOP else frozenset()
 
 
+@lru_cache(maxsize=65536)
+def _token_groups(t: str) -> frozenset[str]:
+    return frozenset(a[:5] for a in _token_atoms(t))
+
+
 def _concepts_of(toks: Iterable[str]) -> Concepts:
     """The concepts of a unit's words (function words left out; no parts on this side)."""
-    atoms = frozenset().union(*map(_token_atoms, toks))
-    return atoms, frozenset(a[:5] for a in atoms)
+    toks = tuple(toks)
+    return frozenset().union(*map(_token_atoms, toks)), frozenset().union(*map(_token_groups, toks))
+
+
+@lru_cache(maxsize=256)
+def _body(tok_answer: str) -> tuple[frozenset[str], Concepts]:
+    """An answer's tokens and concepts: ~30 kB each, so only the last few hundred are kept — the
+    candidates of an operator's successive keystrokes, which are mostly the same entries."""
+    toks = frozenset(tok_answer.split())
+    return toks, _concepts_of(toks)
 
 
 @lru_cache(maxsize=8192)
@@ -692,8 +710,8 @@ def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], toda
         units += [(_tokset(t), _norm_cached(p)) for t, p in zip(tok_p.split(" | "), phr + learnt, strict=False)]
         per_unit = [[_match(q, w, toks, raw, cs) for w in q.words]
                     for toks, raw in units for cs in (_unit_concepts(toks),)]
-        body_toks, body_raw = frozenset(tok_a.split()), _norm_cached(answer)
-        body_cs = _concepts_of(body_toks)
+        body_toks, body_cs = _body(tok_a)
+        body_raw = _norm_cached(answer)
         body_m = [_match(q, w, body_toks, body_raw, body_cs) for w in q.words]
         rows.append((d, phr, learnt, per_unit, body_m))
     weights = [q.weights[w] for w in q.words]

@@ -94,7 +94,8 @@ def test_rerank_finds_the_entry_a_caller_describes_in_other_words(monkeypatch) -
     assert hits[0].matched[grave] >= kb_search.C_GROUP / 2
     with_concepts = hits[0].score
     # without the concepts 坟山 matches nothing in the entry, and the lead is gone
-    monkeypatch.setattr(kb_search, "_concept_match", lambda w, unit: 0.0)
+    monkeypatch.setattr(kb_search, "C_ATOM", 0.0)
+    monkeypatch.setattr(kb_search, "C_GROUP", 0.0)
     hits = {h.code: h for h in kb_search.rerank(q, rows, {1: 1.0, 2: 1.0}, today)}
     assert hits["KB9002"].matched[grave] == 0.0
     assert hits["KB9002"].score - hits["KB9001"].score < (with_concepts - hits["KB9001"].score) / 4
