@@ -601,13 +601,8 @@ def _match(q: Query, w: str, toks: frozenset[str], raw: str, concepts: Concepts 
         found = rel.keys() & toks  # the thesaurus's words among the unit's tokens (a set operation)
         if found:
             part = max(part, max(rel[o] for o in found))
-    if concepts is not None and part < C_ATOM:  # _concept_match, inlined (the re-rank's inner loop)
-        atoms, groups, spread = _word_concepts(w)
-        if atoms:
-            if not atoms.isdisjoint(concepts[0]):
-                part = max(part, C_ATOM * spread)
-            elif part < C_GROUP * spread and not groups.isdisjoint(concepts[1]):
-                part = C_GROUP * spread
+    if concepts is not None and part < C_ATOM:
+        part = max(part, _concept_match(w, concepts))
     return part
 
 
@@ -663,9 +658,9 @@ def _concept_match(w: str, unit: Concepts) -> float:
     atoms, groups, spread = _word_concepts(w)
     if not atoms:
         return 0.0
-    if atoms & unit[0]:
+    if not atoms.isdisjoint(unit[0]):
         return C_ATOM * spread
-    if groups & unit[1]:
+    if not groups.isdisjoint(unit[1]):
         return C_GROUP * spread
     return 0.0
 
