@@ -42,7 +42,7 @@ def _source() -> Path | None:
 
 
 class Thesaurus:
-    """The thesaurus, indexed word → atoms once per process (≈0.15 s, ≈12 MB; the web worker
+    """The thesaurus, indexed word → atoms once per process (≈0.15 s, ≈25 MB; the web worker
     builds it at start-up, `warm_up`): the concept feature of the re-rank looks up every word
     of the candidate entries, where a substring search of the 0.9 MB text (2 ms a word) was
     too slow for a new process's first search."""
