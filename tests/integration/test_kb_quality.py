@@ -100,15 +100,23 @@ async def test_search_quality(database: Database, request: pytest.FixtureRequest
 
 
 # the project's own development phrasings (issue 16): colloquial, dialect, near-duplicates and
-# expired entries, written away from the sample's wording — what the ranking is developed on
+# expired entries, written away from the sample's wording — what the ranking is developed on —
+# and a second set written later from callers' situations (not from entry titles), which the
+# thesaurus-concept re-rank was checked on. Floors: the figures measured on both databases
+# (docs/benchmarks.md), less a margin — a ranking change that loses them fails here.
 DEV = FIXTURES / "kb-dev-phrasings.csv"
-DEV_BARS = {"all": (0.68, 0.85), "colloquial": (0.55, 0.75)}
+DEV2 = FIXTURES / "kb-dev2-situations.csv"
+DEV_BARS = {
+    DEV.name: {"all": (0.72, 0.84), "colloquial": (0.58, 0.75)},
+    DEV2.name: {"all": (0.66, 0.80), "colloquial": (0.60, 0.75)},
+}
 
 
-async def test_dev_phrasings_quality(database: Database) -> None:
+@pytest.mark.parametrize("path", [DEV, DEV2], ids=["dev", "dev2"])
+async def test_dev_phrasings_quality(database: Database, path: Path) -> None:
     await seed_reference(database)
     await kb.import_file(database, ENTRIES)
-    with DEV.open(encoding="utf-8", newline="") as f:
+    with path.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     results = await kb.search_many(database, [r["问法"] for r in rows], limit=10)
     kinds: dict[str, list[tuple[list[str], tuple[str, set[str], bool]]]] = {}
@@ -117,8 +125,9 @@ async def test_dev_phrasings_quality(database: Database) -> None:
         kinds.setdefault("all", []).append(item)
         kinds.setdefault(r["类型"], []).append(item)
     backend = "SQLite" if database.is_sqlite else "PostgreSQL"
+    bars = DEV_BARS[path.name]
     for kind, items in kinds.items():
         p1, r5, mrr = metrics([i for i, _ in items], [q for _, q in items])
-        print(f"[kb dev {backend}] {kind:10} n={len(items):3}  P@1 {p1:.3f}  R@5 {r5:.3f}  MRR {mrr:.3f}")
-        if kind in DEV_BARS:
-            assert p1 >= DEV_BARS[kind][0] and r5 >= DEV_BARS[kind][1], (kind, p1, r5)
+        print(f"[kb {path.stem} {backend}] {kind:10} n={len(items):3}  P@1 {p1:.3f}  R@5 {r5:.3f}  MRR {mrr:.3f}")
+        if kind in bars:
+            assert p1 >= bars[kind][0] and r5 >= bars[kind][1], (kind, p1, r5)
