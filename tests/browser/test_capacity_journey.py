@@ -1,5 +1,5 @@
 """容量规划 in Chromium: a supervisor opens the page over a year of simulated traffic (under 1 s
-cold, from the hourly traffic rollup),
+cold, from the hourly traffic rollup, the heat maps drawn by the server as coloured tables),
 reads the heat maps, the N + k lines table and the staffing table; the admin too; an
 operator and a clerk are refused; bad input is answered in Chinese with what was typed kept."""
 
@@ -98,6 +98,10 @@ def test_a_supervisor_plans_lines_and_seats_from_a_year_of_traffic(chromium, liv
     # under 1 s only when the machine has a core free for the page (load average at most the
     # cores) — asserted then; on a loaded machine it is printed above, with the browser's CPU.
     assert statistics.median(server) < 0.75, (cold, load)
+    # and the server's and Chromium's CPU together (0.7–1.1 s at load 9–10 on 2 cores, the
+    # heat maps drawn as tables; a quiet core gives the page its < 1 s): a budget for the
+    # whole open that a shared CI machine keeps too
+    assert statistics.median(cpu) < 1.5, (cold, load)
     if load <= (os.cpu_count() or 1):
         assert statistics.median(wall) < 1.0, (cold, load)
         assert statistics.median([w[0] for w in warm]) < 1.0, (warm, load)
