@@ -1,6 +1,7 @@
 """Time the 容量规划 page's cold open over a year of calls in Chromium, a fresh server each time.
 
     .venv/bin/python bench/capacity_page.py [--runs 7] [--port 18851] [--db var/bench-capacity-page.db]
+        [--before /tmp/checkout-of-an-earlier-commit]
 
 A year (2025) of simulated inbound traffic (reports/simweek.py, as bench/capacity.py: 10 lines,
 7 seats, ≈ 345,000 calls, each last written when it ended) in a migrated SQLite database with
@@ -118,6 +119,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--port", type=int, default=18851)
     ap.add_argument("--db", default=str(ROOT / "var" / "bench-capacity-page.db"))
+    ap.add_argument("--before", help="a checkout of an earlier commit (`git worktree add --detach DIR REV`, "
+                                     "its static/vendor copied): its server alternates with this tree's, run by run")
     a = ap.parse_args()
     Path(a.db).parent.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{a.db}"
@@ -128,53 +131,59 @@ def main() -> None:
     year = f"{base}/reports/capacity?from=2025-01-01&to=2025-12-31&lines=10"
     env = {**os.environ, "HOTLINE_DATABASE_URL": url, "HOTLINE_DATA_DIR": tempfile.mkdtemp(prefix="capacity-page-"),
            "HOTLINE_SECRET_KEY": "bench-capacity-page-0123456789abcdef", "HOTLINE_LINES": "10"}
-    cold: list[dict[str, Any]] = []
-    warm: list[dict[str, Any]] = []
+    trees = {"this tree": str(ROOT)} | ({f"before ({a.before})": a.before} if a.before else {})
+    cold: dict[str, list[dict[str, Any]]] = {t: [] for t in trees}
+    warm: dict[str, list[dict[str, Any]]] = {t: [] for t in trees}
     load0 = os.getloadavg()[0]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         for run in range(a.runs):
-            srv = subprocess.Popen([HOTLINE, "serve", "--workers", "1", "--port", str(a.port)], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                for _ in range(300):
-                    try:
-                        if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    time.sleep(0.1)
-                ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN",
-                                          timezone_id="Asia/Shanghai")
-                page = ctx.new_page()
-                page.goto(f"{base}/login")
-                page.fill("input[name=username]", "chenjing")
-                page.fill("input[name=password]", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_load_state("domcontentloaded")
-                time.sleep(0.5)  # the sign-in's own work settled
-                c = one_open(page, year, srv.pid, os.getpid())
-                w = one_open(page, year, srv.pid, os.getpid())
-                assert page.locator("#heat-offered tbody td, #heat-offered canvas").count() >= 1
-                cold.append(c)
-                warm.append(w)
-                print(f"run {run + 1}: cold {c}; warm wall {w['wall']:.3f} s", flush=True)
-                ctx.close()
-            finally:
-                srv.terminate()
-                srv.wait(10)
+            for label, tree in trees.items():
+                srv = subprocess.Popen([HOTLINE, "serve", "--workers", "1", "--port", str(a.port)],
+                                       env=env | {"PYTHONPATH": tree}, cwd=tree,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    for _ in range(300):
+                        try:
+                            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                                break
+                        except httpx.HTTPError:
+                            pass
+                        time.sleep(0.1)
+                    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN",
+                                              timezone_id="Asia/Shanghai")
+                    page = ctx.new_page()
+                    page.goto(f"{base}/login")
+                    page.fill("input[name=username]", "chenjing")
+                    page.fill("input[name=password]", PASSWORD)
+                    page.click("button[type=submit]")
+                    page.wait_for_load_state("domcontentloaded")
+                    time.sleep(0.5)  # the sign-in's own work settled
+                    c = one_open(page, year, srv.pid, os.getpid())
+                    w = one_open(page, year, srv.pid, os.getpid())
+                    assert page.locator("#heat-offered tbody td, #heat-offered canvas").count() >= 1
+                    cold[label].append(c)
+                    warm[label].append(w)
+                    print(f"run {run + 1}, {label}: cold {c}; warm wall {w['wall']:.3f} s", flush=True)
+                    ctx.close()
+                finally:
+                    srv.terminate()
+                    srv.wait(10)
         browser.close()
     load1 = os.getloadavg()[0]
-    print(f"\n容量规划, a year ({n} calls), SQLite, {a.runs} fresh server processes, load average "
+    print(f"\n容量规划, a year ({n} calls), SQLite, {a.runs} fresh server processes each, load average "
           f"{load0:.1f} → {load1:.1f} on {os.cpu_count()} cores")
-    for key in ("wall", "server", "browser"):
-        print(f"cold {key} s: {med([c[key] for c in cold])}")
-    for key in ("first_byte_ms", "load_ms", "plan_ms", "page_ms"):
-        print(f"cold {key}: {med([c[key] for c in cold], 1)}")
-    print(f"warm wall s: {med([w['wall'] for w in warm])}; server CPU s: {med([w['server'] for w in warm])}; "
-          f"browser CPU s: {med([w['browser'] for w in warm])}")
+    for label in trees:
+        c, w = cold[label], warm[label]
+        print(f"{label}:")
+        for key in ("wall", "server", "browser"):
+            print(f"  cold {key} s: {med([x[key] for x in c])}")
+        for key in ("first_byte_ms", "load_ms", "plan_ms", "page_ms"):
+            print(f"  cold {key}: {med([x[key] for x in c], 1)}")
+        print(f"  warm wall s: {med([x['wall'] for x in w])}; server CPU s: {med([x['server'] for x in w])}; "
+              f"browser CPU s: {med([x['browser'] for x in w])}")
 
 
 if __name__ == "__main__":
