@@ -29,9 +29,9 @@ from callcenter.cases.services import shows_identity
 from callcenter.cases.workdays import TZ
 from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.core.glossary import KIND_LABELS
 from callcenter.people import admin
 from callcenter.store.models import (
-    KIND_LABELS,
     Call,
     Callback,
     CallbackKind,

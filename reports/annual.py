@@ -31,8 +31,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from callcenter.cases.workdays import MAX_YEAR, MIN_YEAR
 from callcenter.core.errors import Invalid
+from callcenter.core.glossary import KIND_LABELS
 from callcenter.store.db import Database
-from callcenter.store.models import KIND_LABELS, DisclosureFigure, Kind, Status, Ticket
+from callcenter.store.models import DisclosureFigure, Kind, Status, Ticket
 
 from .metrics import RESOLVED_STATES, TZ, UnknownFigure, metrics, period_bounds
 from .metrics import drill as metrics_drill

@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from callcenter.core.glossary import CASE_STATE_LABELS, KIND_LABELS
 from callcenter.store.db import Database
-from callcenter.store.models import KIND_LABELS, STATUS_LABELS, Call, Category, Department, Kind, Ticket
+from callcenter.store.models import Call, Category, Department, Kind, Ticket
 
 from .metrics import FIGURE_LABELS, TZ, is_call_figure
 
@@ -88,7 +89,7 @@ async def rows(db: Database, figure: str, items: list[str]) -> list[dict[str, An
         number, at, kind, cat, dep, status, due, content = hit
         text = content if len(content) <= 60 else content[:60] + "…"
         out.append({"number": number, "cells": [number, _local(at), KIND_LABELS[kind], cat, dep or "",
-                                                STATUS_LABELS[status], _local(due), text]})
+                                                CASE_STATE_LABELS[status], _local(due), text]})
     return out
 
 

@@ -17,13 +17,10 @@ from callcenter.calls import drafts
 from callcenter.cases import phones, routing, services
 from callcenter.cases.views import ticket_dict
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.core.glossary import CASE_STATE_LABELS
 from callcenter.floor import agents
 from callcenter.store import idempotency
-from callcenter.store.models import (
-    STATUS_LABELS,
-    Kind,
-    Status,
-)
+from callcenter.store.models import Kind, Status
 from callcenter.web import auth_web
 from callcenter.web.auth_web import ConsoleUser, LoginRequired, require
 from callcenter.web.render import (
@@ -364,7 +361,7 @@ async def check_intake(request: Request, user: ConsoleUser, data: services.NewTi
                 errors["into"] = f"工单 {into} 不属于您可查看的范围，不能并入"
             else:
                 if target.status in (Status.merged, Status.invalid):
-                    errors["into"] = f"工单 {into} 已{STATUS_LABELS[target.status]}，请并入它所并入的工单"
+                    errors["into"] = f"工单 {into} 已{CASE_STATE_LABELS[target.status]}，请并入它所并入的工单"
     return errors
 
 

@@ -46,13 +46,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.cases import numbering, phones
 from callcenter.cases.workflow import Action
 from callcenter.core.errors import Conflict, FileErrors, Invalid
+from callcenter.core.glossary import KIND_LABELS, SATISFACTION_LABELS
 from callcenter.core.tables import read_table, unescape, write_table
 from callcenter.store import refdata as refdata_mod
 from callcenter.store.db import Database
 from callcenter.store.models import (
     KIND_BY_LABEL,
-    KIND_LABELS,
-    SATISFACTION_LABELS,
     CallbackResult,
     Category,
     Department,

@@ -28,11 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases.workflow import SYSTEM, Actor
 from callcenter.core.errors import Conflict, FileErrors, Forbidden, Invalid, NotFound, role_zh
+from callcenter.core.glossary import CASE_STATE_LABELS
 from callcenter.core.tables import read_table, unescape, write_table
 from callcenter.kb import search as kb_search
 from callcenter.store.db import Database
 from callcenter.store.models import (
-    STATUS_LABELS,
     Department,
     KbEntry,
     KbEntryVersion,
@@ -490,7 +490,7 @@ async def propose_from_case(db: Database, actor: Actor, number: str, code: str, 
         if t is None:
             raise NotFound(f"工单 {number} 不存在")
         if t.status not in (Status.resolved, Status.closed) or not (t.resolution or "").strip():
-            raise Conflict(f"工单 {number} 没有可提议入库的处理情况（状态：{STATUS_LABELS.get(t.status, t.status.value)}）")
+            raise Conflict(f"工单 {number} 没有可提议入库的处理情况（状态：{CASE_STATE_LABELS.get(t.status, t.status.value)}）")
         from callcenter.store.models import Category
 
         cat = await s.get(Category, t.category_id)

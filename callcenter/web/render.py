@@ -27,18 +27,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from callcenter.cases import phones
-from callcenter.cases.workflow import ACTION_LABELS
 from callcenter.core.errors import DomainError, Invalid
+from callcenter.core.glossary import (
+    CASE_ACTION_LABELS,
+    CASE_STATE_LABELS,
+    KIND_LABELS,
+    ROLE_LABELS,
+    SATISFACTION_LABELS,
+)
 from callcenter.core.logs import context_value
 from callcenter.floor import agents
-from callcenter.people import admin
 from callcenter.store import audit
-from callcenter.store.models import (
-    KIND_LABELS,
-    SATISFACTION_LABELS,
-    STATUS_LABELS,
-    Role,
-)
+from callcenter.store.models import Role
 from callcenter.web import auth_web, security
 from callcenter.web.auth_web import CsrfRefused, LoginRequired
 
@@ -109,11 +109,11 @@ templates.env.filters["remaining"] = remaining
 templates.env.filters["pct"] = pct
 templates.env.filters["mask"] = phones.mask
 templates.env.globals.update(
-    STATUS_LABELS={s.value: v for s, v in STATUS_LABELS.items()},
-    KIND_LABELS={k.value: v for k, v in KIND_LABELS.items()},
-    ACTION_LABELS={a.value: v for a, v in ACTION_LABELS.items()},
-    SATISFACTION_LABELS={s.value: v for s, v in SATISFACTION_LABELS.items()},
-    ROLE_LABELS=admin.ROLE_LABELS,
+    CASE_STATE_LABELS=CASE_STATE_LABELS,
+    KIND_LABELS=KIND_LABELS,
+    CASE_ACTION_LABELS=CASE_ACTION_LABELS,
+    SATISFACTION_LABELS=SATISFACTION_LABELS,
+    ROLE_LABELS=ROLE_LABELS,
 )
 
 
