@@ -10,6 +10,7 @@ import asyncio
 import json
 import sys
 import unicodedata
+from collections.abc import Mapping
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any
@@ -17,7 +18,9 @@ from typing import Annotated, Any
 import typer
 
 from callcenter.core.errors import DomainError
+from callcenter.core.glossary import CASE_SOURCE_LABELS, KIND_LABELS
 
+from .figures import FIGURE
 from .metrics import UnknownDepartment, drill, metrics
 
 app = typer.Typer(help="报表: figures and the annual disclosure report", no_args_is_help=True)
@@ -170,49 +173,15 @@ def _run(fn: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # the table: Chinese labels, rates as percentages with two decimals, "—" for a zero denominator
 # ---------------------------------------------------------------------------------------------
-CALL_ROWS = [
-    ("呼入量", "offered", "n"),
-    ("接通", "answered", "n"),
-    ("放弃", "abandoned", "n"),
-    ("占线未接入", "refused", "n"),
-    ("排队中", "waiting", "n"),
-    ("接通率", "answer_rate", "%"),
-    ("15秒接通率", "answered_within_15s_rate", "%"),
-    ("平均等待（秒）", "avg_wait_s", "s"),
-    ("平均通话（秒）", "avg_talk_s", "s"),
-    ("平均话后整理（秒）", "avg_acw_s", "s"),
-    ("最高占用线路", "peak_lines", "n"),
-    ("外呼回访/回拨", "callbacks_placed", "n"),
-    ("外呼接通", "callbacks_answered", "n"),
-    ("外呼失败（线路满）", "callbacks_failed", "n"),
-]
-CASE_ROWS = [
-    ("受理量", "registered", "n"),
-    ("直接答复", "answered_directly", "n"),
-    ("直接办结率", "direct_resolution_rate", "%"),
-    ("派单量", "dispatched", "n"),
-    ("在办", "open", "n"),
-    ("办结", "resolved", "n"),
-    ("办结率", "completion_rate", "%"),
-    ("按时办结", "on_time", "n"),
-    ("按时办结率", "on_time_rate", "%"),
-    ("应回访", "callbacks_required", "n"),
-    ("已回访", "callbacks_reached", "n"),
-    ("回访未接通", "callbacks_unreachable", "n"),
-    ("待回访", "callbacks_pending", "n"),
-    ("回访率", "callback_rate", "%"),
-    ("首次回访满意+基本满意", "satisfied", "n"),
-    ("满意率", "satisfaction_rate", "%"),
-    ("最终满意率", "final_satisfaction_rate", "%"),
-    ("解决率", "solved_rate", "%"),
-    ("重办", "reopened", "n"),
-    ("重办率", "reopen_rate", "%"),
-    ("催办量", "chases", "n"),
-    ("被催办工单", "chased", "n"),
-    ("超期", "overdue", "n"),
-    ("重复件", "merged", "n"),
-    ("无效", "invalid", "n"),
-]
+# the rows of each block, in order: labels and units from the figures table (reports/figures.py)
+CALL_ROWS = ("offered", "answered", "abandoned", "refused", "waiting", "answer_rate",
+             "answered_within_15s_rate", "avg_wait_s", "avg_talk_s", "avg_acw_s", "peak_lines",
+             "callbacks_placed", "callbacks_answered", "callbacks_failed")
+CASE_ROWS = ("registered", "answered_directly", "direct_resolution_rate", "dispatched", "open", "resolved",
+             "completion_rate", "on_time", "on_time_rate", "callbacks_required", "callbacks_reached",
+             "callbacks_unreachable", "callbacks_pending", "callback_rate", "satisfied",
+             "satisfaction_rate", "final_satisfaction_rate", "solved_rate", "reopened", "reopen_rate",
+             "chases", "chased", "overdue", "merged", "invalid")
 GROUP_TITLES = [
     ("by_kind", "按诉求类型"),
     ("by_category", "按问题分类"),
@@ -220,16 +189,6 @@ GROUP_TITLES = [
     ("by_area", "按区域"),
     ("by_source", "按来源"),
 ]
-KIND_NAMES = {
-    "complaint": "民众诉求",
-    "consultation": "政策咨询",
-    "report": "干部举报",
-    "suggestion": "建议意见",
-    "help": "求助",
-    "praise": "表扬",
-    "disclosure": "依申请公开",
-}
-SOURCE_NAMES = {"phone": "电话", "web": "网站", "api": "接口", "import": "导入"}
 
 
 def _fmt(v: Any, how: str) -> str:
@@ -264,12 +223,13 @@ def render_table(m: dict[str, Any]) -> str:
         head += f" · 承办单位 {m['department']['name']}"
     lines = [head, f"截至 {m['as_of']}", ""]
     if m.get("calls") is not None:
-        lines += _block("话务", [(label, _fmt(m["calls"][k], how)) for label, k, how in CALL_ROWS]) + [""]
+        lines += _block("话务", [(FIGURE[k].label, _fmt(m["calls"][k], FIGURE[k].unit)) for k in CALL_ROWS]) + [""]
     c = m["cases"]
-    lines += _block("工单", [(label, _fmt(c[k], how)) for label, k, how in CASE_ROWS])
+    lines += _block("工单", [(FIGURE[k].label, _fmt(c[k], FIGURE[k].unit)) for k in CASE_ROWS])
     for key, title in GROUP_TITLES:
         items = sorted(c[key].items(), key=lambda kv: (-kv[1], kv[0]))
-        names = KIND_NAMES if key == "by_kind" else SOURCE_NAMES if key == "by_source" else {}
+        names: Mapping[str, str] = (KIND_LABELS if key == "by_kind" else CASE_SOURCE_LABELS if key == "by_source"
+                                    else {})
         rows = [(names.get(k, k), str(n)) for k, n in items if n]
         if rows:
             lines += [""] + _block(title, rows)

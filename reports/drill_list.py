@@ -15,7 +15,8 @@ from callcenter.core.glossary import CASE_STATE_LABELS, KIND_LABELS
 from callcenter.store.db import Database
 from callcenter.store.models import Call, Category, Department, Kind, Ticket
 
-from .metrics import FIGURE_LABELS, TZ, is_call_figure
+from .figures import FIGURE_LABELS
+from .metrics import TZ, is_call_figure
 
 CASE_COLUMNS = ("工单号", "登记时间", "诉求类型", "问题分类", "承办单位", "状态", "办结期限", "诉求内容")
 CALL_COLUMNS = ("来电编号", "呼入时间", "方向", "结果", "坐席", "等待（秒）", "通话（秒）")

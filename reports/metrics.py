@@ -58,6 +58,8 @@ from callcenter.store.models import (
     Ticket,
 )
 
+from .figures import CALL_RATES, CASE_RATES, derive_rates
+
 TZ = ZoneInfo("Asia/Shanghai")
 AREA_UNSET = "未填写"  # the by_area key of cases registered without an area
 
@@ -90,13 +92,6 @@ def period_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     except (OverflowError, ValueError):
         raise Invalid(f"统计期（{date_from} 至 {date_to}）超出可统计的日期范围", field="from") from None
     return lo, hi
-
-
-def ratio(numerator: int, denominator: int) -> float | None:
-    """The exact ratio as the nearest float (int / int is correctly rounded); None when 0/0."""
-    if not denominator:
-        return None
-    return numerator / denominator
 
 
 # ---------------------------------------------------------------------------------------------
@@ -465,6 +460,7 @@ async def metrics(
             select(func.coalesce(func.sum(C.acw_s), 0), func.count(C.acw_s)).where(_call_scope(s)))).one()
 
     n = {k: int(v) for k, v in c.items()}
+    r = derive_rates(n, CASE_RATES)
     by_kind = {k.value: groups["by_kind"].get(k.value, 0) for k in Kind}
     cases: dict[str, Any] = {
         "registered": n["registered"],
@@ -472,28 +468,28 @@ async def metrics(
         "dispatched": n["dispatched"],
         "open": n["open"],
         "resolved": n["resolved"],
-        "completion_rate": ratio(n["resolved"], n["registered"]),
+        "completion_rate": r["completion_rate"],
         "on_time": n["on_time"],
-        "on_time_rate": ratio(n["on_time"], n["resolved"]),
-        "direct_resolution_rate": ratio(n["answered_directly"], n["registered"]),
+        "on_time_rate": r["on_time_rate"],
+        "direct_resolution_rate": r["direct_resolution_rate"],
         "callbacks_required": n["callbacks_required"],
         "callbacks_reached": n["callbacks_reached"],
         "callbacks_unreachable": n["callbacks_unreachable"],
         "callbacks_pending": n["callbacks_pending"],
-        "callback_rate": ratio(n["callbacks_reached"], n["callbacks_required"]),
+        "callback_rate": r["callback_rate"],
         # 满意率: the first reached callback of each case; 最终满意率: the latest one
         "rated": n["rated"],
         "satisfied": n["satisfied"],
         "dissatisfied": n["dissatisfied"],
-        "satisfaction_rate": ratio(n["satisfied"], n["rated"]),
+        "satisfaction_rate": r["satisfaction_rate"],
         "final_rated": n["final_rated"],
         "final_satisfied": n["final_satisfied"],
-        "final_satisfaction_rate": ratio(n["final_satisfied"], n["final_rated"]),
+        "final_satisfaction_rate": r["final_satisfaction_rate"],
         "solved": n["solved"],
         "solved_asked": n["solved_asked"],
-        "solved_rate": ratio(n["solved"], n["solved_asked"]),
+        "solved_rate": r["solved_rate"],
         "reopened": n["reopened"],
-        "reopen_rate": ratio(n["reopened"], n["resolved"]),  # 重办率
+        "reopen_rate": r["reopen_rate"],  # 重办率
         "chases": n["chases"],  # 催办量
         "chased": n["chased"],  # cases chased
         "overdue": n["overdue"],
@@ -516,15 +512,16 @@ async def metrics(
     }
     if calls is not None:
         k = {name: int(calls[name]) for name in CALL_FIGURES}
+        kr = derive_rates(k, CALL_RATES)
         out["calls"] = {
             "offered": k["offered"],
             "answered": k["answered"],
             "abandoned": k["abandoned"],
             "refused": k["refused"],
             "waiting": k["waiting"],
-            "answer_rate": ratio(k["answered"], k["offered"]),
+            "answer_rate": kr["answer_rate"],
             "answered_within_15s": k["answered_within_15s"],
-            "answered_within_15s_rate": ratio(k["answered_within_15s"], k["offered"]),
+            "answered_within_15s_rate": kr["answered_within_15s_rate"],
             "avg_wait_s": _avg(calls["wait_sum"], calls["wait_n"]),
             "avg_talk_s": _avg(calls["talk_sum"], k["talked"]),
             "peak_lines": calls["peak_lines"],
@@ -539,26 +536,6 @@ async def metrics(
 
 
 FIGURES: tuple[str, ...] = (*CASE_FIGURES, *CASE_SUMS, *GROUPS, *CALL_FIGURES)
-
-# what users call each figure (drill-down titles, exports); a rate drills down to its numerator
-FIGURE_LABELS: dict[str, str] = {
-    "registered": "受理量", "answered_directly": "直接答复", "dispatched": "派单量", "open": "在办",
-    "resolved": "办结", "on_time": "按时办结", "callbacks_required": "应回访", "callbacks_reached": "已回访",
-    "callbacks_unreachable": "回访未接通", "callbacks_pending": "待回访",
-    "rated": "有回访结果（首次）", "satisfied": "首次回访满意+基本满意", "dissatisfied": "首次回访不满意",
-    "final_rated": "有回访结果（最终）", "final_satisfied": "最终满意+基本满意",
-    "solved_asked": "回访问及是否解决", "solved": "市民称已解决", "reopened": "重办", "chased": "被催办工单",
-    "chases": "催办量", "overdue": "超期", "overdue_open": "超期在办", "overdue_late": "超期办结",
-    "merged": "重复件", "invalid": "无效",
-    "by_kind": "诉求类型", "by_category": "问题分类", "by_department": "承办单位", "by_area": "区域",
-    "by_source": "来源",
-    "offered": "呼入量", "answered": "接通", "abandoned": "放弃", "refused": "占线未接入", "waiting": "排队中",
-    "answered_within_15s": "15秒内接通", "talked": "已通话", "callbacks_placed": "外呼回访",
-    "callbacks_answered": "外呼接通", "callbacks_unanswered": "外呼未接", "callbacks_failed": "外呼失败",
-    "disclosure_new": "新收政府信息公开申请", "disclosure_carried_in": "上年结转申请",
-    "disclosure_handled": "本年办结申请", "disclosure_carried_out": "结转下年申请",
-}
-
 
 def is_call_figure(figure: str) -> bool:
     return figure in CALL_FIGURES

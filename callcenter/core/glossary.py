@@ -73,6 +73,9 @@ CASE_STATE_LABELS = Labels({
     "invalid": "无效",
 })
 
+# where a case came from (models.Ticket.source)
+CASE_SOURCE_LABELS = Labels({"phone": "电话", "web": "网站", "api": "接口", "import": "导入"})
+
 SATISFACTION_LABELS = Labels({"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"})
 
 CASE_ACTION_LABELS = Labels({

@@ -16,11 +16,13 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from callcenter.cases import services
 from callcenter.cases.views import ticket_dict
 from callcenter.floor import agents
+from callcenter.floor import wall as floor_wall
 from callcenter.store.models import (
     Ticket,
 )
 from callcenter.web.auth_web import ConsoleUser, require
 from callcenter.web.render import SUP, TZ, calendar_missing, db_of, local, page, pages_router, ref
+from reports.figures import FIGURE
 
 log = logging.getLogger(__name__)
 router, _route = pages_router()
@@ -99,7 +101,9 @@ async def wall(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) ->
     data = await wall_payload(request.app)
     missing = await calendar_missing(request)
     # the page's data as a JSON island: tojson escapes <, > and & (a name holding </script> stays text)
-    return page(request, "wall.html", {"data": data, "calendar_missing": missing, "dates": wall_dates()})
+    return page(request, "wall.html", {"data": data, "calendar_missing": missing, "dates": wall_dates(), "FIGURE": FIGURE,
+                                       "period_columns": floor_wall.PERIOD_COLUMNS,
+                                       "key_columns": floor_wall.KEY_COLUMNS})
 
 
 def wall_dates() -> dict[str, dict[str, str]]:
@@ -147,7 +151,7 @@ async def wall_screen(request: Request, user: Annotated[ConsoleUser, require(*SU
     data = await wall_payload(request.app)
     extra = {"hourly": await hourly_calls(db), "overdue_open": await open_overdue(db, user.actor),
              "dates": wall_dates()}
-    return page(request, "wall_screen.html", {"data": data, "extra": extra})
+    return page(request, "wall_screen.html", {"data": data, "extra": extra, "FIGURE": FIGURE})
 
 
 @_route("GET", "/wall/screen/extra", SUP)
