@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from callcenter.cases import services
 from callcenter.cases.views import ticket_dict
+from callcenter.cases.workdays import WorkCalendar
 from callcenter.cases.workflow import RULES, Action
 from callcenter.core.errors import Conflict, Invalid
 from callcenter.core.glossary import CASE_ACTION_LABELS, CASE_STATE_LABELS, KIND_LABELS
@@ -123,7 +124,7 @@ async def case_page(request: Request, number: str, user: Annotated[ConsoleUser, 
     })
 
 
-def _until(v: str) -> datetime | None:
+def _until(v: str, calendar: WorkCalendar) -> datetime | None:
     if not v:
         return None
     try:
@@ -131,8 +132,7 @@ def _until(v: str) -> datetime | None:
     except ValueError:
         raise Invalid("请填写日期 YYYY-MM-DD", field="until") from None
     check_year(d, "until")
-    # the end of that working day, Asia/Shanghai (DOMAIN.md: working hours end 17:30)
-    return datetime.combine(d, time(17, 30), tzinfo=TZ)
+    return calendar.day_end(d)  # the end of that working day
 
 
 @_route("POST", "/cases/{number}/act", CASE)
@@ -161,7 +161,7 @@ async def case_act(
     back = safe_next(next, f"/cases/{number}")
     try:
         if until:
-            params["until"] = _until(until)
+            params["until"] = _until(until, (await ref(request)).calendar)
         if approve in ("1", "0"):
             params["approve"] = approve == "1"
         t = await services.act(db_of(request), user.actor, number, action, version, params, bus=request.app.state.bus)

@@ -95,8 +95,12 @@ class WorkCalendar:
             d = self.next_workday(d)
         if n <= 0 and not self.is_workday(d):
             d = self.next_workday(d)
-        end = self.hours[-1][1]
-        return datetime.combine(d, end, TZ).astimezone(UTC)
+        return self.day_end(d).astimezone(UTC)
+
+    def day_end(self, d: date) -> datetime:
+        """The end of the working hours of local day `d` (17:30 by DOMAIN.md), aware local time:
+        the one definition of the working day's end (deadlines, an extension's 延期至 date)."""
+        return datetime.combine(d, self.hours[-1][1], TZ)
 
     def add_working_minutes(self, start: datetime, minutes: int) -> datetime:
         """`start` plus `minutes` counted only inside working hours on working days."""
