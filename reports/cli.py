@@ -7,15 +7,18 @@ Mounted by callcenter/entry/cli.py as `app.add_typer(reports.cli.app, name="repo
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import sys
-import unicodedata
 from collections.abc import Mapping
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
 
 from callcenter.core.errors import DomainError
 from callcenter.core.glossary import CASE_SOURCE_LABELS, KIND_LABELS
@@ -201,19 +204,18 @@ def _fmt(v: Any, how: str) -> str:
     return str(v)
 
 
-def _width(s: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
-
-
-def _pad(s: str, width: int) -> str:
-    return s + " " * max(width - _width(s), 0)
-
-
 def _block(title: str, rows: list[tuple[str, str]]) -> list[str]:
-    w = max([_width(label) for label, _ in rows] + [8]) + 2
-    out = [title]
-    out += [f"  {_pad(label, w)}{value:>10}" for label, value in rows]
-    return out
+    """A titled block of label / value rows, the labels padded by their display width (a CJK
+    character takes two columns: rich measures it) and the values right-aligned."""
+    table = Table(box=None, show_header=False, padding=(0, 0, 0, 0), pad_edge=False)
+    table.add_column(min_width=max([8, *(cell_len(label) for label, _ in rows)]) + 2, no_wrap=True)
+    table.add_column(justify="right", min_width=10, no_wrap=True)
+    for label, value in rows:
+        table.add_row(label, value)
+    console = Console(file=io.StringIO(), width=200, color_system=None, highlight=False, emoji=False, markup=False)
+    console.print(table, crop=False)
+    body = console.file.getvalue()  # type: ignore[attr-defined]
+    return [title] + ["  " + line.rstrip() for line in body.splitlines()]
 
 
 def render_table(m: dict[str, Any]) -> str:
