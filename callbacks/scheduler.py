@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -332,7 +331,7 @@ class CallbackScheduler:
 
     async def start(self) -> None:
         c = self.config
-        tz = ZoneInfo("Asia/Shanghai")
+        tz = TZ  # the hotline's zone (settings.timezone)
         self.aps = AsyncIOScheduler(
             jobstores={"default": MemoryJobStore()},
             executors={"default": AsyncIOExecutor()},

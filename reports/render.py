@@ -14,6 +14,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from callcenter.core.clock import DEFAULT_TIMEZONE, TZ
+
 from .annual import APPLICANT_COLUMNS, NOT_ENTERED, TABLE2, TABLE3, TABLE4
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -135,7 +137,6 @@ def render_json(report: dict[str, Any]) -> str:
 def local_time(value: Any) -> Any:
     """An ISO timestamp (or datetime) as Asia/Shanghai `2026-12-02 12:07（北京时间）`; other values as they are."""
     from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     if isinstance(value, str):
         try:
@@ -145,7 +146,7 @@ def local_time(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return value.strftime("%Y-%m-%d %H:%M")
-        return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
+        return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M") + ("（北京时间）" if TZ.key == DEFAULT_TIMEZONE else f"（{TZ.key}）")
     return value
 
 

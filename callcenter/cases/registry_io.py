@@ -35,7 +35,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import String, and_, any_, bindparam, select
@@ -45,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases import numbering, phones
 from callcenter.cases.workflow import Action
+from callcenter.core.clock import TZ
 from callcenter.core.errors import Conflict, FileErrors, Invalid
 from callcenter.core.glossary import KIND_LABELS, SATISFACTION_LABELS
 from callcenter.core.tables import read_table, unescape, write_table
@@ -65,7 +65,6 @@ from callcenter.store.models import (
 )
 from callcenter.store.refdata import RefData
 
-TZ = ZoneInfo("Asia/Shanghai")
 ACTOR_NAME = "系统导入"
 
 # the registry's columns, in the sample's order

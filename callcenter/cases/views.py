@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from callcenter.cases import phones
 from callcenter.cases.services import shows_identity
 from callcenter.cases.workflow import Actor
+from callcenter.core.clock import TZ
 from callcenter.core.glossary import CASE_STATE_LABELS, KIND_LABELS
 from callcenter.store.models import Call, Kind, Ticket, TicketEvent
 from callcenter.store.refdata import RefData
-
-TZ = ZoneInfo("Asia/Shanghai")
 
 
 def iso(dt: datetime | None) -> str | None:

@@ -14,12 +14,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from callcenter.core.clock import TZ
+
 log = logging.getLogger(__name__)
-TZ = ZoneInfo("Asia/Shanghai")
 # the years a case, a report or a search can be about (inputs outside are refused with a 422:
 # year 1 or 9999 overflows the time-zone arithmetic and the store's date range)
 MIN_YEAR, MAX_YEAR = 2000, 2100

@@ -15,6 +15,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from callcenter.cases import services
 from callcenter.cases.views import ticket_dict
+from callcenter.core.clock import sqlite_shift
 from callcenter.floor import agents
 from callcenter.floor import wall as floor_wall
 from callcenter.store.models import (
@@ -123,9 +124,9 @@ async def hourly_calls(db: Any) -> list[int]:
     today = agents.local_today()
     lo = datetime.combine(today, time(0), TZ).astimezone(UTC)
     if db.is_sqlite:
-        hour = cast(func.strftime("%H", Call.offered_at, "+8 hours"), Integer)  # Shanghai: +08:00 since 1991
+        hour = cast(func.strftime("%H", Call.offered_at, sqlite_shift()), Integer)  # stored as naive UTC
     else:
-        hour = cast(func.extract("hour", func.timezone("Asia/Shanghai", Call.offered_at)), Integer)
+        hour = cast(func.extract("hour", func.timezone(TZ.key, Call.offered_at)), Integer)
     out = [0] * 24
     async with db.session() as s:
         rows = (await s.execute(select(hour, func.count()).where(

@@ -49,15 +49,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.cases import routing
+from callcenter.core.clock import TZ
 from callcenter.kb import thesaurus as kb_thesaurus
 
-TZ = ZoneInfo("Asia/Shanghai")
 CANDIDATES = 30  # rows the index returns for the re-rank (SQLite)
 PG_CANDIDATES = 20  # … PostgreSQL: fewer, its typing p99 with 50,000 entries (docs/benchmarks.md)
 # index score weights per column (title, phrasings, answer)

@@ -22,13 +22,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
 from callcenter.core.bus import PgBus
+from callcenter.core.clock import TZ
 from callcenter.core.logs import configure_logging, log_context, reset_context
 from callcenter.ops.heartbeat import EVERY_S, STALE_S, run_heartbeat
 from callcenter.store.models import (
@@ -43,7 +43,6 @@ from callcenter.store.models import (
 )
 
 log = logging.getLogger("hotline.access")
-TZ = ZoneInfo("Asia/Shanghai")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SCHEDULER_STALE_S = 35.0  # the leader renews its row every 10 s (leader_every)
 _TICKET_IN_PATH = re.compile(r"/(?:tickets|cases)/([A-Za-z]{1,8}\d{8}-\d{3,})")
