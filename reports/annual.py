@@ -32,9 +32,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from callcenter.cases.workdays import MAX_YEAR, MIN_YEAR
 from callcenter.core.errors import Invalid
 from callcenter.core.glossary import KIND_LABELS
+from callcenter.core.settings import get_settings
 from callcenter.store.db import Database
 from callcenter.store.models import DisclosureFigure, Kind, Status, Ticket
 
+from .capacity import capacity, capacity_paragraph
 from .figures import FIGURE, FIGURE_LABELS
 from .metrics import RESOLVED_STATES, TZ, UnknownFigure, metrics, period_bounds
 from .metrics import drill as metrics_drill
@@ -574,9 +576,6 @@ async def _capacity_note(db: Database, d0: date, d1: date, m: dict[str, Any]) ->
     k = m.get("calls") or {}
     if not k.get("offered") or not k.get("refused"):
         return None
-    from callcenter.core.settings import get_settings
-
-    from .capacity import capacity, capacity_paragraph
 
     plan = await capacity(db, d0, d1, get_settings().lines, history=False)
     return capacity_paragraph(plan)

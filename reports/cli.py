@@ -88,6 +88,7 @@ def capacity_cmd(
     out: Annotated[str | None, typer.Option("--out", help="write to this file (xlsx: required)")] = None,
 ) -> None:
     """容量规划: lines and seats needed per hour of week, and the models checked against what happened."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .capacity import capacity, render_table, render_xlsx
 
     d_from, d_to = _date(date_from, "--from"), _date(date_to, "--to")
@@ -98,6 +99,7 @@ def capacity_cmd(
         typer.echo("--format xlsx needs --out FILE.xlsx", err=True)
         raise typer.Exit(2)
     if lines is None:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from callcenter.core.settings import get_settings
 
         lines = get_settings().lines
@@ -111,6 +113,7 @@ def capacity_cmd(
 
     plan = _run(run)
     if fmt is CapacityFormat.xlsx:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from pathlib import Path
 
         Path(out or "").write_bytes(render_xlsx(plan))
@@ -118,6 +121,7 @@ def capacity_cmd(
         return
     text = json.dumps(plan, ensure_ascii=False, indent=2) + "\n" if fmt is CapacityFormat.json else render_table(plan)
     if out:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from pathlib import Path
 
         Path(out).write_text(text, encoding="utf-8")
@@ -154,6 +158,7 @@ async def _known_department(db: Any, work: Any) -> Any:
     try:
         return await work
     except UnknownDepartment as e:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from sqlalchemy import select
 
         from callcenter.store.models import Department
@@ -254,6 +259,7 @@ class Form(str, Enum):
 
 
 def _database() -> Any:
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
     from callcenter.store.db import Database
 
@@ -263,6 +269,7 @@ def _database() -> Any:
 def _reporting_database() -> Any:
     """For commands that only read: the read replica (HOTLINE_REPORTS_DATABASE_URL) if set.
     The rollups are refreshed on the primary by the scheduler and replicate with the rest."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
     from callcenter.store.db import Database
 
@@ -272,6 +279,7 @@ def _reporting_database() -> Any:
 
 def _link_base(base_url: str) -> str:
     """Drill links: relative, or absolute on --base-url (default HOTLINE_PUBLIC_URL)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
 
     base_url = base_url or get_settings().public_url or ""
@@ -279,6 +287,7 @@ def _link_base(base_url: str) -> str:
 
 
 def _write(report: dict[str, Any], fmt: ReportFormat, out: str | None, allow_inconsistent: bool) -> None:
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from pathlib import Path
 
     from .render import render
@@ -288,6 +297,7 @@ def _write(report: dict[str, Any], fmt: ReportFormat, out: str | None, allow_inc
         for p in report["problems"]:
             typer.echo(f"  - {p}", err=True)
         raise typer.Exit(1)
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
 
     data = render(report, fmt.value, get_settings().public_url)
@@ -317,6 +327,7 @@ def annual_cmd(
     base_url: Annotated[str, typer.Option("--base-url", help="the console's address, for absolute drill links")] = "",
 ) -> None:
     """The 政府信息公开工作年度报告 of a year; exits 1 listing the problems if its figures disagree."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .annual import annual_report
 
     async def run() -> dict[str, Any]:
@@ -340,6 +351,7 @@ def summary_cmd(
     base_url: Annotated[str, typer.Option("--base-url", help="the console's address, for absolute drill links")] = "",
 ) -> None:
     """The supervisor's monthly or quarterly summary (same formats as the annual report)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .annual import month_bounds, quarter_bounds, summary
 
     if (month is None) == (quarter is None):
@@ -372,6 +384,7 @@ def disclosure_set(
     by: Annotated[str | None, typer.Option("--by", help="who enters it (default: $USER)")] = None,
 ) -> None:
     """Enter (or correct) one figure of a year's disclosure report."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     import getpass
 
     from .annual import set_figure
@@ -396,6 +409,7 @@ def disclosure_clear(
     column: Annotated[str, typer.Option("--column")],
 ) -> None:
     """Remove an entered figure (it shows as 未填报 again)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .annual import TABLES, clear_figure, resolve_key
 
     async def run() -> bool:
@@ -414,6 +428,7 @@ def disclosure_clear(
 @disclosure_app.command("keys")
 def disclosure_keys(table: Annotated[str | None, typer.Option("--table")] = None) -> None:
     """The tables, rows and columns figures are entered under."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .annual import TABLES
 
     for t in TABLES.values():
@@ -433,6 +448,7 @@ def disclosure_keys(table: Annotated[str | None, typer.Option("--table")] = None
 @disclosure_app.command("list")
 def disclosure_list(year: Annotated[int, typer.Option("--year")]) -> None:
     """The figures entered for a year."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .annual import entered_figures
 
     async def run() -> Any:

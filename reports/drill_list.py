@@ -109,8 +109,8 @@ def to_csv(figure: str, data: list[dict[str, Any]]) -> bytes:
 
 def to_xlsx(figure: str, heading: str, data: list[dict[str, Any]], public_url: str | None = None) -> bytes:
     """One sheet; with a public base URL each case number links to the case page."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # lazy: openpyxl only for XLSX output (a heavy import)
+    from openpyxl.styles import Font  # lazy: openpyxl only for XLSX
 
     wb = Workbook()
     ws = wb.active

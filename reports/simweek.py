@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import insert
+
+from callcenter.store.models import Call, CallDirection, CallOutcome
+
 # calls per hour by hour of day (Asia/Shanghai), scaled by `scale`
 DAY_PROFILE = (6, 4, 3, 2, 2, 3, 8, 25, 60, 85, 90, 75, 45, 40, 60, 80, 75, 60, 40, 30, 22, 18, 12, 8)
 
@@ -78,9 +82,6 @@ def simulate(start: datetime, days: int, h: Hotline, seed: int = 12345) -> Itera
 
 async def load(db: Any, rows: Iterator[dict[str, Any]], chunk: int = 5000) -> int:
     """Insert simulated call rows into the store; returns how many."""
-    from sqlalchemy import insert
-
-    from callcenter.store.models import Call, CallDirection, CallOutcome
 
     total = 0
     batch: list[dict[str, Any]] = []

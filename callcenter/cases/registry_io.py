@@ -47,7 +47,9 @@ from callcenter.cases.workflow import Action
 from callcenter.core.clock import TZ
 from callcenter.core.errors import Conflict, FileErrors, Invalid
 from callcenter.core.glossary import KIND_LABELS, SATISFACTION_LABELS
+from callcenter.core.settings import get_settings
 from callcenter.core.tables import read_table, unescape, write_table
+from callcenter.people.admin import local_tool, record
 from callcenter.store import refdata as refdata_mod
 from callcenter.store.db import Database
 from callcenter.store.models import (
@@ -482,8 +484,6 @@ async def import_file(
     if bad:
         if rejects_path is None:
             if data_dir is None:
-                from callcenter.core.settings import get_settings
-
                 data_dir = get_settings().data_dir
             stamp = datetime.now(TZ).strftime("%Y%m%d-%H%M%S")
             rejects_path = Path(data_dir) / "exports" / f"{path.stem}-rejects-{stamp}{path.suffix.lower()}"
@@ -740,8 +740,6 @@ async def export(
 async def _record_export(db: Database, out: Path, fmt: str, n: int, date_from: date | datetime | None,
                          date_to: date | datetime | None, unmask: bool, include_confidential: bool,
                          by: str | None) -> None:
-    from callcenter.people.admin import local_tool, record
-
     def day(v: date | datetime | None) -> str | None:
         return v.isoformat() if v is not None else None
 

@@ -7,6 +7,7 @@ version column makes a concurrent or stale write fail as a Conflict with nothing
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -530,7 +531,6 @@ async def caller_history(db: Database, actor: Actor, phone: str, limit: int = 20
 def lookup_key(number: str) -> str:
     """A digest of a looked-up number for the audit log: the same number always gives the same
     key (an investigator can check "was this number looked up?") without the log showing it."""
-    import hashlib
 
     key = phones.normalize(number) or number.strip()
     return hashlib.sha256(("hotline-lookup:" + key).encode()).hexdigest()[:32]

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from callcenter.kb import services as kb
 from callcenter.people.auth import hash_password
 from callcenter.store.db import Database
-from callcenter.store.models import Category, Department, Role, RoutingRule, User
+from callcenter.store.models import Category, Department, KbEntry, Role, RoutingRule, User
 
 DEPARTMENTS = [
     ("zdcq", "征地拆迁办公室", "0731-58561023"),
@@ -154,10 +155,6 @@ ROLE_NAMES = {Role.operator: "话务员", Role.clerk: "承办人", Role.supervis
 
 async def seed_demo_kb(db: Database) -> int:
     """The knowledge-base sample (demo_data/kb-entries.csv) into a store without entries."""
-    from sqlalchemy import func
-
-    from callcenter.kb import services as kb
-    from callcenter.store.models import KbEntry
 
     async with db.session() as s:
         if (await s.execute(select(func.count()).select_from(KbEntry))).scalar_one():

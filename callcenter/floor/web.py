@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time as _time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from sqlalchemy import Integer, cast, func, select
 
 from callcenter.cases import services
 from callcenter.cases.views import ticket_dict
@@ -19,6 +21,8 @@ from callcenter.core.clock import sqlite_shift
 from callcenter.floor import agents
 from callcenter.floor import wall as floor_wall
 from callcenter.store.models import (
+    Call,
+    CallDirection,
     Ticket,
 )
 from callcenter.web.auth_web import ConsoleUser, require
@@ -92,8 +96,6 @@ async def wall_json(app: Any) -> str:
 
 
 def _monotonic() -> float:
-    import time as _time
-
     return _time.monotonic()
 
 
@@ -117,9 +119,6 @@ def wall_dates() -> dict[str, dict[str, str]]:
 
 async def hourly_calls(db: Any) -> list[int]:
     """Inbound calls offered today per hour (Asia/Shanghai), 24 buckets: the wall's curve."""
-    from sqlalchemy import Integer, cast, func, select
-
-    from callcenter.store.models import Call, CallDirection
 
     today = agents.local_today()
     lo = datetime.combine(today, time(0), TZ).astimezone(UTC)

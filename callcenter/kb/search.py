@@ -40,6 +40,7 @@ marked expired=True: the operator sees the policy has ended. Entries never publi
 from __future__ import annotations
 
 import html
+import os
 import re
 import threading
 import time
@@ -128,9 +129,8 @@ def _idf_table() -> tuple[dict[str, float], float]:
             if _idf is None:
                 # jieba's IDF file read directly: `jieba.analyse` would load it too, but with the
                 # part-of-speech tagger and its tables — 135 MB of a web worker instead of 43 MB
-                import os
 
-                import jieba
+                import jieba  # lazy: loading jieba's dictionary costs seconds and ~40 MB
 
                 table: dict[str, float] = {}
                 path = os.path.join(os.path.dirname(jieba.__file__), "analyse", "idf.txt")

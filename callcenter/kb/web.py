@@ -185,8 +185,6 @@ async def entries(
     if department.isdigit():
         cond.append(KbEntry.department_id == int(department))
     if expiring:
-        from datetime import timedelta
-
         cond += [KbEntry.status == KbStatus.published, KbEntry.valid_until >= today,
                  KbEntry.valid_until <= today + timedelta(days=int(expiring))]
     if q.strip():
@@ -484,7 +482,6 @@ async def kb_suggest(request: Request, user: Annotated[ConsoleUser, require(*OP)
     """The ranked entries for what the operator has typed, as an HTML fragment (matches in
     <mark>, expired entries marked 已失效 without an answer button); operator.js fetches it
     as they type (debounced), so no page reload."""
-    from callcenter.kb import services as kb
 
     q = q.strip()
     hits = await kb.search(db_of(request), q, limit=limit) if q else []
@@ -576,7 +573,6 @@ async def kb_report(request: Request, user: Annotated[ConsoleUser, require(*KB_R
     """The knowledge base's feedback loop: 直接答复 and 直接办结率 per period (the wall's figures),
     how many of those direct answers quoted an entry, 直接答复 per entry, entries whose direct
     answers got 不满意 (to review), entries ending within 30 days."""
-    from callcenter.kb import services as kb
 
     db = db_of(request)
     figs = await request.app.state.wall_figures.get(db)

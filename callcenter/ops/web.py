@@ -30,6 +30,7 @@ from sqlalchemy import func, select, text
 from callcenter.core.bus import PgBus
 from callcenter.core.clock import TZ
 from callcenter.core.logs import configure_logging, log_context, reset_context
+from callcenter.floor.agents import local_today
 from callcenter.ops.heartbeat import EVERY_S, STALE_S, run_heartbeat
 from callcenter.store.models import (
     Call,
@@ -192,7 +193,6 @@ def _age(at: datetime | None, now: datetime) -> float | None:
 async def calendar_check(db: Any) -> dict[str, Any]:
     """Holidays known for this year and the next (degraded, never down: deadlines then count
     Monday–Friday, which is wrong around the holidays)."""
-    from callcenter.floor.agents import local_today
 
     try:
         ref = await db.ref()

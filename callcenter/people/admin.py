@@ -12,8 +12,10 @@ Every change of reference data invalidates this process's RefData cache; other p
 
 from __future__ import annotations
 
+import getpass
 import re
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases import services
 from callcenter.cases.workflow import Actor
-from callcenter.core.errors import Conflict, Invalid, NotFound
+from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
 from callcenter.core.glossary import (
     AUDIT_FIELD_LABELS,
     IDENTITY_VIEW_PAGE_LABELS,
@@ -50,8 +52,6 @@ from callcenter.store.models import (
 
 
 def _require_admin(actor: Actor) -> None:
-    from callcenter.core.errors import Forbidden
-
     if actor.role is not Role.admin:
         raise Forbidden("只有管理员可以维护基础数据和用户")
 
@@ -237,9 +237,6 @@ def local_tool(who: str | None = None) -> str:
     """Who a local tool (`hotline users …`, `hotline export …`) acts as in the audit log: `who`,
     or the operating system's account at this host."""
     if who is None:
-        import getpass
-        import socket
-
         try:
             who = f"{getpass.getuser()}@{socket.gethostname()}"
         except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
@@ -505,8 +502,6 @@ class IdentityView:
 
 
 def _require_view_auditor(actor: Actor) -> None:
-    from callcenter.core.errors import Forbidden
-
     if not services.may_audit_views(actor):
         raise Forbidden("只有班长和管理员可以查看身份信息查阅记录")
 
