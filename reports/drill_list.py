@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from callcenter.core.glossary import CASE_STATE_LABELS, KIND_LABELS
+from callcenter.core.glossary import CALL_OUTCOME_LABELS, CASE_STATE_LABELS, KIND_LABELS
 from callcenter.store.db import Database
 from callcenter.store.models import Call, Category, Department, Kind, Ticket
 
@@ -20,8 +20,6 @@ from .metrics import TZ, is_call_figure
 
 CASE_COLUMNS = ("工单号", "登记时间", "诉求类型", "问题分类", "承办单位", "状态", "办结期限", "诉求内容")
 CALL_COLUMNS = ("来电编号", "呼入时间", "方向", "结果", "坐席", "等待（秒）", "通话（秒）")
-OUTCOME_LABELS = {"answered": "接通", "abandoned": "放弃", "refused": "占线未接入", "in_progress": "进行中",
-                  "callback_answered": "外呼接通", "callback_unanswered": "外呼未接", "callback_failed": "外呼失败"}
 
 
 def period_label(d0: date, d1: date) -> str:
@@ -70,7 +68,7 @@ async def rows(db: Database, figure: str, items: list[str]) -> list[dict[str, An
                     continue
                 out.append({"id": c.id, "cells": [str(c.id), _local(c.offered_at),
                                                   "呼入" if c.direction.value == "in" else "外呼",
-                                                  OUTCOME_LABELS.get(c.outcome.value, c.outcome.value), c.seat or "",
+                                                  CALL_OUTCOME_LABELS.get(c.outcome.value, c.outcome.value), c.seat or "",
                                                   "" if c.wait_s is None else f"{c.wait_s:.0f}",
                                                   "" if c.talk_s is None else f"{c.talk_s:.0f}"]})
             return out

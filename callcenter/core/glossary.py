@@ -132,6 +132,18 @@ KB_VERSION_STATUS_LABELS = Labels({"draft": "草稿", "in_review": "待审核", 
                                    "superseded": "已被替代", "rejected": "已退回"})
 KB_PHRASING_STATUS_LABELS = Labels({"proposed": "待审核", "published": "已发布", "rejected": "已驳回"})
 
+# calls (models.CallOutcome, as the drill-down lists show them)
+CALL_OUTCOME_LABELS = Labels({"answered": "接通", "abandoned": "放弃", "refused": "占线未接入", "in_progress": "进行中",
+                              "callback_answered": "外呼接通", "callback_unanswered": "外呼未接",
+                              "callback_failed": "外呼失败"})
+
+# notices (models.Notification.kind) on the operator's, clerk's and supervisor's pages
+NOTICE_KIND_LABELS = Labels({
+    "remind_1d": "到期提醒", "remind_2h": "到期提醒", "overdue": "超期", "escalated": "督办",
+    "accept_overdue": "签收超期", "extension_waiting": "延期待批", "callback_overdue": "回访超期",
+    "daily_summary": "日报", "chase": "催办",
+})
+
 # callbacks (回访任务) ------------------------------------------------------------------------------
 CALLBACK_TASK_STATUS_LABELS = Labels({"pending": "待回访", "done": "完成", "unreachable": "联系不上",
                                       "cancelled": "取消"})
