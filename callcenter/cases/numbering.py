@@ -15,16 +15,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.core.clock import TZ
 from callcenter.store.db import Database
 from callcenter.store.models import TicketCounter, TicketNumberDay
 
-TZ = ZoneInfo("Asia/Shanghai")
 _bases: dict[tuple[str, str], int] = {}  # (database url, day) → base
 
 

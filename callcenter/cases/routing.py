@@ -9,6 +9,7 @@ without a match the category's default department is suggested.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -23,9 +24,7 @@ def _segmenter():  # type: ignore[no-untyped-def]
     if _jieba is None:
         with _jieba_lock:
             if _jieba is None:
-                import logging
-
-                import jieba
+                import jieba  # lazy: loading jieba's dictionary costs seconds and ~40 MB
 
                 jieba.setLogLevel(logging.WARNING)
                 jieba.initialize()

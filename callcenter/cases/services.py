@@ -7,6 +7,7 @@ version column makes a concurrent or stale write fail as a Conflict with nothing
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,23 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from callcenter.cases import numbering, phones, routing
-from callcenter.cases.workflow import (
-    ACTION_LABELS,
-    ROLES_FOR,
-    Action,
-    Actor,
-    CaseState,
-    Change,
-    Context,
-    plan,
-)
+from callcenter.cases.workflow import ROLES_FOR, Action, Actor, CaseState, Change, Context, plan
 from callcenter.core.bus import NullBus, Publisher
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound, role_zh
+from callcenter.core.glossary import CASE_ACTION_LABELS, CASE_STATE_LABELS
 from callcenter.store import audit
 from callcenter.store.db import Database
 from callcenter.store.models import (
     OPEN_STATES,
-    STATUS_LABELS,
     Call,
     Kind,
     Notification,
@@ -344,7 +336,7 @@ async def act(
             if version is not None and version != t.version:
                 # check the role before the version: a role that may never act gets 403, not 409
                 if actor.role not in ROLES_FOR.get(action, frozenset()):
-                    raise Forbidden(f"{role_zh(actor.role)}不能{ACTION_LABELS.get(action, action.value)}")
+                    raise Forbidden(f"{role_zh(actor.role)}不能{CASE_ACTION_LABELS.get(action, action.value)}")
                 raise Conflict(f"工单已被他人修改（您看到的是第 {version} 版，现为第 {t.version} 版），请刷新后重试")
             p = _coerce_params(action, params, ref)
             if action is Action.merge:
@@ -389,7 +381,7 @@ async def _merge_target(s: AsyncSession, t: Ticket, p: dict[str, Any]) -> dict[s
     if target is None:
         raise Invalid(f"工单 {into} 不存在", field="into")
     if target.status in (Status.merged, Status.invalid):
-        raise Conflict(f"工单 {into} 已{STATUS_LABELS[target.status]}，请并入它所并入的工单")
+        raise Conflict(f"工单 {into} 已{CASE_STATE_LABELS[target.status]}，请并入它所并入的工单")
     return {"into_id": target.id, "into_number": target.number}
 
 
@@ -539,7 +531,6 @@ async def caller_history(db: Database, actor: Actor, phone: str, limit: int = 20
 def lookup_key(number: str) -> str:
     """A digest of a looked-up number for the audit log: the same number always gives the same
     key (an investigator can check "was this number looked up?") without the log showing it."""
-    import hashlib
 
     key = phones.normalize(number) or number.strip()
     return hashlib.sha256(("hotline-lookup:" + key).encode()).hexdigest()[:32]

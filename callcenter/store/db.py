@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -61,8 +62,6 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, writer: bo
     if aurl.get_backend_name() == "sqlite":
         db = aurl.database
         if db and db != ":memory:":
-            from pathlib import Path
-
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(aurl, echo=echo)
         _sqlite_setup(engine, immediate=writer)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from callcenter.cases import routing, services
 from callcenter.cases.views import call_dict, event_dict, ticket_dict
+from callcenter.core.clock import TZ
 from callcenter.core.errors import Forbidden, Invalid
 from callcenter.core.logs import context_value
 from callcenter.store import audit, idempotency
@@ -29,7 +29,6 @@ from callcenter.web.schemas import (
     TransitionIn,
 )
 
-TZ = ZoneInfo("Asia/Shanghai")
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "no or bad bearer token"},
     403: {"model": ErrorOut, "description": "the role may never do this, or the case is another department's"},
