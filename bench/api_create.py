@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 LOADGEN = Path(os.environ.get("LOADGEN", ROOT.parent / "shared/peers/django-helpdesk/loadgen.py"))
 ADMIN = os.environ.get("HOTLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-DBNAME = "hotline_bench_api"
+# each engineer's runs get their own database: HOTLINE_BENCH_DB=<name>_bench_api
+DBNAME = os.environ.get("HOTLINE_BENCH_DB", "hotline_bench_api")
 BODY = (
     '{"kind": "complaint", "category": "物业管理", "content": "{DESC}", '
     '"caller_phone": "13812345678", "caller_name": "王小明", "address": "和平街道{SEQ}号"}'
