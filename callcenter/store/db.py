@@ -85,6 +85,12 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def _no_reset(con: asyncpg.Connection) -> None:
+    """The raw pool runs single autocommit statements only (no transaction, lock, LISTEN or SET
+    is ever left on a connection), so asyncpg's reset on release (RESET ALL, UNLISTEN *, … —
+    a round trip per use) has nothing to undo."""
+
+
 class Database:
     """An engine and its session factory, the unit the rest of the system passes around."""
 
@@ -116,7 +122,7 @@ class Database:
                 if self._raw is not None:  # made in an event loop that is gone (tests)
                     self._raw[1].terminate()
                 dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-                pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max(2, self.pool_size))
+                pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max(2, self.pool_size), reset=_no_reset)
                 self._raw = (loop, pool)
             return self._raw[1]
 
