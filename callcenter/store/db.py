@@ -122,7 +122,7 @@ class Database:
                 if self._raw is not None:  # made in an event loop that is gone (tests)
                     self._raw[1].terminate()
                 dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-                pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max(2, self.pool_size), reset=_no_reset)
+                pool = await asyncpg.create_pool(dsn, min_size=0, max_size=max(2, self.pool_size), reset=_no_reset)
                 self._raw = (loop, pool)
             return self._raw[1]
 
