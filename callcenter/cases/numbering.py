@@ -9,6 +9,8 @@
 - SQLite: the per-day row of ticket_counters, bumped in the same transaction (SQLite has one
   writer at a time anyway, so the row lock costs nothing more).
 `allocate(db, at, count)` reserves a block in its own transaction (bulk import).
+Case registration on PostgreSQL puts `pg_number_sql` in its INSERT (the statement takes the
+number itself) with the day's base from `pg_base_raw` (the same cache, through asyncpg).
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ class RegisterFastPath:
                 scheme, _, cred = v.decode("latin-1").partition(" ")
                 token = cred.strip() if scheme.lower() == "bearer" and cred.strip() else None
             elif k == b"content-type":
-                json_body = v.lower().startswith(b"application/json")
+                json_body = v.split(b";", 1)[0].strip().lower() == b"application/json"
             elif k == b"idempotency-key":
                 token = None  # the full path keeps the key's record
                 break
