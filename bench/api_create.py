@@ -113,8 +113,10 @@ def main() -> None:
         sys.exit(f"load generator not found at {LOADGEN}; set LOADGEN=path/to/loadgen.py")
     url, token = setup_db()
     env = {**os.environ, "HOTLINE_DATABASE_URL": url, "HOTLINE_DATA_DIR": tempfile.mkdtemp(), "HOTLINE_DB_POOL_SIZE": "20"}
+    log_path = Path(env["HOTLINE_DATA_DIR"]) / "server.log"
     srv = subprocess.Popen([str(ROOT / ".venv/bin/hotline"), "serve", "--workers", str(a.workers), "--port", str(a.port)],
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           env=env, stdout=subprocess.DEVNULL, stderr=log_path.open("w"))
+    print(f"server log: {log_path}")
     base = f"http://127.0.0.1:{a.port}"
     try:
         for _ in range(100):
