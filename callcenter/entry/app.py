@@ -119,6 +119,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     render.install(app, CONSOLE_ROUTERS)  # the web console: sessions, CSRF, pages, /static
 
     app.include_router(kb_pages_router)
+    # POST /api/v1/tickets (case registration, the integrations' hot path) answered in front of
+    # the router; inside the metrics, the input guard and the security headers (api.py)
+    app.add_middleware(api.RegisterFastPath)
     ops.install(app)  # /readyz, /metrics, request latency, JSON logs, this worker's heartbeat
     # NUL, control characters and lone surrogates refused with a 422 naming the field (issue 14)
     app.add_middleware(inputs.InputGuardMiddleware)
