@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 LOADGEN = Path(os.environ.get("LOADGEN", ROOT.parent / "shared/peers/django-helpdesk/loadgen.py"))
 ADMIN = os.environ.get("HOTLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-DBNAME = "hotline_bench_api"
+# each engineer's runs get their own database: HOTLINE_BENCH_DB=<name>_bench_api
+DBNAME = os.environ.get("HOTLINE_BENCH_DB", "hotline_bench_api")
 BODY = (
     '{"kind": "complaint", "category": "物业管理", "content": "{DESC}", '
     '"caller_phone": "13812345678", "caller_name": "王小明", "address": "和平街道{SEQ}号"}'
@@ -112,8 +113,10 @@ def main() -> None:
         sys.exit(f"load generator not found at {LOADGEN}; set LOADGEN=path/to/loadgen.py")
     url, token = setup_db()
     env = {**os.environ, "HOTLINE_DATABASE_URL": url, "HOTLINE_DATA_DIR": tempfile.mkdtemp(), "HOTLINE_DB_POOL_SIZE": "20"}
+    log_path = Path(env["HOTLINE_DATA_DIR"]) / "server.log"
     srv = subprocess.Popen([str(ROOT / ".venv/bin/hotline"), "serve", "--workers", str(a.workers), "--port", str(a.port)],
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           env=env, stdout=subprocess.DEVNULL, stderr=log_path.open("w"))
+    print(f"server log: {log_path}")
     base = f"http://127.0.0.1:{a.port}"
     try:
         for _ in range(100):

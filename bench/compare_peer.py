@@ -5,6 +5,10 @@ PostgreSQL) and our POST /api/v1/tickets, the same load generator, alternating r
 
     PEER=/root/peers/django-helpdesk .venv/bin/python bench/compare_peer.py --total 3000 --runs 3
 
+Ports: --port (ours, default 8765) and --peer-port (gunicorn, default 8001; passed to the
+harness's server.sh as PORT). The peer's database name comes from $HD_PG_NAME (the peer's
+settings; default `helpdesk`), ours from $HOTLINE_BENCH_DB (api_create.py).
+
 Prints the medians and the ratio ours/peer for throughput and p99.
 """
 
@@ -37,9 +41,9 @@ def peer_token() -> str:
                           text=True, check=True).stdout.strip()
 
 
-def peer_run(conc: int, total: int, out: Path, token: str) -> dict:  # type: ignore[type-arg]
+def peer_run(conc: int, total: int, out: Path, token: str, port: int) -> dict:  # type: ignore[type-arg]
     out.unlink(missing_ok=True)
-    subprocess.run([sys.executable, str(ours.LOADGEN), "--base", "http://127.0.0.1:8001", "--path",
+    subprocess.run([sys.executable, str(ours.LOADGEN), "--base", f"http://127.0.0.1:{port}", "--path",
                     "/helpdesk/api/tickets/", "--method", "POST", "--ok", "201", "-H", f"Authorization: Token {token}",
                     "--body", '{"queue": {QUEUE}, "title": "{TITLE}", "description": "{DESC}", "priority": {PRIO}}',
                     "--conc", str(conc), "--total", str(total), "--max-seconds", "300", "--out", str(out)], check=True)
@@ -51,18 +55,21 @@ def main() -> None:
     ap.add_argument("--total", type=int, default=3000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--conc", default="10,50")
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--peer-port", type=int, default=8001)
     a = ap.parse_args()
-    env = {**os.environ, "HD_DB": "pg"}
+    env = {**os.environ, "HD_DB": "pg", "PORT": str(a.peer_port)}
+    base = f"http://127.0.0.1:{a.port}"
     subprocess.run(["bash", str(HARNESS / "server.sh"), "start"], env=env, check=True)
     url, token = ours.setup_db()
-    srv = subprocess.Popen([str(ours.ROOT / ".venv/bin/hotline"), "serve", "--workers", "2", "--port", "8765"],
+    srv = subprocess.Popen([str(ours.ROOT / ".venv/bin/hotline"), "serve", "--workers", "2", "--port", str(a.port)],
                            env={**os.environ, "HOTLINE_DATABASE_URL": url, "HOTLINE_DATA_DIR": tempfile.mkdtemp(),
                                 "HOTLINE_DB_POOL_SIZE": "20"},
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:
-                if httpx.get("http://127.0.0.1:8765/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
@@ -71,9 +78,9 @@ def main() -> None:
         res: dict[tuple[str, int], list[dict]] = {}  # type: ignore[type-arg]
         for conc in map(int, a.conc.split(",")):
             for _ in range(a.runs):
-                res.setdefault(("peer", conc), []).append(peer_run(conc, a.total, out, ptoken))
+                res.setdefault(("peer", conc), []).append(peer_run(conc, a.total, out, ptoken, a.peer_port))
                 ours.truncate(url)
-                res.setdefault(("ours", conc), []).append(ours.loadgen("http://127.0.0.1:8765", token, conc, a.total, "ours", out))
+                res.setdefault(("ours", conc), []).append(ours.loadgen(base, token, conc, a.total, "ours", out))
         print("\n| clients | system | tickets/s | p50 ms | p99 ms |")
         print("|---|---|---|---|---|")
         for conc in map(int, a.conc.split(",")):

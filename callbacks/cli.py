@@ -26,6 +26,7 @@ def _default(ctx: typer.Context) -> None:
 
 
 def _logging(verbose: bool) -> None:
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.logs import configure_logging
 
     # text or JSON lines as HOTLINE_LOG_FORMAT says (the same as the other processes)
@@ -45,6 +46,7 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the scheduler (one leader acts, the others stand by); SIGTERM stops it."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
     from callcenter.recordings.storage import store_of
     from callcenter.store.db import Database
@@ -80,6 +82,7 @@ def summary(
     day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (Asia/Shanghai); default yesterday")] = None,
 ) -> None:
     """Write a day's department summary (notices + HOTLINE_DATA_DIR/reports/deadline-summary-DAY.json/.md)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from datetime import timedelta
 
     from callcenter.cases.workdays import TZ

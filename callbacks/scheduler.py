@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -33,11 +32,18 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from callcenter.calls import drafts
 from callcenter.cases.workdays import TZ
+from callcenter.kb import services as kb
+from callcenter.ops.heartbeat import run_heartbeat
 from callcenter.qa import services as qa
+from callcenter.recordings import services as rec
 from callcenter.recordings.storage import S3Store
+from callcenter.store import idempotency
 from callcenter.store.db import Database
 from callcenter.store.models import Notification, SchedulerLease, utcnow
+from reports import traffic_rollup
+from reports.rollup import refresh_rollups
 
 from . import deadlines, service
 from .claims import rowcount
@@ -229,8 +235,6 @@ class CallbackScheduler:
         """The report rollups (per-day counts) of the days changed since the last refresh:
         dashboards and `hotline report metrics` read them (reports/rollup.py); and the hourly
         traffic capacity planning reads (reports/traffic_rollup.py)."""
-        from reports import traffic_rollup
-        from reports.rollup import refresh_rollups
 
         days = await refresh_rollups(self.db, now)
         return await traffic_rollup.refresh(self.db, now) or days
@@ -238,15 +242,12 @@ class CallbackScheduler:
     async def step_kb(self, now: datetime) -> bool:
         """Knowledge base (issue 8): entries past their end expire; a notice per entry ending
         within kb_remind_days to its department (unique key: never doubled)."""
-        from callcenter.kb import services as kb
 
         return await kb.remind_expiring(self.db, self.config.kb_remind_days, now, self.worker) > 0
 
     async def step_drafts(self, now: datetime) -> bool:
         """The operator's call (issue 12): drafts older than a day and stored idempotent answers
         older than two days are dropped."""
-        from callcenter.calls import drafts
-        from callcenter.store import idempotency
 
         return (await drafts.purge(self.db) + await idempotency.purge(self.db)) > 0
 
@@ -255,7 +256,6 @@ class CallbackScheduler:
         c = self.config
         if c.recordings_spool is None or c.recordings_dir is None:
             return False
-        from callcenter.recordings import services as rec
 
         return bool((await rec.collect(self.db, c.recordings_spool, c.recordings_dir, now=now)).collected)
 
@@ -263,7 +263,6 @@ class CallbackScheduler:
         """Recordings past their kind's retention period are removed (logged), none on legal hold."""
         if self.config.recordings_dir is None:
             return False
-        from callcenter.recordings import services as rec
 
         return bool(await rec.apply_retention(self.db, self.config.recordings_dir, now))
 
@@ -350,7 +349,7 @@ class CallbackScheduler:
 
     async def start(self) -> None:
         c = self.config
-        tz = ZoneInfo("Asia/Shanghai")
+        tz = TZ  # the hotline's zone (settings.timezone)
         self.aps = AsyncIOScheduler(
             jobstores={"default": MemoryJobStore()},
             executors={"default": AsyncIOExecutor()},
@@ -397,8 +396,6 @@ async def run_scheduler(db: Database, config: SchedulerConfig, stop: asyncio.Eve
     sched = CallbackScheduler(db, config)
     beating: asyncio.Task[None] | None = None
     if heartbeat:
-        from callcenter.ops.heartbeat import run_heartbeat
-
         beating = asyncio.create_task(run_heartbeat(
             db, heartbeat[:128], "scheduler", lambda: {"leading": bool(sched.leader.leading), "worker": config.worker_id}),
             name="scheduler-heartbeat")

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.cases import services
 from callcenter.cases.workflow import SYSTEM, Action, Actor
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound, role_zh
+from callcenter.core.glossary import CALLBACK_TASK_STATUS_LABELS
 from callcenter.store.db import Database
 from callcenter.store.models import (
     Call,
@@ -57,7 +58,6 @@ from .due import (
     rules_for,
 )
 
-CB_STATUS_ZH = {"pending": "待回访", "done": "完成", "unreachable": "联系不上", "cancelled": "取消"}
 SATISFACTIONS = ("satisfied", "basically", "dissatisfied")
 OUTCOMES = (*SATISFACTIONS, "reached", "not_reached")
 _CALLERS = (Role.operator, Role.supervisor)
@@ -290,7 +290,7 @@ async def record_attempt(
     now = now or utcnow()
     cb, number, kind = await _load(db, callback_id)
     if cb.status is not CallbackTaskStatus.pending:
-        raise Conflict(f"回访任务 {callback_id} 已{CB_STATUS_ZH.get(cb.status.value, cb.status.value)}")
+        raise Conflict(f"回访任务 {callback_id} 已{CALLBACK_TASK_STATUS_LABELS.get(cb.status.value, cb.status.value)}")
     ref = await db.ref()
     rules = rules or rules_for(ref, kind)
     final = outcome == "not_reached" and (cb.attempts or 0) + 1 >= rules.max_attempts
@@ -396,7 +396,7 @@ async def request_call(
             raise NotFound(f"回访任务 {callback_id} 不存在")
         cb, number = row
         if cb.status is not CallbackTaskStatus.pending:
-            raise Conflict(f"回访任务 {callback_id} 已{CB_STATUS_ZH.get(cb.status.value, cb.status.value)}")
+            raise Conflict(f"回访任务 {callback_id} 已{CALLBACK_TASK_STATUS_LABELS.get(cb.status.value, cb.status.value)}")
         if not cb.phone:
             raise Conflict("市民没有留下电话号码")
         # compare-and-set: two operators clicking the same task at once — one gets it

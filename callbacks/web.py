@@ -29,9 +29,9 @@ from callcenter.cases.services import shows_identity
 from callcenter.cases.workdays import TZ
 from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.core.glossary import KIND_LABELS, NOTICE_KIND_LABELS, SATISFACTION_LABELS
 from callcenter.people import admin
 from callcenter.store.models import (
-    KIND_LABELS,
     Call,
     Callback,
     CallbackKind,
@@ -52,12 +52,7 @@ from callcenter.web.render import ROUTE_ROLES, db_of, page, redirect
 OP = (Role.operator, Role.supervisor)
 NOTICE_ROLES = (Role.operator, Role.clerk, Role.supervisor)
 CALLING = ("requested", "placing", "placed")
-SATISFACTION_CHOICES = (("satisfied", "满意"), ("basically", "基本满意"), ("dissatisfied", "不满意"))
-NOTICE_LABELS = {
-    "remind_1d": "到期提醒", "remind_2h": "到期提醒", "overdue": "超期", "escalated": "督办",
-    "accept_overdue": "签收超期", "extension_waiting": "延期待批", "callback_overdue": "回访超期",
-    "daily_summary": "日报", "chase": "催办",
-}
+SATISFACTION_CHOICES = tuple(SATISFACTION_LABELS.items())  # (value, label), in the form's order
 
 router = APIRouter(dependencies=[Depends(auth_web.check_csrf)], include_in_schema=False)
 
@@ -304,7 +299,7 @@ async def notices_page(request: Request, user: Annotated[ConsoleUser, require(*N
     top = seen
     for title, args in _scope(user):
         rows = await deadlines.open_notices(db, **args)
-        items = [{"id": n.id, "kind": n.kind, "label": NOTICE_LABELS.get(n.kind, n.kind), "message": n.message,
+        items = [{"id": n.id, "kind": n.kind, "label": NOTICE_KIND_LABELS.get(n.kind, n.kind), "message": n.message,
                   "number": (n.data or {}).get("number") if n.ticket_id else None, "due_at": n.due_at,
                   "created_at": n.created_at, "new": n.id > seen, "callback_id": n.callback_id} for n in rows]
         top = max([top, *(n.id for n in rows)])

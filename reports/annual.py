@@ -31,9 +31,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from callcenter.cases.workdays import MAX_YEAR, MIN_YEAR
 from callcenter.core.errors import Invalid
+from callcenter.core.glossary import KIND_LABELS
+from callcenter.core.settings import get_settings
 from callcenter.store.db import Database
-from callcenter.store.models import KIND_LABELS, DisclosureFigure, Kind, Status, Ticket
+from callcenter.store.models import DisclosureFigure, Kind, Status, Ticket
 
+from .capacity import capacity, capacity_paragraph
+from .figures import FIGURE, FIGURE_LABELS
 from .metrics import RESOLVED_STATES, TZ, UnknownFigure, metrics, period_bounds
 from .metrics import drill as metrics_drill
 from .quality import qa_figures
@@ -454,6 +458,14 @@ def _pct(r: float | None) -> str:
     return "—" if r is None else f"{r * 100:.2f}".rstrip("0").rstrip(".") + "%"
 
 
+# the report's figures in its order (labels, numerators, denominators: reports/figures.py)
+ANNUAL_COUNTS = ("registered", "answered_directly", "dispatched", "resolved", "open", "on_time",
+                 "callbacks_required", "callbacks_reached", "rated", "satisfied", "final_rated",
+                 "final_satisfied", "reopened", "chases", "chased", "overdue", "merged")
+ANNUAL_RATES = ("completion_rate", "on_time_rate", "callback_rate", "satisfaction_rate", "final_satisfaction_rate",
+                "reopen_rate", "direct_resolution_rate")
+
+
 def hotline_section(
     m: dict[str, Any], d0: date, d1: date, label: str | None = None, link_base: str = "/reports/drill"
 ) -> dict[str, Any]:
@@ -464,38 +476,10 @@ def hotline_section(
     def fig(name: str, label: str, value: Any, key: str | None = None) -> dict[str, Any]:
         return {"figure": name, "label": label, "value": value, "key": key, "drill": drill_link(name, d0, d1, as_of, key, base=link_base)}
 
-    counts = [
-        fig("registered", "受理量", c["registered"]),
-        fig("answered_directly", "直接答复", c["answered_directly"]),
-        fig("dispatched", "派单量", c["dispatched"]),
-        fig("resolved", "办结", c["resolved"]),
-        fig("open", "在办", c["open"]),
-        fig("on_time", "按时办结", c["on_time"]),
-        fig("callbacks_required", "应回访", c["callbacks_required"]),
-        fig("callbacks_reached", "已回访", c["callbacks_reached"]),
-        fig("rated", "有回访结果", c["rated"]),
-        fig("satisfied", "首次回访满意+基本满意", c["satisfied"]),
-        fig("final_rated", "有回访结果（最终）", c["final_rated"]),
-        fig("final_satisfied", "最终满意+基本满意", c["final_satisfied"]),
-        fig("reopened", "重办", c["reopened"]),
-        fig("chases", "催办量", c["chases"]),
-        fig("chased", "被催办工单", c["chased"]),
-        fig("overdue", "超期", c["overdue"]),
-        fig("merged", "重复件", c["merged"]),
-    ]
-    rates = [
-        {"name": "completion_rate", "label": "办结率", "value": c["completion_rate"], "num": "resolved", "den": "registered"},
-        {"name": "on_time_rate", "label": "按时办结率", "value": c["on_time_rate"], "num": "on_time", "den": "resolved"},
-        {"name": "callback_rate", "label": "回访率", "value": c["callback_rate"], "num": "callbacks_reached",
-         "den": "callbacks_required"},
-        {"name": "satisfaction_rate", "label": "满意率", "value": c["satisfaction_rate"], "num": "satisfied",
-         "den": "rated"},
-        {"name": "final_satisfaction_rate", "label": "最终满意率", "value": c["final_satisfaction_rate"],
-         "num": "final_satisfied", "den": "final_rated"},
-        {"name": "reopen_rate", "label": "重办率", "value": c["reopen_rate"], "num": "reopened", "den": "resolved"},
-        {"name": "direct_resolution_rate", "label": "直接办结率", "value": c["direct_resolution_rate"],
-         "num": "answered_directly", "den": "registered"},
-    ]
+    counts = [fig(k, FIGURE_LABELS[k], c[k]) for k in ANNUAL_COUNTS]
+    # the report's rates in its order; labels, numerators and denominators from the figures table
+    rates = [{"name": k, "label": FIGURE[k].label, "value": c[k], "num": FIGURE[k].numerator, "den": FIGURE[k].denominator}
+             for k in ANNUAL_RATES]
     by_name = {f["figure"]: f for f in counts}
     for r in rates:
         r["display"] = _pct(r["value"])
@@ -507,8 +491,7 @@ def hotline_section(
     calls = []
     k = m.get("calls")
     if k and k["offered"]:
-        calls = [fig("offered", "呼入量", k["offered"]), fig("answered", "接通", k["answered"]),
-                 fig("abandoned", "放弃", k["abandoned"]), fig("refused", "占线未接入", k["refused"])]
+        calls = [fig(f, FIGURE_LABELS[f], k[f]) for f in ("offered", "answered", "abandoned", "refused")]
     top = by_category[:3]
     topics = "、".join(f["label"] for f in top)
     when = label or f"{d0.year}年"
@@ -594,9 +577,6 @@ async def _capacity_note(db: Database, d0: date, d1: date, m: dict[str, Any]) ->
     k = m.get("calls") or {}
     if not k.get("offered") or not k.get("refused"):
         return None
-    from callcenter.core.settings import get_settings
-
-    from .capacity import capacity, capacity_paragraph
 
     plan = await capacity(db, d0, d1, get_settings().lines, history=False)
     return capacity_paragraph(plan)

@@ -7,17 +7,23 @@ Mounted by callcenter/entry/cli.py as `app.add_typer(reports.cli.app, name="repo
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import sys
-import unicodedata
+from collections.abc import Mapping
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
 
 from callcenter.core.errors import DomainError
+from callcenter.core.glossary import CASE_SOURCE_LABELS, KIND_LABELS
 
+from .figures import FIGURE
 from .metrics import UnknownDepartment, drill, metrics
 
 app = typer.Typer(help="报表: figures and the annual disclosure report", no_args_is_help=True)
@@ -82,6 +88,7 @@ def capacity_cmd(
     out: Annotated[str | None, typer.Option("--out", help="write to this file (xlsx: required)")] = None,
 ) -> None:
     """容量规划: lines and seats needed per hour of week, and the models checked against what happened."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .capacity import capacity, render_table, render_xlsx
 
     d_from, d_to = _date(date_from, "--from"), _date(date_to, "--to")
@@ -92,6 +99,7 @@ def capacity_cmd(
         typer.echo("--format xlsx needs --out FILE.xlsx", err=True)
         raise typer.Exit(2)
     if lines is None:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from callcenter.core.settings import get_settings
 
         lines = get_settings().lines
@@ -105,6 +113,7 @@ def capacity_cmd(
 
     plan = _run(run)
     if fmt is CapacityFormat.xlsx:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from pathlib import Path
 
         Path(out or "").write_bytes(render_xlsx(plan))
@@ -112,6 +121,7 @@ def capacity_cmd(
         return
     text = json.dumps(plan, ensure_ascii=False, indent=2) + "\n" if fmt is CapacityFormat.json else render_table(plan)
     if out:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from pathlib import Path
 
         Path(out).write_text(text, encoding="utf-8")
@@ -148,6 +158,7 @@ async def _known_department(db: Any, work: Any) -> Any:
     try:
         return await work
     except UnknownDepartment as e:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from sqlalchemy import select
 
         from callcenter.store.models import Department
@@ -170,49 +181,15 @@ def _run(fn: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # the table: Chinese labels, rates as percentages with two decimals, "—" for a zero denominator
 # ---------------------------------------------------------------------------------------------
-CALL_ROWS = [
-    ("呼入量", "offered", "n"),
-    ("接通", "answered", "n"),
-    ("放弃", "abandoned", "n"),
-    ("占线未接入", "refused", "n"),
-    ("排队中", "waiting", "n"),
-    ("接通率", "answer_rate", "%"),
-    ("15秒接通率", "answered_within_15s_rate", "%"),
-    ("平均等待（秒）", "avg_wait_s", "s"),
-    ("平均通话（秒）", "avg_talk_s", "s"),
-    ("平均话后整理（秒）", "avg_acw_s", "s"),
-    ("最高占用线路", "peak_lines", "n"),
-    ("外呼回访/回拨", "callbacks_placed", "n"),
-    ("外呼接通", "callbacks_answered", "n"),
-    ("外呼失败（线路满）", "callbacks_failed", "n"),
-]
-CASE_ROWS = [
-    ("受理量", "registered", "n"),
-    ("直接答复", "answered_directly", "n"),
-    ("直接办结率", "direct_resolution_rate", "%"),
-    ("派单量", "dispatched", "n"),
-    ("在办", "open", "n"),
-    ("办结", "resolved", "n"),
-    ("办结率", "completion_rate", "%"),
-    ("按时办结", "on_time", "n"),
-    ("按时办结率", "on_time_rate", "%"),
-    ("应回访", "callbacks_required", "n"),
-    ("已回访", "callbacks_reached", "n"),
-    ("回访未接通", "callbacks_unreachable", "n"),
-    ("待回访", "callbacks_pending", "n"),
-    ("回访率", "callback_rate", "%"),
-    ("首次回访满意+基本满意", "satisfied", "n"),
-    ("满意率", "satisfaction_rate", "%"),
-    ("最终满意率", "final_satisfaction_rate", "%"),
-    ("解决率", "solved_rate", "%"),
-    ("重办", "reopened", "n"),
-    ("重办率", "reopen_rate", "%"),
-    ("催办量", "chases", "n"),
-    ("被催办工单", "chased", "n"),
-    ("超期", "overdue", "n"),
-    ("重复件", "merged", "n"),
-    ("无效", "invalid", "n"),
-]
+# the rows of each block, in order: labels and units from the figures table (reports/figures.py)
+CALL_ROWS = ("offered", "answered", "abandoned", "refused", "waiting", "answer_rate",
+             "answered_within_15s_rate", "avg_wait_s", "avg_talk_s", "avg_acw_s", "peak_lines",
+             "callbacks_placed", "callbacks_answered", "callbacks_failed")
+CASE_ROWS = ("registered", "answered_directly", "direct_resolution_rate", "dispatched", "open", "resolved",
+             "completion_rate", "on_time", "on_time_rate", "callbacks_required", "callbacks_reached",
+             "callbacks_unreachable", "callbacks_pending", "callback_rate", "satisfied",
+             "satisfaction_rate", "final_satisfaction_rate", "solved_rate", "reopened", "reopen_rate",
+             "chases", "chased", "overdue", "merged", "invalid")
 GROUP_TITLES = [
     ("by_kind", "按诉求类型"),
     ("by_category", "按问题分类"),
@@ -220,16 +197,6 @@ GROUP_TITLES = [
     ("by_area", "按区域"),
     ("by_source", "按来源"),
 ]
-KIND_NAMES = {
-    "complaint": "民众诉求",
-    "consultation": "政策咨询",
-    "report": "干部举报",
-    "suggestion": "建议意见",
-    "help": "求助",
-    "praise": "表扬",
-    "disclosure": "依申请公开",
-}
-SOURCE_NAMES = {"phone": "电话", "web": "网站", "api": "接口", "import": "导入"}
 
 
 def _fmt(v: Any, how: str) -> str:
@@ -242,19 +209,18 @@ def _fmt(v: Any, how: str) -> str:
     return str(v)
 
 
-def _width(s: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
-
-
-def _pad(s: str, width: int) -> str:
-    return s + " " * max(width - _width(s), 0)
-
-
 def _block(title: str, rows: list[tuple[str, str]]) -> list[str]:
-    w = max([_width(label) for label, _ in rows] + [8]) + 2
-    out = [title]
-    out += [f"  {_pad(label, w)}{value:>10}" for label, value in rows]
-    return out
+    """A titled block of label / value rows, the labels padded by their display width (a CJK
+    character takes two columns: rich measures it) and the values right-aligned."""
+    table = Table(box=None, show_header=False, padding=(0, 0, 0, 0), pad_edge=False)
+    table.add_column(min_width=max([8, *(cell_len(label) for label, _ in rows)]) + 2, no_wrap=True)
+    table.add_column(justify="right", min_width=10, no_wrap=True)
+    for label, value in rows:
+        table.add_row(label, value)
+    console = Console(file=io.StringIO(), width=200, color_system=None, highlight=False, emoji=False, markup=False)
+    console.print(table, crop=False)
+    body = console.file.getvalue()  # type: ignore[attr-defined]
+    return [title] + ["  " + line.rstrip() for line in body.splitlines()]
 
 
 def render_table(m: dict[str, Any]) -> str:
@@ -264,12 +230,13 @@ def render_table(m: dict[str, Any]) -> str:
         head += f" · 承办单位 {m['department']['name']}"
     lines = [head, f"截至 {m['as_of']}", ""]
     if m.get("calls") is not None:
-        lines += _block("话务", [(label, _fmt(m["calls"][k], how)) for label, k, how in CALL_ROWS]) + [""]
+        lines += _block("话务", [(FIGURE[k].label, _fmt(m["calls"][k], FIGURE[k].unit)) for k in CALL_ROWS]) + [""]
     c = m["cases"]
-    lines += _block("工单", [(label, _fmt(c[k], how)) for label, k, how in CASE_ROWS])
+    lines += _block("工单", [(FIGURE[k].label, _fmt(c[k], FIGURE[k].unit)) for k in CASE_ROWS])
     for key, title in GROUP_TITLES:
         items = sorted(c[key].items(), key=lambda kv: (-kv[1], kv[0]))
-        names = KIND_NAMES if key == "by_kind" else SOURCE_NAMES if key == "by_source" else {}
+        names: Mapping[str, str] = (KIND_LABELS if key == "by_kind" else CASE_SOURCE_LABELS if key == "by_source"
+                                    else {})
         rows = [(names.get(k, k), str(n)) for k, n in items if n]
         if rows:
             lines += [""] + _block(title, rows)
@@ -292,6 +259,7 @@ class Form(str, Enum):
 
 
 def _database() -> Any:
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
     from callcenter.store.db import Database
 
@@ -301,6 +269,7 @@ def _database() -> Any:
 def _reporting_database() -> Any:
     """For commands that only read: the read replica (HOTLINE_REPORTS_DATABASE_URL) if set.
     The rollups are refreshed on the primary by the scheduler and replicate with the rest."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
     from callcenter.store.db import Database
 
@@ -310,6 +279,7 @@ def _reporting_database() -> Any:
 
 def _link_base(base_url: str) -> str:
     """Drill links: relative, or absolute on --base-url (default HOTLINE_PUBLIC_URL)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
 
     base_url = base_url or get_settings().public_url or ""
@@ -317,6 +287,7 @@ def _link_base(base_url: str) -> str:
 
 
 def _write(report: dict[str, Any], fmt: ReportFormat, out: str | None, allow_inconsistent: bool) -> None:
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from pathlib import Path
 
     from .render import render
@@ -326,6 +297,7 @@ def _write(report: dict[str, Any], fmt: ReportFormat, out: str | None, allow_inc
         for p in report["problems"]:
             typer.echo(f"  - {p}", err=True)
         raise typer.Exit(1)
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
 
     data = render(report, fmt.value, get_settings().public_url)
@@ -355,6 +327,7 @@ def annual_cmd(
     base_url: Annotated[str, typer.Option("--base-url", help="the console's address, for absolute drill links")] = "",
 ) -> None:
     """The 政府信息公开工作年度报告 of a year; exits 1 listing the problems if its figures disagree."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .annual import annual_report
 
     async def run() -> dict[str, Any]:
@@ -378,6 +351,7 @@ def summary_cmd(
     base_url: Annotated[str, typer.Option("--base-url", help="the console's address, for absolute drill links")] = "",
 ) -> None:
     """The supervisor's monthly or quarterly summary (same formats as the annual report)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .annual import month_bounds, quarter_bounds, summary
 
     if (month is None) == (quarter is None):
@@ -410,6 +384,7 @@ def disclosure_set(
     by: Annotated[str | None, typer.Option("--by", help="who enters it (default: $USER)")] = None,
 ) -> None:
     """Enter (or correct) one figure of a year's disclosure report."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     import getpass
 
     from .annual import set_figure
@@ -434,6 +409,7 @@ def disclosure_clear(
     column: Annotated[str, typer.Option("--column")],
 ) -> None:
     """Remove an entered figure (it shows as 未填报 again)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .annual import TABLES, clear_figure, resolve_key
 
     async def run() -> bool:
@@ -452,6 +428,7 @@ def disclosure_clear(
 @disclosure_app.command("keys")
 def disclosure_keys(table: Annotated[str | None, typer.Option("--table")] = None) -> None:
     """The tables, rows and columns figures are entered under."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .annual import TABLES
 
     for t in TABLES.values():
@@ -471,6 +448,7 @@ def disclosure_keys(table: Annotated[str | None, typer.Option("--table")] = None
 @disclosure_app.command("list")
 def disclosure_list(year: Annotated[int, typer.Option("--year")]) -> None:
     """The figures entered for a year."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from .annual import entered_figures
 
     async def run() -> Any:

@@ -11,15 +11,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from callcenter.core.glossary import CALL_OUTCOME_LABELS, CASE_STATE_LABELS, KIND_LABELS
 from callcenter.store.db import Database
-from callcenter.store.models import KIND_LABELS, STATUS_LABELS, Call, Category, Department, Kind, Ticket
+from callcenter.store.models import Call, Category, Department, Kind, Ticket
 
-from .metrics import FIGURE_LABELS, TZ, is_call_figure
+from .figures import FIGURE_LABELS
+from .metrics import TZ, is_call_figure
 
 CASE_COLUMNS = ("工单号", "登记时间", "诉求类型", "问题分类", "承办单位", "状态", "办结期限", "诉求内容")
 CALL_COLUMNS = ("来电编号", "呼入时间", "方向", "结果", "坐席", "等待（秒）", "通话（秒）")
-OUTCOME_LABELS = {"answered": "接通", "abandoned": "放弃", "refused": "占线未接入", "in_progress": "进行中",
-                  "callback_answered": "外呼接通", "callback_unanswered": "外呼未接", "callback_failed": "外呼失败"}
 
 
 def period_label(d0: date, d1: date) -> str:
@@ -68,7 +68,7 @@ async def rows(db: Database, figure: str, items: list[str]) -> list[dict[str, An
                     continue
                 out.append({"id": c.id, "cells": [str(c.id), _local(c.offered_at),
                                                   "呼入" if c.direction.value == "in" else "外呼",
-                                                  OUTCOME_LABELS.get(c.outcome.value, c.outcome.value), c.seat or "",
+                                                  CALL_OUTCOME_LABELS.get(c.outcome.value, c.outcome.value), c.seat or "",
                                                   "" if c.wait_s is None else f"{c.wait_s:.0f}",
                                                   "" if c.talk_s is None else f"{c.talk_s:.0f}"]})
             return out
@@ -88,7 +88,7 @@ async def rows(db: Database, figure: str, items: list[str]) -> list[dict[str, An
         number, at, kind, cat, dep, status, due, content = hit
         text = content if len(content) <= 60 else content[:60] + "…"
         out.append({"number": number, "cells": [number, _local(at), KIND_LABELS[kind], cat, dep or "",
-                                                STATUS_LABELS[status], _local(due), text]})
+                                                CASE_STATE_LABELS[status], _local(due), text]})
     return out
 
 
@@ -107,8 +107,8 @@ def to_csv(figure: str, data: list[dict[str, Any]]) -> bytes:
 
 def to_xlsx(figure: str, heading: str, data: list[dict[str, Any]], public_url: str | None = None) -> bytes:
     """One sheet; with a public base URL each case number links to the case page."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # lazy: openpyxl only for XLSX output (a heavy import)
+    from openpyxl.styles import Font  # lazy: openpyxl only for XLSX
 
     wb = Workbook()
     ws = wb.active

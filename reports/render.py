@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from callcenter.core.clock import DEFAULT_TIMEZONE, TZ
+from callcenter.core.tables import xlsx_clean
 
 from .annual import APPLICANT_COLUMNS, NOT_ENTERED, TABLE2, TABLE3, TABLE4
 
@@ -134,8 +138,6 @@ def render_json(report: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 def local_time(value: Any) -> Any:
     """An ISO timestamp (or datetime) as Asia/Shanghai `2026-12-02 12:07（北京时间）`; other values as they are."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     if isinstance(value, str):
         try:
@@ -145,7 +147,7 @@ def local_time(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return value.strftime("%Y-%m-%d %H:%M")
-        return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
+        return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M") + ("（北京时间）" if TZ.key == DEFAULT_TIMEZONE else f"（{TZ.key}）")
     return value
 
 
@@ -153,8 +155,8 @@ def render_xlsx(report: dict[str, Any], link_host: str = "") -> bytes:
     """`link_host`: the console's public base URL (HOTLINE_PUBLIC_URL); each 明细 cell is a real
     hyperlink to the drill-down there, and empty when it is not configured (a relative URL in a
     file opened elsewhere leads nowhere)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl import Workbook  # lazy: openpyxl only for XLSX output (a heavy import)
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side  # lazy: openpyxl only for XLSX
 
     link_host = link_host.rstrip("/")
     link_font = Font(color="0563C1", underline="single")
@@ -180,8 +182,6 @@ def render_xlsx(report: dict[str, Any], link_host: str = "") -> bytes:
     fills = {"data": PatternFill("solid", fgColor="DDEBF7"), "missing": PatternFill("solid", fgColor="EEEEEE")}
     bold = Font(bold=True)
     wrap = Alignment(wrap_text=True, vertical="center")
-
-    from callcenter.core.tables import xlsx_clean
 
     report = xlsx_clean(report)  # names and notes may hold characters XLSX cannot carry
     wb = Workbook()

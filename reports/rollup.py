@@ -52,6 +52,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.core.clock import fixed_offset, sqlite_shift
 from callcenter.store.db import Database
 from callcenter.store.models import (
     OPEN_STATES_SQL,
@@ -65,7 +66,7 @@ from callcenter.store.models import (
     Ticket,
 )
 
-from .metrics import (
+from .counting import (
     CALL_ATOMS,
     CASE_FIGURES,
     GROUPS,
@@ -81,6 +82,7 @@ from .metrics import (
 )
 
 LAG = timedelta(minutes=2)
+SQLITE_SHIFT = sqlite_shift() if fixed_offset(TZ) else "+0 hours"  # a DST zone: refused on SQLite by Settings
 # beyond this many changed days in a period a read counts the base tables alone
 MAX_LIVE_DAYS = 62
 CASE_ATOMS = ("status", "dispatched", "callback_result", "satisfaction", "first_satisfaction", "solved", "reopened",
@@ -89,9 +91,9 @@ _EPOCH = Scope(lo=datetime(2000, 1, 1, tzinfo=UTC), hi=datetime(2000, 1, 2, tzin
 
 
 def day_of(dialect: str, col: Any) -> Any:
-    """The Asia/Shanghai calendar day of a UTC timestamp column, in SQL."""
-    if dialect == "sqlite":  # stored as naive UTC text; Shanghai has kept +08:00 since 1991
-        return func.date(col, "+8 hours", type_=Date)
+    """The local calendar day (settings.timezone) of a UTC timestamp column, in SQL."""
+    if dialect == "sqlite":  # stored as naive UTC text; the zone's fixed offset (Settings checks it has one)
+        return func.date(col, SQLITE_SHIFT, type_=Date)
     return cast(func.timezone(TZ.key, col), Date)
 
 

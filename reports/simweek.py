@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import insert
+
+from callcenter.store.models import Call, CallDirection, CallOutcome, table_of
+
 # calls per hour by hour of day (Asia/Shanghai), scaled by `scale`
 DAY_PROFILE = (6, 4, 3, 2, 2, 3, 8, 25, 60, 85, 90, 75, 45, 40, 60, 80, 75, 60, 40, 30, 22, 18, 12, 8)
 
@@ -105,9 +109,6 @@ def batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
 async def load(db: Any, rows: Iterator[dict[str, Any]], chunk: int = 5000) -> int:
     """Insert simulated call rows into the store (Core executemany, a transaction per chunk);
     returns how many. Rows may carry `updated_at` (else the time of the insert)."""
-    from sqlalchemy import insert
-
-    from callcenter.store.models import Call, CallDirection, CallOutcome, table_of
 
     stmt = insert(table_of(Call))
     total = 0

@@ -6,7 +6,9 @@
 `make_router(*dependencies)` takes the dependencies the console wants in front of every route
 (the supervisor role check); this module makes no auth decision itself, and there is no
 module-level router to include by mistake without one. The Database is
-read from `request.app.state.db`, as callcenter.web.deps does. Routes:
+read from `request.app.state.db`, as callcenter.web.deps does. Bad input and unknown figures or
+departments are raised as domain errors (Invalid 422, NotFound 404); the app translates them
+once (an error page on the console, JSON on the API). Routes:
 
 - GET /reports/drill?figure=…&from=YYYY-MM-DD&to=YYYY-MM-DD[&key=…][&department=CODE][&as_of=ISO]
   → an HTML list of the case numbers (or call ids) the figure counts: as many as the figure.
@@ -20,18 +22,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import escape
 
 from callcenter.cases.workdays import MAX_YEAR, MIN_YEAR
-from callcenter.core.errors import DomainError
+from callcenter.core.errors import DomainError, Invalid
+from callcenter.web.render import page, templates
 
 from . import annual as annual_mod
-from .metrics import TZ, UnknownDepartment, UnknownFigure
+from . import drill_list
+from .capacity import WEEKDAYS, cached_capacity, last_call_day, render_xlsx
+from .metrics import CALL_FIGURES, TZ, metrics
+from .render import render
 
 MEDIA = {
     "html": "text/html; charset=utf-8",
@@ -47,9 +56,9 @@ def _day(value: str, name: str) -> date:
     try:
         d = date.fromisoformat(value)
     except ValueError:
-        raise HTTPException(422, f"{DATE_FIELDS.get(name, name)}：“{value}”不是有效的日期（YYYY-MM-DD）") from None
+        raise Invalid(f"{DATE_FIELDS.get(name, name)}：“{value}”不是有效的日期（YYYY-MM-DD）", field=name) from None
     if not MIN_YEAR <= d.year <= MAX_YEAR:
-        raise HTTPException(422, f"{DATE_FIELDS.get(name, name)}：“{value}”超出 {MIN_YEAR}–{MAX_YEAR} 年的范围")
+        raise Invalid(f"{DATE_FIELDS.get(name, name)}：“{value}”超出 {MIN_YEAR}–{MAX_YEAR} 年的范围", field=name)
     return d
 
 
@@ -59,11 +68,11 @@ def _as_of(value: str | None) -> datetime | None:
     try:
         t = datetime.fromisoformat(value)
     except ValueError:
-        raise HTTPException(422, f"统计时点：“{value}”不是有效的日期时间（ISO 8601）") from None
+        raise Invalid(f"统计时点：“{value}”不是有效的日期时间（ISO 8601）", field="as_of") from None
     if t.tzinfo is None:
-        raise HTTPException(422, "统计时点须带时区")
+        raise Invalid("统计时点须带时区", field="as_of")
     if not MIN_YEAR <= t.year <= MAX_YEAR:
-        raise HTTPException(422, f"统计时点：“{value}”超出 {MIN_YEAR}–{MAX_YEAR} 年的范围")
+        raise Invalid(f"统计时点：“{value}”超出 {MIN_YEAR}–{MAX_YEAR} 年的范围", field="as_of")
     return t
 
 
@@ -76,10 +85,8 @@ def _page(title: str, body: str) -> str:
 
 
 def _file(report: dict[str, Any], fmt: str, stem: str, public_url: str | None = None) -> Response:
-    from .render import render
-
     if fmt not in MEDIA:
-        raise HTTPException(422, f"格式须为以下之一：{'、'.join(MEDIA)}")
+        raise Invalid(f"格式须为以下之一：{'、'.join(MEDIA)}", field="format")
     data = render(report, fmt, public_url)
     headers = {}
     if fmt in ("xlsx", "md"):
@@ -89,7 +96,6 @@ def _file(report: dict[str, Any], fmt: str, stem: str, public_url: str | None = 
 
 def make_router(*dependencies: Any) -> APIRouter:
     """The /reports routes, each behind `dependencies` (e.g. the console's supervisor check)."""
-    from fastapi import Depends
 
     router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[Depends(d) for d in dependencies])
 
@@ -105,17 +111,13 @@ def make_router(*dependencies: Any) -> APIRouter:
         format: str = "html",
     ) -> Response:
         d0, d1 = _day(date_from, "from"), _day(date_to, "to")
-        try:
-            items = await annual_mod.drill(request.app.state.db, figure, d0, d1, key=key,
-                                           department_code=department, now=_as_of(as_of))
-        except (UnknownFigure, UnknownDepartment) as e:
-            raise HTTPException(422 if isinstance(e, UnknownFigure) else 404, e.message) from None
-        except DomainError as e:
-            raise HTTPException(e.status_code, e.message) from None
+        # a domain error (an unknown figure or department, a bad date) reaches the app's one
+        # handler: an error page on the console, JSON on the API
+        items = await annual_mod.drill(request.app.state.db, figure, d0, d1, key=key,
+                                       department_code=department, now=_as_of(as_of))
         if format == "json":
             return JSONResponse({"figure": figure, "from": d0.isoformat(), "to": d1.isoformat(), "key": key,
                                  "count": len(items), "items": items})
-        from . import drill_list
 
         heading = drill_list.title(figure, d0, d1, key)
         data = await drill_list.rows(request.app.state.db, figure, items)
@@ -127,15 +129,13 @@ def make_router(*dependencies: Any) -> APIRouter:
             return Response(drill_list.to_xlsx(figure, heading, data, _public_url(request)), media_type=MEDIA["xlsx"],
                             headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'})
         if format != "html":
-            raise HTTPException(422, "format: one of html, csv, xlsx, json")
-        from urllib.parse import urlencode
+            raise Invalid("格式须为以下之一：html、csv、xlsx、json", field="format")
 
         if "session" not in request.scope:  # mounted without the console (no session): a bare page
             lis = "".join(f"<li>{escape(r['cells'][0])}</li>" for r in data)
             body = (f"<h1>{escape(heading)}</h1><p data-count='{len(items)}'>共 {len(items)} 件</p>"
                     f"<ol class='drill'>{lis}</ol>")
             return HTMLResponse(_page(heading, body))
-        from callcenter.web.render import page
 
         q = {k: v for k, v in {"figure": figure, "from": d0.isoformat(), "to": d1.isoformat(), "key": key,
                                 "department": department, "as_of": as_of}.items() if v}
@@ -148,9 +148,6 @@ def make_router(*dependencies: Any) -> APIRouter:
     async def reports_index(request: Request) -> Response:
         """报表: today's / this month's / this year's figures with their drill-downs, the monthly
         and quarterly summaries and the annual reports."""
-        from callcenter.web.render import page
-
-        from .metrics import metrics
 
         today = datetime.now(TZ).date()  # the hotline's day (Asia/Shanghai)
         periods = [("今日", today, today), ("本月", today.replace(day=1), today),
@@ -177,11 +174,8 @@ def make_router(*dependencies: Any) -> APIRouter:
     @router.get("/annual")
     async def annual_page(request: Request, year: int, form: str = "2021", format: str = "html") -> Response:
         if not MIN_YEAR <= year <= MAX_YEAR:
-            raise HTTPException(422, f"year: {year} is outside {MIN_YEAR}–{MAX_YEAR}")
-        try:
-            report = await annual_mod.annual_report(request.app.state.db, year, form=form)
-        except DomainError as e:
-            raise HTTPException(e.status_code, e.message) from None
+            raise Invalid(f"年份 {year} 超出 {MIN_YEAR}–{MAX_YEAR} 年的范围", field="year")
+        report = await annual_mod.annual_report(request.app.state.db, year, form=form)
         return _file(report, format, f"annual-report-{year}", _public_url(request))
 
     @router.get("/summary")
@@ -190,12 +184,9 @@ def make_router(*dependencies: Any) -> APIRouter:
         department: str | None = None,
     ) -> Response:
         if (month is None) == (quarter is None):
-            raise HTTPException(422, "请指定月份（month=YYYY-MM）或季度（quarter=YYYYQn）中的一个")
-        try:
-            d0, d1, label = annual_mod.month_bounds(month) if month else annual_mod.quarter_bounds(quarter or "")
-            report = await annual_mod.summary(request.app.state.db, d0, d1, label=label, department_code=department)
-        except DomainError as e:
-            raise HTTPException(e.status_code, e.message) from None
+            raise Invalid("请指定月份（month=YYYY-MM）或季度（quarter=YYYYQn）中的一个", field="month")
+        d0, d1, label = annual_mod.month_bounds(month) if month else annual_mod.quarter_bounds(quarter or "")
+        report = await annual_mod.summary(request.app.state.db, d0, d1, label=label, department_code=department)
         return _file(report, format, f"summary-{month or quarter}", _public_url(request))
 
     @router.get("/capacity")
@@ -217,10 +208,6 @@ CAPACITY_DEFAULT_DAYS = 28
 async def _capacity(request: Request, date_from: str | None, date_to: str | None, lines: str | None,
                     fmt: str) -> Response:
     """The 容量规划 page: bad input is shown on the page in Chinese with what was typed kept."""
-    from datetime import timedelta
-
-    from .capacity import WEEKDAYS, cached_capacity, last_call_day, render_xlsx
-
     t0 = time.perf_counter()
     db = request.app.state.db
     form = {"from": date_from or "", "to": date_to or "", "lines": lines or ""}
@@ -274,7 +261,6 @@ async def _capacity(request: Request, date_from: str | None, date_to: str | None
     if fmt == "xlsx" and plan is not None:
         return Response(render_xlsx(plan), media_type=MEDIA["xlsx"],
                         headers={"Content-Disposition": f'attachment; filename="capacity-{d0}-{d1}.xlsx"'})
-    from callcenter.web.render import page
 
     _use_report_templates()
     ctx: dict[str, Any] = {"form": form, "error": "；".join(errors) or None, "plan": plan, "weekdays": WEEKDAYS}
@@ -328,11 +314,8 @@ def _use_report_templates() -> None:
     global _templates_added
     if _templates_added:
         return
-    from pathlib import Path
 
-    from jinja2 import ChoiceLoader, FileSystemLoader
 
-    from callcenter.web.render import templates
 
     here = Path(__file__).parent / "templates"
     loader = templates.env.loader
@@ -345,7 +328,5 @@ def _public_url(request: Request) -> str | None:
 
 
 def _call_figures() -> set[str]:
-    from .metrics import CALL_FIGURES
-
     return set(CALL_FIGURES)
 

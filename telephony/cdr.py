@@ -153,9 +153,9 @@ class CdrReader:
     async def read(self, since: datetime, until: datetime) -> list[CdrRow]:
         """Every row of every call that was up at some time in [since, until]: a row ending at or
         after `since` and starting at or before `until` names the call; all its rows come back."""
-        import psycopg
-        from psycopg import sql
-        from psycopg.rows import dict_row
+        import psycopg  # only with a CDR database (cdr_pgsql); the adapter runs without it
+        from psycopg import sql  # only with a CDR database
+        from psycopg.rows import dict_row  # only with a CDR database
 
         table = sql.SQL(".").join(sql.Identifier(p) for p in self.table.split("."))
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in CDR_COLUMNS)

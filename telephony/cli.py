@@ -37,6 +37,7 @@ def _stop_event() -> asyncio.Event:
 @app.command()
 def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Follow the PBX over AMI and register every call in the store (SIGTERM stops cleanly)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.calls.services import StoreCallSink
     from callcenter.core.settings import get_settings
     from callcenter.store.db import Database
@@ -51,6 +52,7 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
                            cdr_url=s.cdr_database_url, cdr_table=s.cdr_table)
 
     async def main() -> int:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from callbacks.dialer import run_dialer
         from callcenter.core.bus import make_bus
 
@@ -122,6 +124,7 @@ def simulate(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """A PBX that speaks AMI like the captured Asterisk 22, generating hotline calls."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from telephony.simulator import PBXSimulator, SimConfig
 
     _logging(verbose)

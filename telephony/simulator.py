@@ -36,7 +36,9 @@ import functools
 import heapq
 import itertools
 import logging
+import math
 import random
+import struct
 import time
 import uuid
 import wave
@@ -58,8 +60,6 @@ QUEUE_APP_DATA = "hotline,t,,,600"
 
 def write_tone_wav(path: Path, seconds: float, freq: int = 440, rate: int = 8000) -> None:
     """A WAV file of `seconds` of a sine tone (8 kHz 16-bit mono, like MixMonitor's wav)."""
-    import math
-    import struct
 
     period = rate // math.gcd(rate, freq)  # samples in a whole number of cycles
     cycle = struct.pack(f"<{period}h", *(int(8000 * math.sin(2 * math.pi * freq * i / rate)) for i in range(period)))
@@ -560,8 +560,8 @@ class PBXSimulator:
     async def flush_cdr(self) -> None:
         if not self._cdr_pending or not self.config.cdr_url:
             return
-        import psycopg
-        from psycopg import sql
+        import psycopg  # only with a CDR database (cdr_pgsql); the adapter runs without it
+        from psycopg import sql  # only with a CDR database
 
         rows, self._cdr_pending = self._cdr_pending, []
         cols = list(rows[0])

@@ -14,16 +14,14 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from callcenter.calls import drafts
-from callcenter.cases import phones, routing, services
+from callcenter.cases import phones, routing, services, similar
 from callcenter.cases.views import ticket_dict
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.core.glossary import CASE_STATE_LABELS
 from callcenter.floor import agents
+from callcenter.kb import services as kb
 from callcenter.store import idempotency
-from callcenter.store.models import (
-    STATUS_LABELS,
-    Kind,
-    Status,
-)
+from callcenter.store.models import Kind, Status
 from callcenter.web import auth_web
 from callcenter.web.auth_web import ConsoleUser, LoginRequired, require
 from callcenter.web.render import (
@@ -268,7 +266,6 @@ async def operator_similar(request: Request, user: Annotated[ConsoleUser, requir
     """可能重复的工单 for the 来电登记 form as typed so far, as an HTML fragment (similar.js
     fetches it as the operator types, debounced); each has a 并入此单 button that submits the
     form with then=merge."""
-    from callcenter.cases import similar
 
     draft = similar.Draft(phone=phone.strip() or None, address=address.strip() or None, area=area.strip() or None,
                           category=category.strip() or None, text=text.strip())
@@ -364,7 +361,7 @@ async def check_intake(request: Request, user: ConsoleUser, data: services.NewTi
                 errors["into"] = f"工单 {into} 不属于您可查看的范围，不能并入"
             else:
                 if target.status in (Status.merged, Status.invalid):
-                    errors["into"] = f"工单 {into} 已{STATUS_LABELS[target.status]}，请并入它所并入的工单"
+                    errors["into"] = f"工单 {into} 已{CASE_STATE_LABELS[target.status]}，请并入它所并入的工单"
     return errors
 
 
@@ -377,8 +374,6 @@ async def intake_once(request: Request, user: ConsoleUser, caller: CallerForm, d
     db, bus = db_of(request), request.app.state.bus
 
     async def work() -> tuple[int, Any]:
-        from callcenter.kb import services as kb
-
         t, problem = await agents.intake(db, user.actor, data, "save" if kb_entry else then, params,
                                          bus=bus, linkedid=caller.linkedid)
         if kb_entry is not None:

@@ -9,22 +9,23 @@
 - SQLite: the per-day row of ticket_counters, bumped in the same transaction (SQLite has one
   writer at a time anyway, so the row lock costs nothing more).
 `allocate(db, at, count)` reserves a block in its own transaction (bulk import).
+Case registration on PostgreSQL puts `pg_number_sql` in its INSERT (the statement takes the
+number itself) with the day's base from `pg_base_raw` (the same cache, through asyncpg).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.core.clock import TZ
 from callcenter.store.db import Database
 from callcenter.store.models import TicketCounter, TicketNumberDay
 
-TZ = ZoneInfo("Asia/Shanghai")
 _bases: dict[tuple[str, str], int] = {}  # (database url, day) → base
 
 
@@ -72,18 +73,27 @@ async def _pg_base(session: Any, day: str) -> int:
     return base
 
 
-def pg_number_expr():  # type: ignore[no-untyped-def]
-    """The number as a SQL expression (PostgreSQL), so the INSERT takes it itself:
-    bind parameters num_prefix, num_day, num_base."""
-    return text(
-        "(SELECT :num_prefix || :num_day || '-' || CASE WHEN s.n < 10000 THEN lpad(s.n::text, 4, '0') "
-        "ELSE s.n::text END FROM (SELECT nextval('ticket_number_seq') - :num_base AS n) AS s)"
+def pg_number_sql(prefix: str, day: str, base: str) -> str:
+    """The number as a SQL expression (PostgreSQL), so the INSERT takes it itself; the
+    arguments are the placeholders of the prefix, the day (text) and the day's base (bigint)."""
+    return (
+        f"(SELECT {prefix}::text || {day}::text || '-' || CASE WHEN s.n < 10000 THEN lpad(s.n::text, 4, '0') "
+        f"ELSE s.n::text END FROM (SELECT nextval('ticket_number_seq') - {base}::bigint AS n) AS s)"
     )
 
 
-async def pg_params(conn: Any, at: datetime, prefix: str) -> dict[str, Any]:
-    day = day_of(at)
-    return {"num_prefix": prefix, "num_day": day, "num_base": await _pg_base(conn, day)}
+async def pg_base_raw(con: Any, url_key: str, day: str) -> int:
+    """The day's base through a plain asyncpg connection (outside any transaction, so the
+    first case of the day fixes it in a statement of its own, as `_pg_base` does); the same
+    per-process cache, keyed by the engine's URL."""
+    key = (url_key, day)
+    base = _bases.get(key)
+    if base is None:
+        await con.execute("INSERT INTO ticket_number_days (day, base) VALUES ($1, nextval('ticket_number_seq')) "
+                          "ON CONFLICT (day) DO NOTHING", day)
+        base = int(await con.fetchval("SELECT base FROM ticket_number_days WHERE day = $1", day))
+        _bases[key] = base
+    return base
 
 
 async def in_transaction(session: AsyncSession, at: datetime, prefix: str = "GD") -> str:

@@ -35,7 +35,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import String, and_, any_, bindparam, select
@@ -45,14 +44,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases import numbering, phones
 from callcenter.cases.workflow import Action
+from callcenter.core.clock import TZ
 from callcenter.core.errors import Conflict, FileErrors, Invalid
+from callcenter.core.glossary import KIND_LABELS, SATISFACTION_LABELS
+from callcenter.core.settings import get_settings
 from callcenter.core.tables import read_table, unescape, write_table
+from callcenter.people.admin import local_tool, record
 from callcenter.store import refdata as refdata_mod
 from callcenter.store.db import Database
 from callcenter.store.models import (
     KIND_BY_LABEL,
-    KIND_LABELS,
-    SATISFACTION_LABELS,
     CallbackResult,
     Category,
     Department,
@@ -66,7 +67,6 @@ from callcenter.store.models import (
 )
 from callcenter.store.refdata import RefData
 
-TZ = ZoneInfo("Asia/Shanghai")
 ACTOR_NAME = "系统导入"
 
 # the registry's columns, in the sample's order
@@ -484,8 +484,6 @@ async def import_file(
     if bad:
         if rejects_path is None:
             if data_dir is None:
-                from callcenter.core.settings import get_settings
-
                 data_dir = get_settings().data_dir
             stamp = datetime.now(TZ).strftime("%Y%m%d-%H%M%S")
             rejects_path = Path(data_dir) / "exports" / f"{path.stem}-rejects-{stamp}{path.suffix.lower()}"
@@ -742,8 +740,6 @@ async def export(
 async def _record_export(db: Database, out: Path, fmt: str, n: int, date_from: date | datetime | None,
                          date_to: date | datetime | None, unmask: bool, include_confidential: bool,
                          by: str | None) -> None:
-    from callcenter.people.admin import local_tool, record
-
     def day(v: date | datetime | None) -> str | None:
         return v.isoformat() if v is not None else None
 

@@ -7,34 +7,28 @@ version column makes a concurrent or stale write fail as a Conflict with nothing
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import Select, and_, exists, func, or_, select, true
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from callcenter.cases import numbering, phones, routing
-from callcenter.cases.workflow import (
-    ACTION_LABELS,
-    ROLES_FOR,
-    Action,
-    Actor,
-    CaseState,
-    Change,
-    Context,
-    plan,
-)
+from callcenter.cases.workflow import ROLES_FOR, Action, Actor, CaseState, Change, Context, plan
 from callcenter.core.bus import NullBus, Publisher
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound, role_zh
+from callcenter.core.glossary import CASE_ACTION_LABELS, CASE_STATE_LABELS
 from callcenter.store import audit
 from callcenter.store.db import Database
 from callcenter.store.models import (
     OPEN_STATES,
-    STATUS_LABELS,
     Call,
     Kind,
     Notification,
@@ -142,13 +136,58 @@ def _check_new(data: NewTicket, ref: RefData) -> tuple[int, int | None]:
 # prepared once: the statement's shape never changes, so SQLAlchemy compiles and caches it
 # once and each case only binds parameters (the ORM bulk path re-derived it per case)
 _INSERT_TICKET = table_of(Ticket).insert().returning(table_of(Ticket).c.id)
-# PostgreSQL: the INSERT takes the case number from the sequence itself (numbering.py)
-_INSERT_TICKET_PG = (
-    table_of(Ticket).insert()
-    .values(number=numbering.pg_number_expr())
-    .returning(table_of(Ticket).c.id, table_of(Ticket).c.number)
-)
 _INSERT_EVENT = table_of(TicketEvent).insert()
+
+# PostgreSQL: the whole registration is one statement, sent through plain asyncpg (no
+# SQLAlchemy greenlet switch, no BEGIN/COMMIT round trips: a single statement is its own
+# transaction). The INSERT takes the case number from the sequence itself (numbering.py) and
+# the audit event is written by a data-modifying CTE from the new row — both rows or neither.
+_TICKET_COLS = (
+    "source", "call_id", "caller_name", "caller_phone", "caller_norm", "address", "area", "kind", "category_id",
+    "content", "urgent", "confidential", "no_callback", "suggested_department_id", "status", "registered_at",
+    "due_at", "ever_dispatched", "extensions_granted", "urge_count", "reopen_count", "chase_count", "version",
+    "created_at", "updated_at",
+)
+_N = len(_TICKET_COLS)
+# (the event's data is sent as JSON text; None becomes JSON null, as SQLAlchemy's JSON type writes it)
+_REGISTER_PG = (
+    f"WITH t AS (INSERT INTO tickets ({', '.join(_TICKET_COLS)}, number) "
+    f"VALUES ({', '.join(f'${i + 1}' for i in range(_N))}, "
+    f"{numbering.pg_number_sql(f'${_N + 1}', f'${_N + 2}', f'${_N + 3}')}) RETURNING id, number), "
+    "e AS (INSERT INTO ticket_events (ticket_id, at, actor_id, actor_name, action, from_status, to_status, note, data) "
+    f"SELECT t.id, ${_N + 4}, ${_N + 5}, ${_N + 6}, '{Action.register.value}', NULL, "
+    f"'{Status.registered.value}', NULL, ${_N + 7}::json FROM t) "
+    "SELECT id, number FROM t"
+)
+# the connection went away under the statement (PostgreSQL restarted): tried once more on a
+# fresh connection, as retry_on_disconnect does for the engine (a statement cut before its
+# commit wrote nothing; one cut between the commit and its answer is the rare ambiguous case)
+_PG_GONE = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError,
+            ConnectionError, OSError)
+
+
+def _pg_arg(v: Any) -> Any:
+    return v.value if isinstance(v, Kind | Status) else v
+
+
+async def _register_pg(db: Database, values: dict[str, Any], actor: Actor, event_data: dict[str, Any] | None,
+                       now: datetime) -> tuple[int, str]:
+    day = numbering.day_of(now)
+    args = [_pg_arg(values[c]) for c in _TICKET_COLS]
+    for attempt in (1, 2):
+        pool = await db.raw_pool()
+        try:
+            async with pool.acquire() as con:
+                base = await numbering.pg_base_raw(con, str(db.engine.url), day)
+                row = await con.fetchrow(_REGISTER_PG, *args, db.ticket_prefix, day, base, now, actor.id,
+                                         actor.name, json.dumps(event_data))
+        except _PG_GONE:
+            if attempt == 2:
+                raise
+            db.expire_raw()  # every pooled connection may be as dead: replace them all
+            continue
+        return int(row["id"]), str(row["number"])
+    raise AssertionError("unreachable")
 
 
 async def retry_on_disconnect(fn: Callable[[], Awaitable[T]]) -> T:
@@ -167,7 +206,9 @@ async def register(
     db: Database, actor: Actor, data: NewTicket, now: datetime | None = None, bus: Publisher | None = None
 ) -> Ticket:
     """Register a new case (登记): number, routing suggestion, deadline, audit event — one
-    transaction of two INSERTs (Core, not the ORM unit of work: this is the hot write path)."""
+    transaction (this is the hot write path: on PostgreSQL one statement through asyncpg, on
+    SQLite two Core INSERTs). Every domain error (Forbidden, Invalid) is raised before anything
+    is written, so a caller may try the request again elsewhere (web/api.py's fast path does)."""
     if actor.role not in ROLES_FOR[Action.register]:
         raise Forbidden(f"{role_zh(actor.role)}不能登记工单")
     now = now or utcnow()
@@ -199,21 +240,23 @@ async def register(
         extensions_granted=0,
         urge_count=0,
         reopen_count=0,
+        chase_count=0,
         version=1,
         created_at=now,
         updated_at=now,
     )
 
+    event_data = {"suggested_department_id": suggested} if suggested else None
+
     async def write() -> Ticket:
-        # a Core connection, not an ORM session: nothing here needs the unit of work
+        if not db.is_sqlite:
+            tid, number = await _register_pg(db, values, actor, event_data, now)
+            return Ticket(id=tid, number=number, **values)
+        # SQLite: a Core connection, not an ORM session: nothing here needs the unit of work
         async with db.engine.begin() as conn:
-            if db.is_sqlite:
-                async with AsyncSession(bind=conn) as s:
-                    number = await numbering.in_transaction(s, now, db.ticket_prefix)
-                tid = (await conn.execute(_INSERT_TICKET, {"number": number, **values})).scalar_one()
-            else:
-                params = await numbering.pg_params(conn, now, db.ticket_prefix)
-                tid, number = (await conn.execute(_INSERT_TICKET_PG, {**params, **values})).one()
+            async with AsyncSession(bind=conn) as s:
+                number = await numbering.in_transaction(s, now, db.ticket_prefix)
+            tid = (await conn.execute(_INSERT_TICKET, {"number": number, **values})).scalar_one()
             await conn.execute(
                 _INSERT_EVENT,
                 {
@@ -225,7 +268,7 @@ async def register(
                     "from_status": None,
                     "to_status": Status.registered.value,
                     "note": None,
-                    "data": {"suggested_department_id": suggested} if suggested else None,
+                    "data": event_data,
                 },
             )
         return Ticket(id=tid, number=number, **values)
@@ -344,7 +387,7 @@ async def act(
             if version is not None and version != t.version:
                 # check the role before the version: a role that may never act gets 403, not 409
                 if actor.role not in ROLES_FOR.get(action, frozenset()):
-                    raise Forbidden(f"{role_zh(actor.role)}不能{ACTION_LABELS.get(action, action.value)}")
+                    raise Forbidden(f"{role_zh(actor.role)}不能{CASE_ACTION_LABELS.get(action, action.value)}")
                 raise Conflict(f"工单已被他人修改（您看到的是第 {version} 版，现为第 {t.version} 版），请刷新后重试")
             p = _coerce_params(action, params, ref)
             if action is Action.merge:
@@ -389,7 +432,7 @@ async def _merge_target(s: AsyncSession, t: Ticket, p: dict[str, Any]) -> dict[s
     if target is None:
         raise Invalid(f"工单 {into} 不存在", field="into")
     if target.status in (Status.merged, Status.invalid):
-        raise Conflict(f"工单 {into} 已{STATUS_LABELS[target.status]}，请并入它所并入的工单")
+        raise Conflict(f"工单 {into} 已{CASE_STATE_LABELS[target.status]}，请并入它所并入的工单")
     return {"into_id": target.id, "into_number": target.number}
 
 
@@ -539,7 +582,6 @@ async def caller_history(db: Database, actor: Actor, phone: str, limit: int = 20
 def lookup_key(number: str) -> str:
     """A digest of a looked-up number for the audit log: the same number always gives the same
     key (an investigator can check "was this number looked up?") without the log showing it."""
-    import hashlib
 
     key = phones.normalize(number) or number.strip()
     return hashlib.sha256(("hotline-lookup:" + key).encode()).hexdigest()[:32]

@@ -38,8 +38,9 @@ from callcenter.cases import phones, routing
 from callcenter.cases.services import shows_identity
 from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Invalid
+from callcenter.core.glossary import CASE_STATE_LABELS
 from callcenter.store.db import Database
-from callcenter.store.models import OPEN_STATES, STATUS_LABELS, Kind, Role, Status, Ticket, table_of, utcnow
+from callcenter.store.models import OPEN_STATES, Kind, Role, Status, Ticket, table_of, utcnow
 
 # Open cases registered within this many days are compared with the draft: DOMAIN.md's rule
 # (same number, or same address and topic, within 30 days; similar text). Older open cases
@@ -355,7 +356,7 @@ def _candidate(r: Any, sc: float, reasons: list[str], signals: set[str], sim: fl
     dep = ref.departments.get(r["department_id"]) if r["department_id"] else None
     content = r["content"] or ""
     return Candidate(
-        number=r["number"], score=sc, reasons=reasons, status=status.value, status_label=STATUS_LABELS[status],
+        number=r["number"], score=sc, reasons=reasons, status=status.value, status_label=CASE_STATE_LABELS[status],
         kind=kind.value, category=cat.name if cat else None, department=dep.name if dep else None,
         registered_at=_aware(r["registered_at"]), confidential=secret,
         excerpt=None if secret else (content[:60] + ("…" if len(content) > 60 else "")),

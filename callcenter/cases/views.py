@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from callcenter.cases import phones
 from callcenter.cases.services import shows_identity
 from callcenter.cases.workflow import Actor
-from callcenter.store.models import KIND_LABELS, STATUS_LABELS, Call, Kind, Ticket, TicketEvent
+from callcenter.core.clock import TZ
+from callcenter.core.glossary import CASE_STATE_LABELS, KIND_LABELS
+from callcenter.store.models import Call, Kind, Ticket, TicketEvent
 from callcenter.store.refdata import RefData
-
-TZ = ZoneInfo("Asia/Shanghai")
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -43,7 +42,7 @@ def ticket_dict(t: Ticket, ref: RefData, actor: Actor | None = None, *, masked: 
     return {
         "number": t.number,
         "status": t.status.value,
-        "status_label": STATUS_LABELS[t.status],
+        "status_label": CASE_STATE_LABELS[t.status],
         "kind": t.kind.value,
         "kind_label": KIND_LABELS[t.kind],
         "category": cat.name if cat else None,

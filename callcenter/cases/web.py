@@ -11,17 +11,13 @@ from fastapi.responses import Response
 
 from callcenter.cases import services
 from callcenter.cases.views import ticket_dict
-from callcenter.cases.workflow import ACTION_LABELS, RULES, Action
+from callcenter.cases.workdays import WorkCalendar
+from callcenter.cases.workflow import RULES, Action
 from callcenter.core.errors import Conflict, Invalid
+from callcenter.core.glossary import CASE_ACTION_LABELS, CASE_STATE_LABELS, KIND_LABELS
 from callcenter.floor import agents
 from callcenter.people import admin
-from callcenter.store.models import (
-    KIND_LABELS,
-    STATUS_LABELS,
-    Kind,
-    Status,
-    Ticket,
-)
+from callcenter.store.models import Kind, Status, Ticket
 from callcenter.web import auth_web
 from callcenter.web.auth_web import ConsoleUser, require
 from callcenter.web.inputs import check_year
@@ -95,7 +91,7 @@ async def cases_search(request: Request, user: Annotated[ConsoleUser, require(*C
     name = "_case_rows.html" if request.headers.get("hx-request") else "cases.html"
     more = "&".join(f"{k}={quote(v)}" for k, v in filters.items() if v)
     return page(request, name, {"q": q, "items": items, "total": total, "page_no": page_no, "filters": filters,
-                                "problems": problems, "query": more, "statuses": STATUS_LABELS,
+                                "problems": problems, "query": more, "statuses": CASE_STATE_LABELS,
                                 "kinds": KIND_LABELS, "departments": _departments(r)},
                 status_code=400 if problems else 200)
 
@@ -128,7 +124,7 @@ async def case_page(request: Request, number: str, user: Annotated[ConsoleUser, 
     })
 
 
-def _until(v: str) -> datetime | None:
+def _until(v: str, calendar: WorkCalendar) -> datetime | None:
     if not v:
         return None
     try:
@@ -136,8 +132,7 @@ def _until(v: str) -> datetime | None:
     except ValueError:
         raise Invalid("请填写日期 YYYY-MM-DD", field="until") from None
     check_year(d, "until")
-    # the end of that working day, Asia/Shanghai (DOMAIN.md: working hours end 17:30)
-    return datetime.combine(d, time(17, 30), tzinfo=TZ)
+    return calendar.day_end(d)  # the end of that working day
 
 
 @_route("POST", "/cases/{number}/act", CASE)
@@ -166,15 +161,15 @@ async def case_act(
     back = safe_next(next, f"/cases/{number}")
     try:
         if until:
-            params["until"] = _until(until)
+            params["until"] = _until(until, (await ref(request)).calendar)
         if approve in ("1", "0"):
             params["approve"] = approve == "1"
         t = await services.act(db_of(request), user.actor, number, action, version, params, bus=request.app.state.bus)
     except (Conflict, Invalid) as e:
-        auth_web.flash(request, f"{ACTION_LABELS.get(_action_or_none(action), action)}未完成：{e.message}", "error")
+        auth_web.flash(request, f"{CASE_ACTION_LABELS.get(_action_or_none(action), action)}未完成：{e.message}", "error")
         return redirect(f"/cases/{number}" if isinstance(e, Invalid) else back)
-    label = ACTION_LABELS.get(_action_or_none(action), action)
-    auth_web.flash(request, f"工单 {t.number}：{label}完成（{STATUS_LABELS[t.status]}）", "ok")
+    label = CASE_ACTION_LABELS.get(_action_or_none(action), action)
+    auth_web.flash(request, f"工单 {t.number}：{label}完成（{CASE_STATE_LABELS[t.status]}）", "ok")
     return redirect(back)
 
 

@@ -14,12 +14,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from callcenter.core.clock import TZ
+
 log = logging.getLogger(__name__)
-TZ = ZoneInfo("Asia/Shanghai")
 # the years a case, a report or a search can be about (inputs outside are refused with a 422:
 # year 1 or 9999 overflows the time-zone arithmetic and the store's date range)
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -95,8 +95,12 @@ class WorkCalendar:
             d = self.next_workday(d)
         if n <= 0 and not self.is_workday(d):
             d = self.next_workday(d)
-        end = self.hours[-1][1]
-        return datetime.combine(d, end, TZ).astimezone(UTC)
+        return self.day_end(d).astimezone(UTC)
+
+    def day_end(self, d: date) -> datetime:
+        """The end of the working hours of local day `d` (17:30 by DOMAIN.md), aware local time:
+        the one definition of the working day's end (deadlines, an extension's 延期至 date)."""
+        return datetime.combine(d, self.hours[-1][1], TZ)
 
     def add_working_minutes(self, start: datetime, minutes: int) -> datetime:
         """`start` plus `minutes` counted only inside working hours on working days."""

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from callcenter.core.errors import Conflict, Forbidden, Invalid, role_zh
+from callcenter.core.glossary import CASE_ACTION_LABELS, CASE_STATE_LABELS
 from callcenter.store.models import (
     OPEN_STATES,
-    STATUS_LABELS,
     CallbackResult,
     Kind,
     Role,
@@ -43,26 +43,6 @@ class Action(str, enum.Enum):
     invalidate = "invalidate"  # 无效
     urge = "urge"  # 督办
     chase = "chase"  # 催办: the citizen called again about the open case
-
-
-ACTION_LABELS = {
-    Action.register: "登记",
-    Action.answer: "直接答复",
-    Action.dispatch: "派单",
-    Action.accept: "签收",
-    Action.return_: "退单",
-    Action.redispatch: "重新派单",
-    Action.request_extension: "申请延期",
-    Action.decide_extension: "延期审批",
-    Action.resolve: "办结",
-    Action.callback: "回访",
-    Action.reopen: "重办",
-    Action.close: "归档",
-    Action.merge: "并单",
-    Action.invalidate: "无效",
-    Action.urge: "督办",
-    Action.chase: "催办",
-}
 
 
 _OP = frozenset({Role.operator, Role.supervisor})
@@ -181,11 +161,11 @@ def check_allowed(state: CaseState, action: Action, actor: Actor) -> Rule:
         raise Invalid(f"没有“{action}”这种操作", field="action")
     rule = RULES[action]
     if actor.role not in rule.roles:
-        raise Forbidden(f"{role_zh(actor.role)}不能{ACTION_LABELS.get(action, action.value)}")
+        raise Forbidden(f"{role_zh(actor.role)}不能{CASE_ACTION_LABELS.get(action, action.value)}")
     if actor.role is Role.clerk and state.department_id != actor.department_id:
         raise Forbidden("该工单属于其他承办单位，您无权查看或办理")
     if state.status not in rule.from_states:
-        raise Conflict(f"工单当前为“{STATUS_LABELS[state.status]}”，不能{ACTION_LABELS.get(action, action.value)}")
+        raise Conflict(f"工单当前为“{CASE_STATE_LABELS[state.status]}”，不能{CASE_ACTION_LABELS.get(action, action.value)}")
     return rule
 
 

@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+from sqlalchemy.engine import make_url
+
 log = logging.getLogger(__name__)
 
 
@@ -77,7 +79,6 @@ class PgBus(InProcessBus):
 
     def __init__(self, url: str, max_queue: int = 1000) -> None:
         super().__init__(max_queue)
-        from sqlalchemy.engine import make_url
 
         u = make_url(url)
         self._dsn = u.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -130,7 +131,7 @@ class PgBus(InProcessBus):
             log.warning("event bus: unreadable notification %r", data[:200])
 
     async def _listen_forever(self) -> None:
-        import asyncpg
+        import asyncpg  # only on PostgreSQL (PgBus); SQLite processes never load it
 
         delay = 0.2
         while not self._closing:
@@ -176,7 +177,7 @@ class PgBus(InProcessBus):
             self._sender = asyncio.create_task(self._send_forever(), name="pg-bus-send")
 
     async def _send_forever(self) -> None:
-        import asyncpg
+        import asyncpg  # only on PostgreSQL (PgBus); SQLite processes never load it
 
         while not self._closing:
             batch = [await self._outbox.get()]
@@ -205,7 +206,6 @@ class PgBus(InProcessBus):
 
 def make_bus(database_url: str) -> InProcessBus:
     """LISTEN/NOTIFY on PostgreSQL (call `await bus.start()`); in-process on SQLite."""
-    from sqlalchemy.engine import make_url
 
     if make_url(database_url).get_backend_name() == "postgresql":
         return PgBus(database_url)

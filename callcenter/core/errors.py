@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from callcenter.core.glossary import ROLE_LABELS
+
 
 class DomainError(Exception):
     status_code = 400
@@ -43,10 +45,9 @@ class FileErrors(Invalid):
         self.errors = errors
 
 
-# roles as the console names them, for messages (the web layer has its own copy for templates)
-ROLE_ZH = {"operator": "话务员", "clerk": "承办人", "supervisor": "班长", "admin": "管理员"}
 
 
 def role_zh(role: object) -> str:
+    """A role as the console names it, for messages."""
     value = getattr(role, "value", role)
-    return ROLE_ZH.get(str(value), str(value))
+    return ROLE_LABELS.get(str(value), str(value))

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from callcenter.core.settings import get_settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("hotline_log_context", default=None)
@@ -66,12 +67,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(fmt: str | None = None, process_kind: str | None = None, level: int = logging.INFO) -> None:
-    """Point the root logger (and uvicorn's) at stderr in `fmt` (json | text; default from
-    HOTLINE_LOG_FORMAT). Idempotent: a second call with the same format changes nothing."""
+    """Point the root logger (and uvicorn's) at stderr in `fmt` (json | text; default the
+    settings' log_format, HOTLINE_LOG_FORMAT, validated there). Idempotent: a second call with
+    the same format changes nothing."""
     global _configured
-    fmt = (fmt or os.environ.get("HOTLINE_LOG_FORMAT") or "text").lower()
+    fmt = (fmt or get_settings().log_format).lower()
     if fmt not in ("json", "text"):
-        raise ValueError(f"HOTLINE_LOG_FORMAT must be json or text, not {fmt!r}")
+        raise ValueError(f"log format must be json or text, not {fmt!r}")
     if _configured == fmt:
         return
     _configured = fmt

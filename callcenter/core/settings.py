@@ -10,9 +10,12 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from callcenter.core.clock import DEFAULT_TIMEZONE, check_timezone, fixed_offset
 
 DEV_SECRET = "dev-insecure-secret-change-me"
 MIN_SECRET_LEN = 32  # characters of HOTLINE_SECRET_KEY in production (`openssl rand -hex 32`)
@@ -38,7 +41,7 @@ class Settings(BaseSettings):
                                 description="failed sign-ins from one address within login_ip_window_s before "
                                             "that address is refused")
     login_ip_window_s: int = Field(default=900, ge=10, le=86400)
-    timezone: str = Field(default="Asia/Shanghai", description="the hotline's local time (only Asia/Shanghai)")
+    timezone: str = Field(default=DEFAULT_TIMEZONE, description="the hotline's local time, an IANA zone (Asia/Shanghai)")
     ticket_prefix: str = Field(default="GD", description="ticket numbers read aloud: GD20261126-0001")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_format: str = Field(default="text", pattern="^(text|json)$", description="json: one JSON object a log line")
@@ -94,13 +97,9 @@ class Settings(BaseSettings):
 
     @field_validator("timezone")
     @classmethod
-    def _beijing_time(cls, v: str) -> str:
-        # deadlines, working days, report days and the nightly jobs are Beijing time throughout;
-        # another zone would be silently ignored, so it is refused (issue 20)
-        if v != "Asia/Shanghai":
-            raise ValueError(f"HOTLINE_TIMEZONE={v!r}: only Asia/Shanghai is supported "
-                             "(the server's own time zone does not matter)")
-        return v
+    def _known_zone(cls, v: str) -> str:
+        # deadlines, working days, report days and the nightly jobs all count in it (core/clock.py)
+        return check_timezone(v)
 
     @field_validator("secret_key")
     @classmethod
@@ -119,6 +118,13 @@ class Settings(BaseSettings):
                 except ValueError:
                     raise ValueError(f"{part.strip()!r} is not an address or network (CIDR)") from None
         return v
+
+    @model_validator(mode="after")
+    def _zone_the_store_can_count_in(self) -> Settings:
+        if self.effective_database_url.startswith("sqlite") and fixed_offset(ZoneInfo(self.timezone)) is None:
+            raise ValueError(f"HOTLINE_TIMEZONE={self.timezone!r} has daylight saving time: the SQLite store counts "
+                             "days at a fixed UTC offset — use PostgreSQL (HOTLINE_DATABASE_URL) or a zone without it")
+        return self
 
     @model_validator(mode="after")
     def _production_secret(self) -> Settings:

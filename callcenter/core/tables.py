@@ -43,7 +43,7 @@ def read_table(path: Path, errors: type[FileErrors], cell: Callable[[Any], str])
         header = [cell(c) for c in first] if first is not None else None
         rows: Iterator[list[str]] = ([cell(c) for c in r] for r in reader)
     elif suffix in (".xlsx", ".xlsm"):
-        import openpyxl
+        import openpyxl  # lazy: openpyxl only for XLSX files (a heavy import)
 
         try:
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -64,7 +64,7 @@ def xlsx_text(v: Any) -> Any:
     """A value an XLSX cell can hold: the control characters XML 1.0 cannot carry (which the
     API's free text may once have held) become U+FFFD instead of failing the whole file."""
     if isinstance(v, str):
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # lazy: openpyxl only for XLSX
 
         return ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
     return v
@@ -85,8 +85,8 @@ def write_table(path: Path, header: list[str], rows: Iterable[list[str]], fmt: s
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     if fmt == "xlsx":
-        import openpyxl
-        from openpyxl.cell import WriteOnlyCell
+        import openpyxl  # lazy: openpyxl only for XLSX files (a heavy import)
+        from openpyxl.cell import WriteOnlyCell  # lazy: openpyxl only for XLSX
 
         wb = openpyxl.Workbook(write_only=True)
         ws = wb.create_sheet(sheet)

@@ -44,6 +44,7 @@ app.add_typer(ops_app, name="ops")
 
 def _version(value: bool) -> None:
     if value:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from callcenter import __version__
 
         typer.echo(f"hotline {__version__}")
@@ -62,31 +63,37 @@ def _sub_apps() -> dict[str, Callable[[], Any]]:
     carry the reports' or the knowledge base's modules (its memory target)."""
 
     def report() -> Any:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from reports.cli import app as a
 
         return a
 
     def disclosure() -> Any:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from reports.cli import disclosure_app as a
 
         return a
 
     def scheduler() -> Any:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from callbacks.cli import app as a
 
         return a
 
     def kb() -> Any:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from callcenter.kb.cli import app as a
 
         return a
 
     def telephony() -> Any:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from telephony.cli import app as a
 
         return a
 
     def recordings() -> Any:
+        # lazy: a command loads only what it runs (`hotline --help` stays fast)
         from callcenter.recordings.cli import app as a
 
         return a
@@ -125,6 +132,7 @@ def _print_json(data: Any) -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply the migrations (creates the database schema)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
     from callcenter.store.migrate import upgrade
 
@@ -134,6 +142,7 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 def _safe_url(url: str) -> str:
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
@@ -146,14 +155,14 @@ def seed_demo(
 ) -> None:
     """Departments, categories, routing rules, demo users (password hotline-demo), a few
     weeks of cases moved through the workflow and half a year of call history."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
+    from callcenter.entry.demo_calls import seed_calls
     from callcenter.entry.demo_cases import seed_cases
-    from callcenter.entry.seed import DEMO_PASSWORD
+    from callcenter.entry.seed import DEMO_PASSWORD, demo_accounts, seed_demo_kb
     from callcenter.entry.seed import seed_demo as _seed
 
     added = run(_seed)
     typer.echo(f"demo data in place; users added: {', '.join(added) or 'none'} (password {DEMO_PASSWORD})")
-    from .seed import demo_accounts, seed_demo_kb
-
     n_kb = run(seed_demo_kb)
     typer.echo(f"知识库示例：导入 {n_kb} 条" if n_kb else "知识库示例：已有条目，未导入")
     typer.echo(demo_accounts())
@@ -161,8 +170,6 @@ def seed_demo(
         n = run(seed_cases)
         typer.echo(f"demo cases: {n} added" if n else "demo cases: the store has cases already, none added")
     if calls:
-        from callcenter.entry.demo_calls import seed_calls
-
         n = run(seed_calls)
         typer.echo(f"demo call history: {n} calls added" if n else "demo call history: in place already")
 
@@ -170,6 +177,7 @@ def seed_demo(
 @seed_app.command("reference")
 def seed_reference() -> None:
     """Departments, categories and routing rules only (no users)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.entry.seed import seed_reference as _seed
 
     run(_seed)
@@ -193,6 +201,7 @@ def users_add(
     seat: Annotated[str | None, typer.Option(help="operator seat / extension, e.g. 8001")] = None,
 ) -> None:
     """Add a user."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.people.admin import cli_add_user
     from callcenter.store.models import Role
 
@@ -207,6 +216,7 @@ def users_add(
 @users_app.command("token")
 def users_token(name: str) -> None:
     """Issue a bearer token for the JSON API (printed alone on the last line)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.people.admin import cli_issue_token
 
     token = run(lambda db: cli_issue_token(db, name))
@@ -222,6 +232,7 @@ def import_registry(
     rejects: Annotated[Path | None, typer.Option(help="where rejected rows go (with --skip-invalid)")] = None,
 ) -> None:
     """Import a 来电登记表 (CSV or XLSX). Validates the whole file first: any bad row → nothing imported."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.cases import registry_io
 
     if not file.exists():
@@ -277,6 +288,7 @@ def export_registry(
     """Export the 来电登记表 as CSV or XLSX (phone numbers masked unless --unmask; a confidential
     case's caller shown as （保密） unless --with-confidential). Every export is recorded in the
     audit log with what it included."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.cases import registry_io
     from callcenter.core.settings import get_settings
 
@@ -299,6 +311,7 @@ def tickets_list(
     limit: Annotated[int | None, typer.Option(help="at most this many (default: all)")] = None,
 ) -> None:
     """List cases, newest first (JSON: an array of every matching case unless --limit)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.cases import services
     from callcenter.cases.views import ticket_dict
     from callcenter.cases.workflow import SYSTEM
@@ -331,6 +344,7 @@ def tickets_list(
 @tickets_app.command("show")
 def tickets_show(number: str, fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table) -> None:
     """One case with its audit trail."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.cases import services
     from callcenter.cases.views import event_dict, ticket_dict
     from callcenter.cases.workflow import SYSTEM
@@ -366,6 +380,7 @@ def calendar_set(
     name: Annotated[str | None, typer.Option(help="e.g. 春节, 国庆节调休")] = None,
 ) -> None:
     """Mark a day as a working day or a holiday (years the calendar package does not cover, or fixes)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.store.models import CalendarDay
 
     async def go(db):  # type: ignore[no-untyped-def]
@@ -384,6 +399,7 @@ def calendar_set(
 @calendar_app.command("check")
 def calendar_check(ahead_days: int = 60) -> None:
     """Warn about years a deadline may reach that have no holiday data (exit 1 if any)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.cases import services
 
     async def go(db):  # type: ignore[no-untyped-def]
@@ -403,6 +419,7 @@ def calendar_check(ahead_days: int = 60) -> None:
 @ops_app.command("processes")
 def ops_processes(fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table) -> None:
     """Every process's last heartbeat: name, kind, host, pid, seconds since it reported."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.ops.heartbeat import rows
     from callcenter.store.models import utcnow
 
@@ -422,6 +439,7 @@ def ops_retire(name: Annotated[str, typer.Argument(help="telephony:<pbx>, schedu
     """Forget a process taken out of service (a retired PBX, a scheduler machine gone), so that
     /readyz?strict=1 and the "process gone" alert stop counting it. A live process writes its
     row again within seconds: stop it first."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.ops.heartbeat import forget
 
     async def go(db: Any) -> bool:
@@ -440,6 +458,7 @@ def serve(
     workers: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Run the web console and JSON API (uvicorn)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     import uvicorn
 
     from callcenter.core.settings import get_settings
@@ -466,6 +485,7 @@ def demo(
     speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
 ) -> None:
     """Everything in one process: PBX simulator, telephony adapter, console and API (SQLite default)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     import logging
 
     from callcenter.core.settings import get_settings

@@ -11,6 +11,19 @@ import logging
 import signal
 import socket
 
+import uvicorn
+
+from callbacks.dialer import run_dialer
+from callbacks.scheduler import SchedulerConfig, run_scheduler
+from callcenter.calls.services import StoreCallSink
+from callcenter.core.settings import get_settings
+from callcenter.entry.app import create_app
+from callcenter.ops.heartbeat import adapter_status, run_heartbeat
+from callcenter.recordings.storage import store_of
+from callcenter.store.db import Database
+from telephony.adapter import Adapter, AdapterConfig
+from telephony.simulator import PBXSimulator, SimConfig
+
 log = logging.getLogger("hotline.demo")
 
 
@@ -25,15 +38,6 @@ def _free_port(preferred: int) -> int:
 
 
 async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
-    import uvicorn
-
-    from callcenter.calls.services import StoreCallSink
-    from callcenter.core.settings import get_settings
-    from callcenter.entry.app import create_app
-    from callcenter.store.db import Database
-    from telephony.adapter import Adapter, AdapterConfig
-    from telephony.simulator import PBXSimulator, SimConfig
-
     s = get_settings()
     db = Database(s.effective_database_url)
     app = create_app(s, db=db)
@@ -53,10 +57,6 @@ async def run_demo(host: str, port: int, rate: float, speed: float) -> None:
     )
     await adapter.start(connect_timeout=10)
     # the scheduler (callbacks, deadlines) and the click-to-call dialer, in-process
-    from callbacks.dialer import run_dialer
-    from callbacks.scheduler import SchedulerConfig, run_scheduler
-    from callcenter.ops.heartbeat import adapter_status, run_heartbeat
-    from callcenter.recordings.storage import store_of
 
     stop_bg = asyncio.Event()
     background = [

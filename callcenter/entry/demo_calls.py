@@ -15,16 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from callcenter.core.clock import TZ
 from callcenter.store.db import Database
 from callcenter.store.models import Call
 from reports import simweek, traffic_rollup
 from reports.rollup import refresh_rollups
 
-TZ = ZoneInfo("Asia/Shanghai")
 PBX = "history"
 DEMO_HOTLINE = simweek.Hotline(lines=10, seats=6, talk_s=200.0, patience_s=240.0, scale=0.85, acw_s=30.0,
                                week=(1.15, 1.05, 1.0, 1.0, 0.95, 0.6, 0.5))

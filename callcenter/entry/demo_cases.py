@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from callcenter.cases import services
 from callcenter.cases.workflow import Actor
+from callcenter.core.clock import TZ
 from callcenter.core.errors import Conflict, Invalid
 from callcenter.people.auth import actor_of
 from callcenter.store.db import Database
 from callcenter.store.models import Department, Kind, Role, Ticket, User
 
-TZ = ZoneInfo("Asia/Shanghai")
 NAMES = ["王建国", "李秀英", "张伟", "刘洋", "陈静", "杨帆", "赵敏", "黄磊", "周婷", "吴强", "徐丽", "孙浩",
          "胡军", "朱琳", "高峰", "林芳", "何勇", "郭敏", "马超", "罗娟"]
 PLACES = ["和平街道幸福小区", "响水乡政府旁", "体育西路", "建设路 18 号", "人民广场", "滨江花园", "工业园区二期",

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import func as sa_func
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from callcenter.cases.workflow import SYSTEM
+from callcenter.kb import services as kb
 from callcenter.people.auth import hash_password
 from callcenter.qa import services as qa
 from callcenter.store.db import Database
-from callcenter.store.models import Category, Department, QaChecklist, Role, RoutingRule, User
+from callcenter.store.models import Category, Department, KbEntry, QaChecklist, Role, RoutingRule, User
 
 DEPARTMENTS = [
     ("zdcq", "征地拆迁办公室", "0731-58561023"),
@@ -160,7 +160,7 @@ DEMO_CHECKLIST = ("话务质检表（示例）", "规范开头语与结束语 | 
 async def seed_demo_checklist(db: Database) -> bool:
     """A sample 质检 checklist in a demo store without one (the admin replaces it at /qa/checklists)."""
     async with db.session() as s:
-        if (await s.execute(select(sa_func.count()).select_from(QaChecklist))).scalar_one():
+        if (await s.execute(select(func.count()).select_from(QaChecklist))).scalar_one():
             return False
     await qa.create_checklist(db, SYSTEM, *DEMO_CHECKLIST)
     return True
@@ -172,10 +172,6 @@ ROLE_NAMES = {Role.operator: "话务员", Role.clerk: "承办人", Role.supervis
 
 async def seed_demo_kb(db: Database) -> int:
     """The knowledge-base sample (demo_data/kb-entries.csv) into a store without entries."""
-    from sqlalchemy import func
-
-    from callcenter.kb import services as kb
-    from callcenter.store.models import KbEntry
 
     async with db.session() as s:
         if (await s.execute(select(func.count()).select_from(KbEntry))).scalar_one():

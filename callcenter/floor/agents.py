@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from callcenter.cases import services
 from callcenter.cases.workflow import Action, Actor
 from callcenter.core.bus import NullBus, Publisher
+from callcenter.core.clock import TZ
 from callcenter.core.errors import Conflict, Forbidden, Invalid
 from callcenter.store.db import Database
 from callcenter.store.models import (
@@ -44,7 +44,6 @@ from callcenter.store.models import (
 )
 
 log = logging.getLogger(__name__)
-TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass

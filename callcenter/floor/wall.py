@@ -16,10 +16,19 @@ from datetime import date, datetime
 from typing import Any
 
 from callcenter.store.db import Database
-from reports.metrics import Scope, period_bounds, ratio
+from reports.figures import CASE_RATES, derive_rates
+from reports.metrics import Scope, period_bounds
 from reports.rollup import key_counts
 
 BREAKDOWNS = {"department_rates": "by_department", "category_rates": "by_category"}
+# the wall's rates of a department or category (the columns of its per-key tables, wall.html)
+KEY_RATES = tuple(f for f in CASE_RATES
+                  if f.key in ("completion_rate", "on_time_rate", "callback_rate", "satisfaction_rate"))
+# the columns of those tables, in order (wall.js fills the rows in the same order)
+KEY_COLUMNS = ("registered", "resolved", *(f.key for f in KEY_RATES), "overdue")
+# the columns of the wall's table of the periods (today, this month, this year)
+PERIOD_COLUMNS = ("registered", "answered_directly", "dispatched", "resolved", "completion_rate", "on_time_rate",
+                  "callback_rate", "satisfaction_rate", "final_satisfaction_rate", "reopen_rate", "chases", "overdue")
 
 
 def rates(n: dict[str, int]) -> dict[str, Any]:
@@ -27,10 +36,7 @@ def rates(n: dict[str, int]) -> dict[str, Any]:
     return {
         "registered": n["registered"],
         "resolved": n["resolved"],
-        "completion_rate": ratio(n["resolved"], n["registered"]),
-        "on_time_rate": ratio(n["on_time"], n["resolved"]),
-        "callback_rate": ratio(n["callbacks_reached"], n["callbacks_required"]),
-        "satisfaction_rate": ratio(n["satisfied"], n["rated"]),
+        **derive_rates(n, KEY_RATES),
         "overdue": n["overdue_open"] + n["overdue_late"],
     }
 

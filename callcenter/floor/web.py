@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time as _time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
@@ -12,15 +13,21 @@ from typing import Annotated, Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from sqlalchemy import Integer, cast, func, select
 
 from callcenter.cases import services
 from callcenter.cases.views import ticket_dict
+from callcenter.core.clock import sqlite_shift
 from callcenter.floor import agents
+from callcenter.floor import wall as floor_wall
 from callcenter.store.models import (
+    Call,
+    CallDirection,
     Ticket,
 )
 from callcenter.web.auth_web import ConsoleUser, require
 from callcenter.web.render import SUP, TZ, calendar_missing, db_of, local, page, pages_router, ref
+from reports.figures import FIGURE
 
 log = logging.getLogger(__name__)
 router, _route = pages_router()
@@ -89,8 +96,6 @@ async def wall_json(app: Any) -> str:
 
 
 def _monotonic() -> float:
-    import time as _time
-
     return _time.monotonic()
 
 
@@ -99,7 +104,9 @@ async def wall(request: Request, user: Annotated[ConsoleUser, require(*SUP)]) ->
     data = await wall_payload(request.app)
     missing = await calendar_missing(request)
     # the page's data as a JSON island: tojson escapes <, > and & (a name holding </script> stays text)
-    return page(request, "wall.html", {"data": data, "calendar_missing": missing, "dates": wall_dates()})
+    return page(request, "wall.html", {"data": data, "calendar_missing": missing, "dates": wall_dates(), "FIGURE": FIGURE,
+                                       "period_columns": floor_wall.PERIOD_COLUMNS,
+                                       "key_columns": floor_wall.KEY_COLUMNS})
 
 
 def wall_dates() -> dict[str, dict[str, str]]:
@@ -112,16 +119,13 @@ def wall_dates() -> dict[str, dict[str, str]]:
 
 async def hourly_calls(db: Any) -> list[int]:
     """Inbound calls offered today per hour (Asia/Shanghai), 24 buckets: the wall's curve."""
-    from sqlalchemy import Integer, cast, func, select
-
-    from callcenter.store.models import Call, CallDirection
 
     today = agents.local_today()
     lo = datetime.combine(today, time(0), TZ).astimezone(UTC)
     if db.is_sqlite:
-        hour = cast(func.strftime("%H", Call.offered_at, "+8 hours"), Integer)  # Shanghai: +08:00 since 1991
+        hour = cast(func.strftime("%H", Call.offered_at, sqlite_shift()), Integer)  # stored as naive UTC
     else:
-        hour = cast(func.extract("hour", func.timezone("Asia/Shanghai", Call.offered_at)), Integer)
+        hour = cast(func.extract("hour", func.timezone(TZ.key, Call.offered_at)), Integer)
     out = [0] * 24
     async with db.session() as s:
         rows = (await s.execute(select(hour, func.count()).where(
@@ -147,7 +151,7 @@ async def wall_screen(request: Request, user: Annotated[ConsoleUser, require(*SU
     data = await wall_payload(request.app)
     extra = {"hourly": await hourly_calls(db), "overdue_open": await open_overdue(db, user.actor),
              "dates": wall_dates()}
-    return page(request, "wall_screen.html", {"data": data, "extra": extra})
+    return page(request, "wall_screen.html", {"data": data, "extra": extra, "FIGURE": FIGURE})
 
 
 @_route("GET", "/wall/screen/extra", SUP)

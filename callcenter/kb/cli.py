@@ -42,6 +42,7 @@ def import_(
 ) -> None:
     """Import entries (CSV/XLSX, kb-README columns) as published versions. Checks the whole
     file first: any problem → every `row N, column X: …` listed and nothing imported."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.kb import services as kb
 
     rep = _run(lambda db: kb.import_file(db, file, create_missing=create_missing))
@@ -57,6 +58,7 @@ def export(
     out: Annotated[Path | None, typer.Option(help="output file (default under HOTLINE_DATA_DIR/exports)")] = None,
 ) -> None:
     """Export the published entries in the import's columns."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from datetime import datetime
 
     from callcenter.core.settings import get_settings
@@ -83,6 +85,7 @@ def search(
     file: Annotated[Path | None, typer.Option("--file", help="one query per line: a JSON array of arrays")] = None,
 ) -> None:
     """Ranked entries (JSON: id = 编号, title, score, expired …)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.kb import services as kb
 
     if (text is None) == (file is None):
@@ -122,6 +125,7 @@ def expiring(
     fmt: Annotated[OutFmt, typer.Option("--format")] = OutFmt.table,
 ) -> None:
     """Published entries that expire soon (the departments' reminder)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.kb import services as kb
 
     rows = _run(lambda db: kb.expiring_soon(db, days))
@@ -140,6 +144,7 @@ def learn(
 ) -> None:
     """Propose callers' phrasings to the entries' departments for review (/kb/phrasings);
     published ones are searched like 常见问法. Confidential cases are never used."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from datetime import datetime
 
     from callcenter.cases.workflow import SYSTEM
@@ -162,6 +167,7 @@ def learn(
 
 @synonyms_app.command("list")
 def synonyms_list() -> None:
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.kb import services as kb
 
     for g in _run(kb.synonym_groups):
@@ -171,6 +177,7 @@ def synonyms_list() -> None:
 @synonyms_app.command("add")
 def synonyms_add(words: list[str], note: Annotated[str | None, typer.Option()] = None) -> None:
     """Add a group: `hotline kb synonyms add 拆迁 征收`."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.cases.workflow import SYSTEM
     from callcenter.kb import services as kb
 
@@ -180,6 +187,7 @@ def synonyms_add(words: list[str], note: Annotated[str | None, typer.Option()] =
 
 @synonyms_app.command("remove")
 def synonyms_remove(group_id: int) -> None:
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.cases.workflow import SYSTEM
     from callcenter.kb import services as kb
 

@@ -26,11 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases.workflow import SYSTEM, Actor
 from callcenter.core.errors import Conflict, Forbidden, NotFound, role_zh
+from callcenter.core.glossary import KB_PHRASING_STATUS_LABELS
 from callcenter.kb import search as kb_search
 from callcenter.store.db import Database
 from callcenter.store.models import Department, KbEntry, KbPhrasing, KbStatus, KbUse, Role, Ticket, utcnow
-
-PHRASING_STATUS_ZH = {"proposed": "待审核", "published": "已发布", "rejected": "已驳回"}
 
 MAX_LEN = 120
 MIN_CHARS = 4  # fewer word characters than this: not a phrasing (a code, "电梯")
@@ -122,7 +121,7 @@ async def review(db: Database, actor: Actor, phrasing_id: int, publish: bool,
         assert e is not None
         _may_review(actor, e.department_id)
         if p.status != "proposed":
-            raise Conflict(f"来电问法 {phrasing_id} 已处理（{PHRASING_STATUS_ZH.get(p.status, p.status)}）")
+            raise Conflict(f"来电问法 {phrasing_id} 已处理（{KB_PHRASING_STATUS_LABELS.get(p.status, p.status)}）")
         p.status = "published" if publish else "rejected"
         p.reviewed_by, p.reviewed_at = actor.name, now or utcnow()
         if publish:

@@ -44,6 +44,7 @@ marked expired=True: the operator sees the policy has ended. Entries never publi
 from __future__ import annotations
 
 import html
+import os
 import re
 import threading
 import time
@@ -53,15 +54,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.cases import routing
+from callcenter.core.clock import TZ
 from callcenter.kb import thesaurus as kb_thesaurus
 
-TZ = ZoneInfo("Asia/Shanghai")
 CANDIDATES = 30  # rows the index returns for the re-rank (SQLite)
 PG_CANDIDATES = 20  # … PostgreSQL: fewer, its typing p99 with 50,000 entries (docs/benchmarks.md)
 # index score weights per column (title, phrasings, answer)
@@ -136,9 +136,8 @@ def _idf_table() -> tuple[dict[str, float], float]:
             if _idf is None:
                 # jieba's IDF file read directly: `jieba.analyse` would load it too, but with the
                 # part-of-speech tagger and its tables — 135 MB of a web worker instead of 43 MB
-                import os
 
-                import jieba
+                import jieba  # lazy: loading jieba's dictionary costs seconds and ~40 MB
 
                 table: dict[str, float] = {}
                 path = os.path.join(os.path.dirname(jieba.__file__), "analyse", "idf.txt")

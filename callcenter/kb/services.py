@@ -23,22 +23,27 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.cases.workflow import SYSTEM, Actor
+from callcenter.cases import services
+from callcenter.cases.workflow import ROLES_FOR, SYSTEM, Action, Actor
 from callcenter.core.errors import Conflict, FileErrors, Forbidden, Invalid, NotFound, role_zh
+from callcenter.core.glossary import CASE_STATE_LABELS
 from callcenter.core.tables import read_table, unescape, write_table
+from callcenter.kb import learn as kb_learn
 from callcenter.kb import search as kb_search
 from callcenter.store.db import Database
 from callcenter.store.models import (
-    STATUS_LABELS,
+    Category,
     Department,
     KbEntry,
     KbEntryVersion,
     KbStatus,
     KbSynonym,
     KbUse,
+    Notification,
     Role,
     Satisfaction,
     Status,
@@ -337,9 +342,6 @@ async def remind_expiring(db: Database, within_days: int = 30, now: datetime | N
     department: the supervisors). The key is kb_expiring:kb<id>:<valid_until>, unique, so a
     second run (or scheduler) never doubles a notice; a moved end date gives a new one, and open
     notices of entries no longer ending then are closed. Returns the notices written."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    from callcenter.store.models import Notification
 
     now = now or utcnow()
     today = now.astimezone(kb_search.TZ).date()
@@ -377,7 +379,6 @@ async def remind_expiring(db: Database, within_days: int = 30, now: datetime | N
 
 async def expiry_notices(db: Database, department_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """The open kb_expiring notices (a department's, or all), soonest end first."""
-    from callcenter.store.models import Notification
 
     q = select(Notification).where(Notification.kind == "kb_expiring", Notification.status == "open")
     if department_id is not None:
@@ -450,8 +451,6 @@ async def answer_case(db: Database, actor: Actor, code: str, number: str, *, ver
     and version answered it. `version` (the entry version the operator saw) must still be the
     published one (else Conflict: the text changed meanwhile). `search_text`: what the operator
     searched before choosing the entry — proposed to its department as a phrasing (kb_learn)."""
-    from callcenter.cases import services
-    from callcenter.cases.workflow import ROLES_FOR, Action
 
     if actor.id is not None and actor.role not in ROLES_FOR[Action.answer]:
         # the role first: a role that may never answer learns nothing about the entry
@@ -470,8 +469,6 @@ async def answer_case(db: Database, actor: Actor, code: str, number: str, *, ver
     async with db.transaction() as s:
         s.add(KbUse(ticket_id=t.id, entry_id=e.id, version=e.version, actor_id=actor.id, at=now))
         if search_text and search_text.strip() and not t.confidential:
-            from callcenter.kb import learn as kb_learn
-
             entry = await s.get(KbEntry, e.id)
             if entry is not None:
                 await kb_learn.propose(s, entry, search_text, source="search", actor=actor, ticket_id=t.id, now=now)
@@ -490,8 +487,7 @@ async def propose_from_case(db: Database, actor: Actor, number: str, code: str, 
         if t is None:
             raise NotFound(f"工单 {number} 不存在")
         if t.status not in (Status.resolved, Status.closed) or not (t.resolution or "").strip():
-            raise Conflict(f"工单 {number} 没有可提议入库的处理情况（状态：{STATUS_LABELS.get(t.status, t.status.value)}）")
-        from callcenter.store.models import Category
+            raise Conflict(f"工单 {number} 没有可提议入库的处理情况（状态：{CASE_STATE_LABELS.get(t.status, t.status.value)}）")
 
         cat = await s.get(Category, t.category_id)
     f = EntryFields(
@@ -688,7 +684,6 @@ async def import_file(db: Database, path: Path, *, actor: Actor = SYSTEM, create
 async def analyze(db: Database) -> None:
     """PostgreSQL: refresh the statistics of kb_entries now (autovacuum would, later) — search
     chooses its candidates by how common each word is (kb_search.term_stats)."""
-    from sqlalchemy import text
 
     async with db.engine.begin() as conn:
         await conn.execute(text("ANALYZE kb_entries"))

@@ -25,6 +25,7 @@ from sqlalchemy import exists, func, or_, select
 from callcenter.calls.web import CallerForm, check_intake, intake_once, refused
 from callcenter.cases import services
 from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.core.glossary import KB_ENTRY_STATUS_LABELS, KB_VERSION_STATUS_LABELS
 from callcenter.floor import agents
 from callcenter.kb import learn as kb_learn
 from callcenter.kb import services as kb
@@ -50,9 +51,6 @@ PUB = (Role.supervisor, Role.admin)  # review, withdraw, synonyms
 PROPOSE = (Role.clerk, Role.supervisor)  # a resolved case → a draft (those who see cases)
 CASE = (Role.operator, Role.clerk, Role.supervisor)
 
-STATUS_LABELS = {"draft": "草稿", "in_review": "待审核", "published": "已发布", "expired": "已失效"}
-VERSION_LABELS = {"draft": "草稿", "in_review": "待审核", "published": "现行版本", "superseded": "已被替代",
-                  "rejected": "已退回"}
 FIELDS = (("title", "标题"), ("phrasings", "常见问法"), ("answer", "答复内容"), ("category", "问题分类"),
           ("department", "承办单位"), ("valid_from", "生效日期"), ("valid_until", "失效日期"), ("basis", "依据"))
 
@@ -135,7 +133,7 @@ def _history(versions: list[KbEntryVersion], deps: dict[int, str]) -> list[dict[
                     changes.append({"label": label, "html": escape(cur[k])})
             elif prev[k] != cur[k]:
                 changes.append({"label": label, "html": _diff_html(prev[k], cur[k])})
-        out.append({"v": v, "label": VERSION_LABELS.get(v.status, v.status), "changes": changes, "first": prev is None})
+        out.append({"v": v, "label": KB_VERSION_STATUS_LABELS.get(v.status, v.status), "changes": changes, "first": prev is None})
         prev = cur
     out.reverse()
     return out
@@ -187,8 +185,6 @@ async def entries(
     if department.isdigit():
         cond.append(KbEntry.department_id == int(department))
     if expiring:
-        from datetime import timedelta
-
         cond += [KbEntry.status == KbStatus.published, KbEntry.valid_until >= today,
                  KbEntry.valid_until <= today + timedelta(days=int(expiring))]
     if q.strip():
@@ -202,14 +198,14 @@ async def entries(
         total = (await s.execute(select(func.count()).select_from(KbEntry).where(*cond))).scalar_one()
         rows = (await s.execute(qry.order_by(KbEntry.updated_at.desc(), KbEntry.code).limit(300))).all()
     items = [{"e": e, "department": dn or "", "pending": bool(p), "expired": kb.is_expired(e, today),
-              "status_label": "已失效" if kb.is_expired(e, today) and e.version else STATUS_LABELS[e.status.value],
+              "status_label": "已失效" if kb.is_expired(e, today) and e.version else KB_ENTRY_STATUS_LABELS[e.status.value],
               "mine": _may_edit(user, e)} for e, dn, p in rows]
     notices = await kb.expiry_notices(db, user.actor.department_id if user.role is Role.clerk else None)
     r = await ref(request)
     return page(request, "kb/entries.html", {
         "items": items, "total": total, "notices": notices,
         "f": {"status": status, "category": category, "department": department, "expiring": expiring, "q": q},
-        "statuses": STATUS_LABELS, "categories": [c for c in r.categories.values() if c.active],
+        "statuses": KB_ENTRY_STATUS_LABELS, "categories": [c for c in r.categories.values() if c.active],
         "departments": [d for d in r.departments.values() if d.active],
     })
 
@@ -261,9 +257,9 @@ async def entry_page(request: Request, code: str, user: Annotated[ConsoleUser, r
     return page(request, "kb/entry.html", {
         "e": e, "department": deps.get(e.department_id or 0, ""), "history": _history(versions, deps),
         "pending": pending, "expired": kb.is_expired(e), "uses": uses,
-        "status_label": "已失效" if kb.is_expired(e) and e.version else STATUS_LABELS[e.status.value],
+        "status_label": "已失效" if kb.is_expired(e) and e.version else KB_ENTRY_STATUS_LABELS[e.status.value],
         "may_edit": _may_edit(user, e), "may_review": user.role in PUB,
-        "phrasings": [p for p in (e.phrasings or "").split("|") if p], "VERSION_LABELS": VERSION_LABELS,
+        "phrasings": [p for p in (e.phrasings or "").split("|") if p], "KB_VERSION_STATUS_LABELS": KB_VERSION_STATUS_LABELS,
         "learned": [p for p in (e.learned or "").split("|") if p],
     })
 
@@ -486,7 +482,6 @@ async def kb_suggest(request: Request, user: Annotated[ConsoleUser, require(*OP)
     """The ranked entries for what the operator has typed, as an HTML fragment (matches in
     <mark>, expired entries marked 已失效 without an answer button); operator.js fetches it
     as they type (debounced), so no page reload."""
-    from callcenter.kb import services as kb
 
     q = q.strip()
     hits = await kb.search(db_of(request), q, limit=limit) if q else []
@@ -578,7 +573,6 @@ async def kb_report(request: Request, user: Annotated[ConsoleUser, require(*KB_R
     """The knowledge base's feedback loop: 直接答复 and 直接办结率 per period (the wall's figures),
     how many of those direct answers quoted an entry, 直接答复 per entry, entries whose direct
     answers got 不满意 (to review), entries ending within 30 days."""
-    from callcenter.kb import services as kb
 
     db = db_of(request)
     figs = await request.app.state.wall_figures.get(db)

@@ -22,14 +22,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
 from callcenter.core.bus import PgBus
+from callcenter.core.clock import TZ
 from callcenter.core.logs import configure_logging, log_context, reset_context
+from callcenter.floor.agents import local_today
 from callcenter.ops.heartbeat import EVERY_S, STALE_S, run_heartbeat
 from callcenter.store.models import (
     Call,
@@ -43,7 +44,6 @@ from callcenter.store.models import (
 )
 
 log = logging.getLogger("hotline.access")
-TZ = ZoneInfo("Asia/Shanghai")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SCHEDULER_STALE_S = 35.0  # the leader renews its row every 10 s (leader_every)
 _TICKET_IN_PATH = re.compile(r"/(?:tickets|cases)/([A-Za-z]{1,8}\d{8}-\d{3,})")
@@ -193,7 +193,6 @@ def _age(at: datetime | None, now: datetime) -> float | None:
 async def calendar_check(db: Any) -> dict[str, Any]:
     """Holidays known for this year and the next (degraded, never down: deadlines then count
     Monday–Friday, which is wrong around the holidays)."""
-    from callcenter.floor.agents import local_today
 
     try:
         ref = await db.ref()

@@ -12,8 +12,10 @@ Every change of reference data invalidates this process's RefData cache; other p
 
 from __future__ import annotations
 
+import getpass
 import re
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,12 +26,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.cases import services
 from callcenter.cases.workflow import Actor
-from callcenter.core.errors import Conflict, Invalid, NotFound
+from callcenter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from callcenter.core.glossary import (
+    AUDIT_FIELD_LABELS,
+    IDENTITY_VIEW_PAGE_LABELS,
+    KIND_LABELS,
+    ROLE_LABELS,
+)
 from callcenter.people import auth
 from callcenter.store.audit import Origin, record
 from callcenter.store.db import Database
 from callcenter.store.models import (
-    KIND_LABELS,
     AuditEntry,
     Category,
     Department,
@@ -45,8 +52,6 @@ from callcenter.store.models import (
 
 
 def _require_admin(actor: Actor) -> None:
-    from callcenter.core.errors import Forbidden
-
     if actor.role is not Role.admin:
         raise Forbidden("只有管理员可以维护基础数据和用户")
 
@@ -232,9 +237,6 @@ def local_tool(who: str | None = None) -> str:
     """Who a local tool (`hotline users …`, `hotline export …`) acts as in the audit log: `who`,
     or the operating system's account at this host."""
     if who is None:
-        import getpass
-        import socket
-
         try:
             who = f"{getpass.getuser()}@{socket.gethostname()}"
         except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
@@ -485,8 +487,6 @@ async def save_sla_rule(db: Database, actor: Actor, kind: Kind | str, raw: Mappi
 # ---------------------------------------------------------------------------------------------
 # who viewed a whistleblower's identity, across cases (services.get records it)
 # ---------------------------------------------------------------------------------------------
-VIEW_PAGE_LABELS = {"case": "工单页", "print": "打印登记表", "api": "接口（API）", None: "—"}
-
 
 @dataclass(frozen=True)
 class IdentityView:
@@ -500,12 +500,10 @@ class IdentityView:
 
     @property
     def page_label(self) -> str:
-        return VIEW_PAGE_LABELS.get(self.via, self.via or "—")
+        return IDENTITY_VIEW_PAGE_LABELS.get(self.via, self.via or "—")
 
 
 def _require_view_auditor(actor: Actor) -> None:
-    from callcenter.core.errors import Forbidden
-
     if not services.may_audit_views(actor):
         raise Forbidden("只有班长和管理员可以查看身份信息查阅记录")
 
@@ -566,43 +564,7 @@ async def identity_viewers(db: Database) -> list[User]:
 # The rule (who reads the audit log): the admin only. It records the admin's own changes and
 # the registry's exports; supervisors audit who viewed identities (/audit/identity-views), not
 # the admin's work.
-ACTION_LABELS: dict[str, str] = {
-    "user.create": "新增用户",
-    "user.update": "修改用户",
-    "department.create": "新增承办单位",
-    "department.update": "修改承办单位",
-    "category.create": "新增问题分类",
-    "category.update": "修改问题分类",
-    "routing_rule.create": "新增派单规则",
-    "routing_rule.update": "修改派单规则",
-    "sla.update": "修改办理时限与回访规则",
-    "script.update": "修改回访话术",
-    "registry.export": "导出来电登记表",
-    "caller.lookup": "查询来电号码历史",
-    "session.revoke": "注销会话",
-    "qa_checklist.create": "新建质检表",
-    "qa.sample": "质检抽样",
-    "qa.score": "质检评分",
-    "qa.comment": "质检点评",
-    "qa.appeal": "质检申诉",
-    "qa.decide": "处理质检申诉",
-    "recording.listen": "收听录音",
-}
-FIELD_LABELS: dict[str, str] = {
-    "code": "代码", "name": "名称", "phone": "电话", "active": "启用",
-    "default_department": "默认承办单位", "resolve_working_days": "办理期限（工作日）", "callback_required": "需回访",
-    "category": "问题分类", "keywords": "关键词", "department": "承办单位", "priority": "优先级",
-    "username": "用户名", "display_name": "姓名", "role": "角色", "seat": "坐席", "password": "密码",
-    "api_token": "接口令牌",
-    "format": "格式", "rows": "行数", "from": "起始日期", "to": "截止日期", "file": "文件",
-    "full_numbers": "完整号码", "confidential_identities": "保密件来电人身份", "callback_script": "回访话术",
-    "via": "来源", "sessions": "登录会话", "session": "会话",
-    "items": "检查项", "score": "得分", "fatal": "致命项未通过", "missed": "不符合的检查项", "comment": "点评",
-    "appeal": "申诉理由", "decision": "处理结果", "note": "处理意见", "sample": "随机抽检", "dissatisfied": "不满意回访",
-    "chase": "催办", "long": "超长通话",
-}
 FACT_LABELS = {"screen_pop": "话务台来电弹屏", "api": "接口（API）", PASSWORD_CHANGED: "已修改", PASSWORD_SET: "已设置", TOKEN_REVOKED: "已作废", TOKEN_ISSUED: "已签发"}
-ROLE_LABELS = {"operator": "话务员", "clerk": "承办人", "supervisor": "班长", "admin": "管理员"}
 AUDIT_PER_PAGE = 50
 
 
@@ -626,7 +588,7 @@ def describe(e: AuditEntry) -> list[str]:
             f = SLA_BY_NAME[k]
             out.append(f"{f.label} {v[0]} → {v[1]} {f.unit}")
             continue
-        label = FIELD_LABELS.get(k, k)
+        label = AUDIT_FIELD_LABELS.get(k, k)
         if not isinstance(v, list):
             out.append(f"{label}：{FACT_LABELS.get(str(v), _value(k, v))}")
         elif arrows:

@@ -10,6 +10,7 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 
 from callcenter.core.errors import Invalid
+from callcenter.core.glossary import AUDIT_ACTION_LABELS
 from callcenter.people import admin
 from callcenter.store.models import (
     Role,
@@ -74,7 +75,7 @@ async def identity_views_page(
 
 
 # ---------------------------------------------------------------------------------------------
-# admin: the audit log (审计日志) — the admin only (the rule: admin.ACTION_LABELS' comment)
+# admin: the audit log (审计日志) — the admin only (the rule: the comment above admin.AUDIT_PER_PAGE)
 # ---------------------------------------------------------------------------------------------
 NO_USER = "cli"  # the actor filter's value for entries with no user (the CLI's exports)
 
@@ -99,7 +100,7 @@ async def admin_audit(
     except Invalid:
         raise Invalid(f"操作人“{actor[:12]}”有误", field="actor") from None
     action = action.strip()
-    if action and action not in admin.ACTION_LABELS:
+    if action and action not in AUDIT_ACTION_LABELS:
         raise Invalid(f"没有“{action[:48]}”这种操作", field="action")
     db = db_of(request)
     rows, total = await admin.audit_log(
@@ -115,6 +116,6 @@ async def admin_audit(
              "action": action}
     return page(request, "admin_audit.html", {
         "rows": rows, "total": total, "page_no": page_no, "pages": pages, "actors": actors,
-        "who": dict(actors).get(query["actor"]), "q": query, "actions": admin.ACTION_LABELS,
+        "who": dict(actors).get(query["actor"]), "q": query, "actions": AUDIT_ACTION_LABELS,
         "qs": "&".join(f"{k}={quote(v)}" for k, v in query.items() if v), "describe": admin.describe,
     })

@@ -127,15 +127,23 @@ class TokenCache:
     def __init__(self, ttl: float = 10.0) -> None:
         self.ttl = ttl
         self._d: dict[str, tuple[float, Actor | None]] = {}
+        # one look-up per token at a time: when an entry expires under load, the requests that
+        # arrive meanwhile wait for that one query instead of each sending their own
+        self._pending: dict[str, asyncio.Future[Actor | None]] = {}
+        self._generation = 0  # bumped by drop_user / clear: a look-up begun before stores nothing
 
     def drop_user(self, user_id: int) -> None:
         """Forget the user's token at once (deactivated, token revoked): called in the worker that
         made the change and, through the bus (`auth.revoked`), in every other."""
+        self._generation += 1
+        self._pending.clear()
         for h, (_, a) in list(self._d.items()):
             if a is not None and a.id == user_id:
                 self._d.pop(h, None)
 
     def clear(self) -> None:
+        self._generation += 1
+        self._pending.clear()
         self._d.clear()
 
     async def actor(self, db: Database, token: str) -> Actor | None:
@@ -144,13 +152,25 @@ class TokenCache:
         now = time.monotonic()
         if hit and now - hit[0] < self.ttl:
             return hit[1]
-        async with db.session() as s:
-            u = (await s.execute(select(User).where(User.token_hash == h, User.active.is_(True)))).scalar_one_or_none()
-        a = actor_of(u) if u else None
-        if len(self._d) > 10000:
-            self._d.clear()
-        self._d[h] = (now, a)
-        return a
+        fut = self._pending.get(h)
+        if fut is None:
+            fut = self._pending[h] = asyncio.ensure_future(self._load(db, h, now, self._generation))
+        return await asyncio.shield(fut)
+
+    async def _load(self, db: Database, h: str, now: float, generation: int) -> Actor | None:
+        try:
+            async with db.session() as s:
+                u = (await s.execute(select(User).where(User.token_hash == h, User.active.is_(True)))
+                     ).scalar_one_or_none()
+            a = actor_of(u) if u else None
+            if generation == self._generation:
+                if len(self._d) > 10000:
+                    self._d.clear()
+                self._d[h] = (now, a)
+            return a
+        finally:
+            if generation == self._generation:
+                self._pending.pop(h, None)
 
 
 async def address_blocked(db: Database, ip: str | None, limit: int, window_s: int,

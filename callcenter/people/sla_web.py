@@ -8,11 +8,9 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from callcenter.core.errors import Conflict, NotFound
+from callcenter.core.glossary import KIND_LABELS
 from callcenter.people import admin
-from callcenter.store.models import (
-    KIND_LABELS,
-    Kind,
-)
+from callcenter.store.models import Kind
 from callcenter.web import auth_web
 from callcenter.web.auth_web import ConsoleUser, require
 from callcenter.web.render import ADMIN, db_of, page, pages_router, redirect, ref, request_origin

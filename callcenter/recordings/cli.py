@@ -15,6 +15,7 @@ app = typer.Typer(help="录音 call recordings", no_args_is_help=True)
 
 
 def _run(fn: Any) -> Any:
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.entry.cli import run
 
     return run(fn)
@@ -31,6 +32,7 @@ def collect_cmd(
 ) -> None:
     """Copy the recordings of ended calls from the PBX's spool to the storage, verified by size
     and SHA-256; the spool's copy is deleted only after that."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
     from callcenter.recordings import services
     from callcenter.recordings.storage import store_of
@@ -51,6 +53,7 @@ def retention_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be removed")] = False,
 ) -> None:
     """Remove the recordings past their kind's retention period (none of a case on legal hold)."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.core.settings import get_settings
     from callcenter.recordings import services
     from callcenter.recordings.storage import store_of
@@ -74,6 +77,7 @@ def policy_cmd(
     days: Annotated[int | None, typer.Argument(help="keep recordings this many days")] = None,
 ) -> None:
     """Show the retention policy, or set one kind's period."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     from callcenter.recordings import services
 
     async def go(db: Any) -> Any:
@@ -96,6 +100,7 @@ def hold_cmd(
     release: Annotated[bool, typer.Option("--release", help="lift the hold")] = False,
 ) -> None:
     """Put a case's recordings on legal hold (retention never removes them), or lift it."""
+    # lazy: a command loads only what it runs (`hotline --help` stays fast)
     import getpass
 
     from callcenter.recordings import services

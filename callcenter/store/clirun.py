@@ -11,13 +11,13 @@ from typing import Any, TypeVar
 import typer
 
 from callcenter.core.errors import DomainError
+from callcenter.core.settings import get_settings
+from callcenter.store.db import Database
 
 T = TypeVar("T")
 
 
 def _db():  # type: ignore[no-untyped-def]
-    from callcenter.core.settings import get_settings
-    from callcenter.store.db import Database
 
     s = get_settings()
     return Database(s.effective_database_url, pool_size=2)

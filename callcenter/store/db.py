@@ -8,10 +8,13 @@ failing with "database is locked" when it upgrades a read lock.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -61,8 +64,6 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, writer: bo
     if aurl.get_backend_name() == "sqlite":
         db = aurl.database
         if db and db != ":memory:":
-            from pathlib import Path
-
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(aurl, echo=echo)
         _sqlite_setup(engine, immediate=writer)
@@ -83,6 +84,12 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def _no_reset(con: asyncpg.Connection) -> None:
+    """The raw pool runs single autocommit statements only (no transaction, lock, LISTEN or SET
+    is ever left on a connection), so asyncpg's reset on release (RESET ALL, UNLISTEN *, … —
+    a round trip per use) has nothing to undo."""
+
+
 class Database:
     """An engine and its session factory, the unit the rest of the system passes around."""
 
@@ -96,6 +103,32 @@ class Database:
         self.read_engine = make_engine(url, writer=False) if is_sqlite(url) else self.engine
         self.read_sessions = make_sessionmaker(self.read_engine)
         self.refcache = RefCache()
+        self.pool_size = pool_size
+        self._raw: tuple[asyncio.AbstractEventLoop, asyncpg.Pool] | None = None
+        self._raw_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+
+    async def raw_pool(self) -> asyncpg.Pool:
+        """PostgreSQL: a plain asyncpg pool beside the engine, for the one hot write path (case
+        registration: one statement, no SQLAlchemy greenlet switch, no BEGIN/COMMIT round trips).
+        Made on first use in the running event loop; closed by dispose()."""
+        loop = asyncio.get_running_loop()
+        if self._raw is not None and self._raw[0] is loop:
+            return self._raw[1]
+        if self._raw_lock is None or self._raw_lock[0] is not loop:
+            self._raw_lock = (loop, asyncio.Lock())
+        async with self._raw_lock[1]:
+            if self._raw is None or self._raw[0] is not loop:
+                if self._raw is not None:  # made in an event loop that is gone (tests)
+                    self._raw[1].terminate()
+                dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+                pool = await asyncpg.create_pool(dsn, min_size=0, max_size=max(2, self.pool_size), reset=_no_reset)
+                self._raw = (loop, pool)
+            return self._raw[1]
+
+    def expire_raw(self) -> None:
+        """The server went away (restarted): every pooled connection is replaced on next use."""
+        if self._raw is not None:
+            self._raw[1].expire_connections()
 
     async def ref(self):  # type: ignore[no-untyped-def]
         """Reference data (departments, categories, rules, calendar), cached per process."""
@@ -117,6 +150,13 @@ class Database:
             yield s
 
     async def dispose(self) -> None:
+        if self._raw is not None:
+            loop, pool = self._raw
+            self._raw = None
+            if loop is asyncio.get_running_loop():
+                await pool.close()
+            else:  # its loop is gone: nothing left to close politely
+                pool.terminate()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

@@ -31,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from callcenter.core.glossary import KIND_ALIASES, KIND_LABELS
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -107,16 +109,9 @@ class Kind(str, enum.Enum):
     disclosure = "disclosure"  # 依申请公开
 
 
-KIND_LABELS: dict[Kind, str] = {
-    Kind.complaint: "民众诉求",
-    Kind.consultation: "政策咨询",
-    Kind.report: "干部举报",
-    Kind.suggestion: "建议意见",
-    Kind.help: "求助",
-    Kind.praise: "表扬",
-    Kind.disclosure: "依申请公开",
-}
-KIND_BY_LABEL: dict[str, Kind] = {v: k for k, v in KIND_LABELS.items()} | {"投诉": Kind.complaint, "举报": Kind.report}
+# a kind by its label (registry import); the labels are the glossary's
+KIND_BY_LABEL: dict[str, Kind] = {v: Kind(k) for k, v in KIND_LABELS.items()} | {
+    label: Kind(k) for label, k in KIND_ALIASES.items()}
 
 
 class Status(str, enum.Enum):
@@ -139,27 +134,11 @@ OPEN_STATES: tuple[Status, ...] = (Status.registered, Status.dispatched, Status.
 # the same as SQL, for the partial index on open cases (queries repeat it literally so both planners use it)
 OPEN_STATES_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in OPEN_STATES) + ")"
 
-STATUS_LABELS: dict[Status, str] = {
-    Status.registered: "已登记",
-    Status.answered: "已答复",
-    Status.dispatched: "已派单",
-    Status.accepted: "已签收",
-    Status.returned: "已退单",
-    Status.resolved: "已办结",
-    Status.reopened: "重办",
-    Status.closed: "已归档",
-    Status.merged: "重复件",
-    Status.invalid: "无效",
-}
-
 
 class Satisfaction(str, enum.Enum):
     satisfied = "satisfied"  # 满意
     basically = "basically"  # 基本满意
     dissatisfied = "dissatisfied"  # 不满意
-
-
-SATISFACTION_LABELS = {Satisfaction.satisfied: "满意", Satisfaction.basically: "基本满意", Satisfaction.dissatisfied: "不满意"}
 
 
 class CallbackResult(str, enum.Enum):

@@ -23,22 +23,26 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callcenter.cases import phones
-from callcenter.cases.workflow import ACTION_LABELS
 from callcenter.core.errors import DomainError, Invalid
+from callcenter.core.glossary import (
+    CASE_ACTION_LABELS,
+    CASE_STATE_LABELS,
+    KIND_LABELS,
+    ROLE_LABELS,
+    SATISFACTION_LABELS,
+)
 from callcenter.core.logs import context_value
 from callcenter.floor import agents
-from callcenter.people import admin
 from callcenter.store import audit
-from callcenter.store.models import (
-    KIND_LABELS,
-    SATISFACTION_LABELS,
-    STATUS_LABELS,
-    Role,
-)
+from callcenter.store.models import Role
 from callcenter.web import auth_web, security
 from callcenter.web.auth_web import CsrfRefused, LoginRequired
 
@@ -109,11 +113,11 @@ templates.env.filters["remaining"] = remaining
 templates.env.filters["pct"] = pct
 templates.env.filters["mask"] = phones.mask
 templates.env.globals.update(
-    STATUS_LABELS={s.value: v for s, v in STATUS_LABELS.items()},
-    KIND_LABELS={k.value: v for k, v in KIND_LABELS.items()},
-    ACTION_LABELS={a.value: v for a, v in ACTION_LABELS.items()},
-    SATISFACTION_LABELS={s.value: v for s, v in SATISFACTION_LABELS.items()},
-    ROLE_LABELS=admin.ROLE_LABELS,
+    CASE_STATE_LABELS=CASE_STATE_LABELS,
+    KIND_LABELS=KIND_LABELS,
+    CASE_ACTION_LABELS=CASE_ACTION_LABELS,
+    SATISFACTION_LABELS=SATISFACTION_LABELS,
+    ROLE_LABELS=ROLE_LABELS,
 )
 
 
@@ -201,9 +205,12 @@ async def domain_error_page(request: Request, exc: DomainError) -> Response:
     return error_page(request, exc.status_code, exc.message)
 
 
-def install(app: Any, routers: Iterable[APIRouter]) -> None:
-    from fastapi.staticfiles import StaticFiles
+async def domain_error_json(request: Request, exc: DomainError) -> Response:
+    """A domain error as the JSON API answers it: the message and the field, with its status."""
+    return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status_code)
 
+
+def install(app: Any, routers: Iterable[APIRouter]) -> None:
     auth_web.install(app, app.state.settings)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in routers:
@@ -214,10 +221,6 @@ def install(app: Any, routers: Iterable[APIRouter]) -> None:
         if request.method == "GET" and "text/event-stream" not in request.headers.get("accept", ""):
             return redirect(f"/login?next={quote(str(request.url.path))}")
         return error_page(request, 401, "会话已失效，请重新登录")
-
-    from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
-    from fastapi.exceptions import RequestValidationError
-    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     def _console(request: Request) -> bool:
         return not request.url.path.startswith(("/api/", "/healthz", "/docs", "/openapi", "/static/"))

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from openpyxl import load_workbook
 from sqlalchemy import delete
 
-from callcenter.core.errors import Invalid
+from callcenter.core.errors import DomainError, Invalid
 from callcenter.store.db import Database
 from callcenter.store.models import (
     Call,
@@ -42,6 +42,7 @@ from callcenter.store.models import (
     Status,
     Ticket,
 )
+from callcenter.web.render import domain_error_json
 from reports import annual
 from reports.annual import annual_report, check_hotline, month_bounds, quarter_bounds, set_figure, summary
 from reports.render import render
@@ -349,6 +350,7 @@ async def test_every_data_figure_in_the_html_links_to_a_list_as_long_as_it(
     app = FastAPI()
     app.state.db = database
     app.include_router(make_router())
+    app.add_exception_handler(DomainError, domain_error_json)  # as the app translates domain errors
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         resp = await client.get("/reports/annual", params={"year": 2025, "form": form})
         assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")

@@ -269,3 +269,40 @@ async def test_who_viewed_a_confidential_case_is_in_its_audit_trail(client: Clie
     assert (await client.get("chenjing", f"/api/v1/tickets/{t['number']}")).json()["version"] == t["version"]
     plain_trail = (await client.get("chenjing", f"/api/v1/tickets/{plain['number']}/events")).json()
     assert all(e["action"] != "view" for e in plain_trail)
+
+
+async def test_registration_answers_alike_on_the_fast_path_and_through_the_full_stack(client: Client) -> None:
+    # POST /api/v1/tickets with a bearer token is answered in front of the router (api.py's
+    # RegisterFastPath); with an Idempotency-Key it goes through FastAPI. Both answers carry the
+    # same fields, the security headers and the audit event; every refusal is the full stack's.
+    auth = {"Authorization": f"Bearer {client.tokens['lina']}"}
+    fast = await client.http.post("/api/v1/tickets", json=NEW, headers=auth)
+    full = await client.http.post("/api/v1/tickets", json=NEW, headers={**auth, "Idempotency-Key": "fast-vs-full-1"})
+    assert fast.status_code == full.status_code == 201, (fast.text, full.text)
+    a, b = fast.json(), full.json()
+    assert a.keys() == b.keys() and a["number"] != b["number"]
+    same = {k for k in a if k not in ("number", "registered_at", "due_at")}
+    assert {k: a[k] for k in same} == {k: b[k] for k in same}
+    for r in (fast, full):
+        assert r.headers["content-type"] == "application/json"
+        assert "script-src 'self' 'nonce-" in r.headers["content-security-policy"]
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+    assert "idempotency-key" not in fast.headers and full.headers["idempotency-key"] == "fast-vs-full-1"
+    events = (await client.get("lina", f"/api/v1/tickets/{a['number']}/events")).json()
+    assert [e["action"] for e in events] == ["register"]
+
+    # what the fast path hands on: each answered as before, with what and where
+    r = await client.http.post("/api/v1/tickets", json={**NEW, "category": "不存在的分类"}, headers=auth)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "category"], r.text
+    r = await client.http.post("/api/v1/tickets", json={**NEW, "colour": "red"}, headers=auth)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "colour"], r.text
+    r = await client.http.post("/api/v1/tickets", json={**NEW, "content": ""}, headers=auth)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "content"], r.text
+    r = await client.http.post("/api/v1/tickets", content=b'{"kind": ', headers={**auth, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert (await client.http.post("/api/v1/tickets", json=NEW)).status_code == 401
+    assert (await client.http.post("/api/v1/tickets", json=NEW, headers={"Authorization": "Bearer nope"})).status_code == 401
+    r = await client.post("zhangwei", "/api/v1/tickets", NEW)  # a clerk may not register
+    assert r.status_code == 403 and "content-security-policy" in r.headers, r.text
+    listed = (await client.get("lina", "/api/v1/tickets")).json()
+    assert listed["total"] == 2  # the refusals wrote nothing

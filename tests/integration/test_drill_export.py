@@ -11,7 +11,9 @@ import httpx
 from fastapi import FastAPI
 from openpyxl import load_workbook
 
+from callcenter.core.errors import DomainError
 from callcenter.store.db import Database
+from callcenter.web.render import domain_error_json
 from reports.drill_list import title
 from reports.web import make_router
 from tests.integration.test_metrics import NOW, Y2025, build_cases
@@ -22,6 +24,7 @@ def app_for(db: Database, public_url: str | None) -> FastAPI:
     app.state.db = db
     app.state.settings = SimpleNamespace(public_url=public_url)
     app.include_router(make_router())
+    app.add_exception_handler(DomainError, domain_error_json)  # as the app translates domain errors
     return app
 
 

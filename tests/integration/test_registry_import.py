@@ -21,9 +21,9 @@ from sqlalchemy.engine import make_url
 from callcenter.cases import registry_io
 from callcenter.cases.registry_io import COLUMNS, RegistryErrors, export, import_file
 from callcenter.core.errors import Invalid
+from callcenter.core.glossary import KIND_LABELS
 from callcenter.store.db import Database
 from callcenter.store.models import (
-    KIND_LABELS,
     AuditEntry,
     CallbackResult,
     Category,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from callcenter.cases.workdays import TZ, WorkCalendar
 
@@ -62,3 +62,14 @@ def test_days_an_admin_entered_for_an_uncovered_year_are_used() -> None:
     cal = WorkCalendar(overrides={date(2027, 1, 1): False, date(2027, 1, 3): True})
     assert local(cal.add_working_days(at(2026, 12, 31), 1)) == datetime(2027, 1, 3, 17, 30)
     assert cal.missing_years(date(2026, 11, 26)) == []
+
+
+def test_the_working_day_ends_where_the_calendar_says_for_deadlines_and_extensions() -> None:
+    cal = WorkCalendar()
+    assert cal.day_end(date(2026, 3, 2)) == datetime(2026, 3, 2, 17, 30, tzinfo=TZ)
+    due = cal.add_working_days(datetime(2026, 3, 2, 10, 0, tzinfo=TZ), 1)
+    assert due == cal.day_end(date(2026, 3, 3))
+    # a hotline whose afternoon ends at 18:00: both the deadline and an extension's date follow
+    late = WorkCalendar(hours=((time(9, 0), time(12, 0)), (time(13, 30), time(18, 0))))
+    assert late.day_end(date(2026, 3, 3)) == datetime(2026, 3, 3, 18, 0, tzinfo=TZ)
+    assert late.add_working_days(datetime(2026, 3, 2, 10, 0, tzinfo=TZ), 1) == late.day_end(date(2026, 3, 3))
