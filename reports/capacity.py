@@ -25,7 +25,10 @@ over the period: calls abandoned / total time callers spent waiting (answered an
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -157,6 +160,31 @@ async def capacity(
     lo, hi = period_bounds(date_from, date_to)
     interval_s = interval_minutes * 60
     rows = await traffic_rows(db, lo, hi, interval_s, use_rollup=use_rollup)
+    with _collector_paused():
+        return _plan(rows, date_from, date_to, lines, targets, interval_minutes, history)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a plan is computed (no await in it).
+
+    A year's plan makes ~100,000 containers (the intervals' predictions, the per-hour groups)
+    that all stay reachable until it returns, so the collector's passes over them free
+    nothing, yet they cost a quarter of its CPU (0.12 of 0.46 s measured, 99 passes, one a
+    full one over the whole process). Reference counting still frees as usual; the
+    collector runs again at its next threshold once the plan is done."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _plan(rows: list[dict[str, Any]], date_from: date, date_to: date, lines: int, targets: Targets,
+          interval_minutes: int, history: bool) -> dict[str, Any]:
+    interval_s = interval_minutes * 60
     rt = rates(rows)
 
     # -- validation and "with N + k lines", per past interval ------------------------------

@@ -1,5 +1,5 @@
 """容量规划 in Chromium: a supervisor opens the page over a year of simulated traffic (under 1 s
-cold, from the hourly traffic rollup),
+cold, from the hourly traffic rollup, the heat maps drawn by the server as coloured tables),
 reads the heat maps, the N + k lines table and the staffing table; the admin too; an
 operator and a clerk are refused; bad input is answered in Chinese with what was typed kept."""
 
@@ -47,13 +47,17 @@ def _cpu_s() -> tuple[float, float]:
     return ticks.get(me, 0) / hz, sum(t for pid, t in ticks.items() if pid != me and ours(pid)) / hz
 
 
+DRAWN = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+
+
 def _open(page, url: str) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
-    """(wall, server CPU, browser CPU) seconds from navigation to both heat maps drawn (ECharts
-    done, the page sets data-ready)."""
+    """(wall, server CPU, browser CPU) seconds from navigation to both heat maps drawn: the
+    page loaded (styles applied), both heat tables in it, and a frame painted since."""
     (s0, b0), t0 = _cpu_s(), time.perf_counter()
-    page.goto(url)
-    page.wait_for_selector("#heat-offered[data-ready='1']")
-    page.wait_for_selector("#heat-blocking[data-ready='1']")
+    page.goto(url)  # to the load event
+    page.wait_for_selector("#heat-offered tbody td")
+    page.wait_for_selector("#heat-blocking tbody td")
+    page.evaluate(DRAWN)
     wall = time.perf_counter() - t0
     s1, b1 = _cpu_s()
     return wall, s1 - s0, b1 - b0
@@ -77,7 +81,8 @@ def test_a_supervisor_plans_lines_and_seats_from_a_year_of_traffic(chromium, liv
     cold = [_open(page, f"{year}&lines={k}") for k in (10, 11, 12, 13, 14, 15, 16)]
     warm = [_open(page, f"{year}&lines=10") for _ in range(3)]  # the page's memo of the plan
     nav = page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];
-        return [n.responseStart, n.responseEnd, n.domContentLoadedEventEnd, performance.now()]; }""")
+        return [n.responseStart, n.responseEnd, n.domContentLoadedEventEnd, n.loadEventEnd,
+                Object.fromEntries(n.serverTiming.map(t => [t.name, t.duration]))]; }""")
     wall, server, browser = ([x[i] for x in cold] for i in range(3))
     cpu = [a + b for a, b in zip(server, browser, strict=True)]
     load = max(load, os.getloadavg()[0])
@@ -85,7 +90,8 @@ def test_a_supervisor_plans_lines_and_seats_from_a_year_of_traffic(chromium, liv
           f"{[round(t, 3) for t in wall]} s (median {statistics.median(wall):.3f}), CPU {[round(c, 2) for c in cpu]} s "
           f"(median {statistics.median(cpu):.2f}; server {[round(c, 2) for c in server]}, browser "
           f"{[round(c, 2) for c in browser]}); warm wall {[round(w[0], 3) for w in warm]} s; warm open: first "
-          f"byte {nav[0]:.0f} ms, HTML {nav[1]:.0f} ms, DOMContentLoaded {nav[2]:.0f} ms, charts by {nav[3]:.0f} ms")
+          f"byte {nav[0]:.0f} ms, HTML {nav[1]:.0f} ms, DOMContentLoaded {nav[2]:.0f} ms, load {nav[3]:.0f} ms, "
+          f"server timing {nav[4]} ms")
     # Reading the calls table for a year cost 4.9–7.3 s (docs/benchmarks.md); from the hourly
     # rollup the server's part of a cold open is a fraction of a second of CPU, which a shared
     # machine does not change much: asserted under 0.75 s (the median of seven; 0.3–0.5 s on
@@ -93,6 +99,10 @@ def test_a_supervisor_plans_lines_and_seats_from_a_year_of_traffic(chromium, liv
     # under 1 s only when the machine has a core free for the page (load average at most the
     # cores) — asserted then; on a loaded machine it is printed above, with the browser's CPU.
     assert statistics.median(server) < 0.75, (cold, load)
+    # and the server's and Chromium's CPU together (0.7–1.1 s at load 9–10 on 2 cores, the
+    # heat maps drawn as tables; a quiet core gives the page its < 1 s): a budget for the
+    # whole open that a shared CI machine keeps too
+    assert statistics.median(cpu) < 1.5, (cold, load)
     if load <= (os.cpu_count() or 1):
         assert statistics.median(wall) < 1.0, (cold, load)
         assert statistics.median([w[0] for w in warm]) < 1.0, (warm, load)
@@ -107,7 +117,6 @@ def test_a_supervisor_plans_lines_and_seats_from_a_year_of_traffic(chromium, liv
     assert page.input_value("input[name=from]") == "2025-12-04"
     url = f"{year}&lines=10"
     page.goto(url)
-    page.wait_for_selector("#heat-blocking[data-ready='1']")
     assert int(page.text_content("#cap-offered") or 0) == n
     rows = page.locator("#cap-more-lines tbody tr")
     assert rows.count() == 6
@@ -116,7 +125,19 @@ def test_a_supervisor_plans_lines_and_seats_from_a_year_of_traffic(chromium, liv
     monday_10 = page.locator("#cap-staffing tbody tr").nth(10).locator("td").nth(0).text_content()
     assert monday_10 and int(monday_10) >= 5
     assert page.locator("#cap-validation tbody tr").count() == 3
-    assert page.locator("#heat-offered canvas").count() >= 1
+    # the heat maps: 7 days × 24 hours, each cell its value and a colour step, the busiest the darkest;
+    # no chart library loaded for them
+    for heat in ("#heat-offered", "#heat-blocking"):
+        assert page.locator(f"{heat} tbody tr").count() == 7
+        assert page.locator(f"{heat} tbody td").count() == 7 * 24
+        assert page.locator(f"{heat} td.l8").count() >= 1
+    cell = page.locator("#heat-offered tbody tr").nth(0).locator("td").nth(10)  # Monday 10:00
+    assert float(cell.text_content() or 0) > 5 and (cell.get_attribute("title") or "").startswith("周一 10:00 平均呼入")
+    night = page.locator("#heat-offered tbody tr").nth(0).locator("td").nth(3)  # Monday 03:00
+    assert float(night.text_content() or 0) < float(cell.text_content() or 0)
+    colour = "el => getComputedStyle(el).backgroundColor"
+    assert cell.evaluate(colour) != night.evaluate(colour)
+    assert page.locator("script[src*=echarts]").count() == 0
     shot(page, "capacity-year")
     # the JSON carries predicted and observed for every past hour
     data = page.request.get(url + "&format=json").json()
