@@ -19,7 +19,7 @@ from callcenter.core.logs import context_value
 from callcenter.store import audit, idempotency
 from callcenter.store.models import Kind, Role, Status
 from callcenter.web.deps import ActorDep, BusDep, DbDep
-from callcenter.web.inputs import MAX_BODY, check_year
+from callcenter.web.inputs import MAX_BODY, check_year, replay_body
 from callcenter.web.schemas import (
     CallerHistoryOut,
     ErrorOut,
@@ -157,7 +157,7 @@ class RegisterFastPath:
         raw = b"".join(chunks)
         answer = None if more else await self._register(scope, token, raw)
         if answer is None:
-            await self.app(scope, _replay(raw, more, receive), send)
+            await self.app(scope, replay_body(raw, more, receive), send)
             return
         body = json.dumps(answer, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
         scope["route"] = self.route
@@ -181,18 +181,6 @@ class RegisterFastPath:
             return None
 
 
-def _replay(body: bytes, more: bool, receive: Any) -> Any:
-    """`receive` as if nothing had been read: what was, then the rest."""
-    sent = False
-
-    async def replay() -> Any:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": more}
-        return await receive()
-
-    return replay
 
 
 @router.get("/tickets", response_model=TicketPage, summary="List / search cases")

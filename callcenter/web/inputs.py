@@ -143,16 +143,7 @@ class InputGuardMiddleware:
                     chunks.append(msg.get("body", b""))
                     more = msg.get("more_body", False)
                 body = b"".join(chunks)
-                replayed = False
-
-                async def replay() -> Any:
-                    nonlocal replayed
-                    if not replayed:
-                        replayed = True
-                        return {"type": "http.request", "body": body, "more_body": False}
-                    return await receive()
-
-                receive = replay
+                receive = replay_body(body, False, receive)
         found = first_bad(scope, body)
         if found is None:
             await self.app(scope, receive, send)
@@ -177,3 +168,17 @@ class InputGuardMiddleware:
         await send({"type": "http.response.start", "status": 422,
                     "headers": [(b"content-type", ctype_out), (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
+
+
+def replay_body(body: bytes, more: bool, receive: Any) -> Any:
+    """An ASGI `receive` as if nothing had been read: the body read so far, then the rest."""
+    sent = False
+
+    async def replay() -> Any:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": more}
+        return await receive()
+
+    return replay
