@@ -86,6 +86,11 @@ MIN_FREQ, IDIOM_FREQ = 20, 300  # jieba dictionary frequency an expansion needs 
 # thesaurus concepts (kb_thesaurus codes): a query word and an entry's word in one synonym atom,
 # or in one word group (房子 / 宅子 / 楼房), count as that share of a match, divided by √(senses)
 C_ATOM, C_GROUP = 0.7, 0.45
+# concept candidates (PostgreSQL): entries sharing thesaurus concepts with the query, found by
+# kb_entries.con_head / con_body (tsvector `csv`, GIN) although no word is shared; at most
+# CONCEPT_CANDIDATES of them join the re-rank, the best of CONCEPT_POOL the index ranks, each
+# scored like the re-rank's concept feature (an answer's concepts count CONCEPT_BODY of a title's)
+CONCEPT_CANDIDATES, CONCEPT_POOL, CONCEPT_BODY, CONCEPT_CAP = 10, 30, 0.3, 2000
 
 # function words and fillers of spoken queries: they match everything and mean nothing here
 STOP = frozenset(
@@ -572,6 +577,9 @@ async def search(
     if not rows:
         return []
     index_score = {r[0]: float(r[1]) for r in rows}
+    if not sqlite and CONCEPT_CANDIDATES:
+        for eid in await concept_candidates(conn, q, index_score.keys()):
+            index_score[eid] = 0.0  # found by concept only: no index score of its words
     details = (await conn.execute(_DETAILS, {"ids": list(index_score)})).all()
     today = today or datetime.now(TZ).date()
     hits = rerank(q, details, index_score, today)
@@ -579,6 +587,71 @@ async def search(
     for h in hits:
         _highlight(h, q)
     return hits
+
+
+def entry_concepts(tok_title: str, tok_phrasings: str, tok_answer: str) -> dict[str, str]:
+    """What kb_entries.con_head / con_body hold: the thesaurus atoms (`Bn01B01`) and word groups
+    (`Bn01B`) of the words of the title and phrasings, and of the answer — space-joined codes."""
+    head = _concepts_of(t for t in f"{tok_title} {tok_phrasings}".split() if t != "|")
+    body = _concepts_of(set(tok_answer.split()))
+    return {"con_head": " ".join(sorted(head[0] | head[1])), "con_body": " ".join(sorted(body[0] | body[1]))}
+
+
+def _query_concepts(q: Query) -> list[tuple[float, frozenset[str], frozenset[str]]]:
+    """The query's words' concepts: (IDF × 1/√senses, atoms, groups) for each word the thesaurus has."""
+    out = []
+    for w in q.words:
+        atoms, groups, spread = _word_concepts(w)
+        if atoms:
+            out.append((q.weights[w] * spread, atoms, groups))
+    return out
+
+
+def concept_score(qc: Sequence[tuple[float, frozenset[str], frozenset[str]]], head: frozenset[str],
+                  body: frozenset[str]) -> float:
+    """How much of the query's concepts an entry holds: C_ATOM for an atom, C_GROUP for a word
+    group shared with its title or phrasings, CONCEPT_BODY of that with its answer only."""
+    score = 0.0
+    for x, atoms, groups in qc:
+        if not atoms.isdisjoint(head):
+            m = C_ATOM
+        elif not groups.isdisjoint(head):
+            m = C_GROUP
+        elif not atoms.isdisjoint(body):
+            m = C_ATOM * CONCEPT_BODY
+        elif not groups.isdisjoint(body):
+            m = C_GROUP * CONCEPT_BODY
+        else:
+            m = 0.0
+        score += x * m
+    return score
+
+
+_PG_CONCEPTS = text(
+    """
+    SELECT c.id, c.con_head, c.con_body
+    FROM (SELECT e.id, e.con_head, e.con_body, e.csv FROM kb_entries e
+          WHERE e.csv @@ CAST(:qc AS tsquery) AND e.status IN ('published', 'expired')
+            AND NOT (e.id = ANY(CAST(:have AS integer[])))
+          LIMIT :cap) c
+    ORDER BY ts_rank('{0.3, 0, 0, 1}'::float4[], c.csv, CAST(:qc AS tsquery), 0) DESC LIMIT :n
+    """
+)
+
+
+async def concept_candidates(conn: AsyncConnection, q: Query, have: Iterable[int]) -> list[int]:
+    """Entries the index of words did not return that share the query's thesaurus concepts
+    (PostgreSQL: con_head / con_body in the tsvector `csv`): the CONCEPT_CANDIDATES best by
+    concept_score among the CONCEPT_POOL that ts_rank puts first."""
+    qc = _query_concepts(q)
+    if not qc:
+        return []
+    codes = sorted({c for _x, atoms, groups in qc for c in atoms | groups})
+    rows = (await conn.execute(_PG_CONCEPTS, {"qc": " | ".join(map(_lexeme, codes)), "have": list(have),
+                                              "cap": CONCEPT_CAP, "n": CONCEPT_POOL})).all()
+    scored = sorted(((concept_score(qc, frozenset((h or "").split()), frozenset((b or "").split())), eid)
+                     for eid, h, b in rows), key=lambda t: (-t[0], t[1]))
+    return [eid for s, eid in scored[:CONCEPT_CANDIDATES] if s > 0]
 
 
 Concepts = tuple[frozenset[str], frozenset[str]]  # a unit's thesaurus atoms and word groups
