@@ -19,6 +19,9 @@ then:
    answers are searched for the specific words rare there only; every word still counts in
    ts_rank over the chosen rows, and RANK_CAP bounds them whatever the words (the 50,000-entry
    bench went from 223 ms to ~21 ms p99 this way, docs/benchmarks.md);
+   PostgreSQL adds up to CONCEPT_CANDIDATES entries found by the query's thesaurus concepts
+   (kb_entries.con_head in the tsvector `csv`; `concept_candidates`), which share no word with
+   it perhaps — SQLite's 30 candidates gained nothing from them on the dev sets;
 2. a re-rank of those candidates in Python on cheap features: the index's own score, the
    IDF-weighted share of the query's words found in the entry's best phrasing or title
    (jieba's IDF table), and the character bigrams shared with the title and phrasings (which
@@ -90,7 +93,8 @@ C_ATOM, C_GROUP = 0.7, 0.45
 # kb_entries.con_head / con_body (tsvector `csv`, GIN) although no word is shared; at most
 # CONCEPT_CANDIDATES of them join the re-rank, the best of CONCEPT_POOL the index ranks, each
 # scored like the re-rank's concept feature (an answer's concepts count CONCEPT_BODY of a title's)
-CONCEPT_CANDIDATES, CONCEPT_POOL, CONCEPT_BODY, CONCEPT_CAP = 10, 30, 0.3, 2000
+CONCEPT_CANDIDATES, CONCEPT_POOL, CONCEPT_BODY, CONCEPT_CAP = 10, 30, 0.3, 100
+CONCEPT_BUDGET = 100  # estimated rows the rarest of the query's concept codes may match (PostgreSQL's statistics)
 
 # function words and fillers of spoken queries: they match everything and mean nothing here
 STOP = frozenset(
@@ -395,6 +399,8 @@ class TermStats:
     head_floor: float
     body: dict[str, float]  # tsv
     body_floor: float
+    concepts: dict[str, float] = field(default_factory=dict)  # csv (thesaurus codes of titles and phrasings)
+    concepts_floor: float = 0.0
 
     def rarest(self, terms: Sequence[str], freq: dict[str, float], floor: float, budget: float) -> list[str]:
         """The rarest terms whose estimated matching rows add up to at most `budget` (the
@@ -418,7 +424,7 @@ _PG_STATS = text(
     FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
          JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
     WHERE s.schemaname = current_schema() AND s.tablename = 'kb_entries'
-      AND s.attname IN ('tsv', 'tsv_head') AND s.most_common_elems IS NOT NULL
+      AND s.attname IN ('tsv', 'tsv_head', 'csv') AND s.most_common_elems IS NOT NULL
     """
 )
 
@@ -440,8 +446,9 @@ async def term_stats(conn: AsyncConnection, key: str = "", *, fresh: bool = Fals
     stats = None
     if "tsv_head" in got and rows > 0:
         body = got.get("tsv", ({}, 0.0))
+        cs = got.get("csv", ({}, 0.0))
         stats = TermStats(rows=rows, head=got["tsv_head"][0], head_floor=got["tsv_head"][1],
-                          body=body[0], body_floor=body[1])
+                          body=body[0], body_floor=body[1], concepts=cs[0], concepts_floor=cs[1])
     _stats_cache[key] = (now, stats)
     return stats
 
@@ -629,12 +636,14 @@ def concept_score(qc: Sequence[tuple[float, frozenset[str], frozenset[str]]], he
 
 _PG_CONCEPTS = text(
     """
-    SELECT c.id, c.con_head, c.con_body
-    FROM (SELECT e.id, e.con_head, e.con_body, e.csv FROM kb_entries e
-          WHERE e.csv @@ CAST(:qc AS tsquery) AND e.status IN ('published', 'expired')
-            AND NOT (e.id = ANY(CAST(:have AS integer[])))
-          LIMIT :cap) c
-    ORDER BY ts_rank('{0.3, 0, 0, 1}'::float4[], c.csv, CAST(:qc AS tsquery), 0) DESC LIMIT :n
+    SELECT k.id, k.con_head, k.con_body
+    FROM (SELECT c.id, ts_rank(c.csv, CAST(:qr AS tsquery), 0) AS r
+          FROM (SELECT e.id, e.csv FROM kb_entries e
+                WHERE e.csv @@ CAST(:qc AS tsquery) AND e.status IN ('published', 'expired')
+                  AND NOT (e.id = ANY(CAST(:have AS integer[])))
+                LIMIT :cap) c
+          ORDER BY r DESC LIMIT :n) t
+    JOIN kb_entries k ON k.id = t.id
     """
 )
 
@@ -647,7 +656,11 @@ async def concept_candidates(conn: AsyncConnection, q: Query, have: Iterable[int
     if not qc:
         return []
     codes = sorted({c for _x, atoms, groups in qc for c in atoms | groups})
-    rows = (await conn.execute(_PG_CONCEPTS, {"qc": " | ".join(map(_lexeme, codes)), "have": list(have),
+    # the rarest codes choose the rows (the index's statistics, as for words), all of them rank
+    stats = await term_stats(conn, str(conn.engine.url))
+    chosen = stats.rarest(codes, stats.concepts, stats.concepts_floor, CONCEPT_BUDGET) if stats and stats.concepts else codes
+    rows = (await conn.execute(_PG_CONCEPTS, {"qc": " | ".join(map(_lexeme, chosen)),
+                                              "qr": " | ".join(map(_lexeme, codes)), "have": list(have),
                                               "cap": CONCEPT_CAP, "n": CONCEPT_POOL})).all()
     scored = sorted(((concept_score(qc, frozenset((h or "").split()), frozenset((b or "").split())), eid)
                      for eid, h, b in rows), key=lambda t: (-t[0], t[1]))

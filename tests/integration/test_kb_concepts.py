@@ -9,10 +9,13 @@ import pytest
 from sqlalchemy import text
 
 from callcenter.entry.seed import seed_reference
+from callcenter.kb import learn as kb_learn
 from callcenter.kb import search as kb_search
 from callcenter.kb import services as kb
 from callcenter.store.db import Database
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, Personas
+from tests.integration.test_kb import actor
+from tests.integration.test_kb_learn import SAID, _case
 
 ENTRIES = FIXTURES / "samples" / "kb-entries.csv"
 
@@ -38,6 +41,36 @@ async def test_import_indexes_concepts_and_reindex_refills(database: Database) -
     assert await kb.reindex_concepts(database) == 2
     assert await _concepts(database) == got
     assert await kb.reindex_concepts(database) == 0
+
+
+def _codes(*words: str) -> set[str]:
+    th = kb_search.kb_thesaurus.thesaurus()
+    atoms = {c[:7] for w in words for c in th.codes(w)}
+    return atoms | {a[:5] for a in atoms}
+
+
+async def test_learned_phrasing_and_new_version_keep_concepts_in_step(database: Database,
+                                                                      personas: Personas) -> None:
+    await kb.import_file(database, ENTRIES)
+    lina, zhangwei = actor(personas.lina), actor(personas.zhangwei)
+    before = set((await _concepts(database))["KB0015"][0].split())
+    # a caller's phrasing learned and published: its words' concepts join the entry's head
+    await kb.answer_case(database, lina, "KB0015", await _case(database, personas.lina, "电梯坏了"), search_text=SAID)
+    [row] = await kb_learn.pending(database, zhangwei)
+    await kb_learn.review(database, zhangwei, row["id"], True)
+    learned = set((await _concepts(database))["KB0015"][0].split())
+    said = set(kb_search.entry_concepts("", kb_search.index_text(SAID), "")["con_head"].split())
+    assert said - before and said <= learned and before <= learned
+    # a new version with a word the entry did not have (住宅): its concepts are indexed on publish
+    e = await kb.get(database, "KB0015")
+    assert not _codes("住宅") <= learned
+    f = kb.EntryFields(title=e.title + "（住宅）", answer=e.answer, phrasings=e.phrasings.split("|"),
+                       category=e.category, department=e.department_id)
+    await kb.revise(database, zhangwei, "KB0015", f)
+    await kb.submit(database, zhangwei, "KB0015")
+    await kb.publish(database, actor(personas.chenjing), "KB0015")
+    head = set((await _concepts(database))["KB0015"][0].split())
+    assert _codes("住宅") <= head and said <= head
 
 
 @pytest.mark.pg

@@ -7,7 +7,8 @@ Create Date: 2026-12-02 11:10:00
 kb_entries.con_head / con_body: the 同义词词林 atom and word-group codes of the words of the
 title and phrasings, and of the answer (kb_search.entry_concepts, written with the tokens when
 an entry is published, imported or its learned phrasings change). PostgreSQL indexes them in
-the generated tsvector `csv` (head weight A, answer D; GIN): the concept candidates of a search.
+the generated tsvector `csv` (of con_head only — the answers' concepts match too many rows to
+choose from; GIN): the concept candidates of a search. con_body is scored on the rows chosen.
 Existing entries are filled by `hotline kb reindex` (the store does not import the thesaurus);
 until then they are found by their words as before.
 """
@@ -29,8 +30,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "ALTER TABLE kb_entries ADD COLUMN csv tsvector GENERATED ALWAYS AS ("
-            "setweight(array_to_tsvector(string_to_array(con_head, ' ', '')), 'A') || "
-            "setweight(array_to_tsvector(string_to_array(con_body, ' ', '')), 'D')) STORED"
+            "array_to_tsvector(string_to_array(con_head, ' ', ''))) STORED"
         )
         op.execute("CREATE INDEX ix_kb_entries_csv ON kb_entries USING gin (csv)")
 
