@@ -75,6 +75,12 @@ def generate(rows: list[dict[str, str]], n: int, seed: int = 8) -> list[dict[str
     return out
 
 
+def _toks(title: str, phr: list[str], answer: str) -> dict[str, str]:
+    t = {"tok_title": kb_search.index_text(title), "tok_phrasings": " | ".join(kb_search.index_text(p) for p in phr),
+         "tok_answer": kb_search.index_text(answer)}
+    return {**t, **kb_search.entry_concepts(t["tok_title"], t["tok_phrasings"], t["tok_answer"])}
+
+
 async def load(db: Database, n: int) -> float:
     await seed_reference(db)
     await kb.import_file(db, SAMPLES / "kb-entries.csv")
@@ -88,9 +94,7 @@ async def load(db: Database, n: int) -> float:
         phr = [p for p in str(e["phrasings"]).split("|") if p]
         batch.append({**e, "status": "expired" if e["valid_until"] < date.today() else "published",
                       "version": 1, "department_id": None, "basis": None, "draft_version": None,
-                      "tok_title": kb_search.index_text(str(e["title"])),
-                      "tok_phrasings": " | ".join(kb_search.index_text(p) for p in phr),
-                      "tok_answer": kb_search.index_text(str(e["answer"])),
+                      **_toks(str(e["title"]), phr, str(e["answer"])),
                       "created_at": now, "updated_at": now})
     async with db.engine.begin() as conn:
         for i in range(0, len(batch), 2000):

@@ -52,6 +52,17 @@ def import_(
     typer.echo(msg)
 
 
+@app.command("reindex")
+def reindex(
+    all_entries: Annotated[bool, typer.Option("--all", help="every entry, not only those without concepts")] = False,
+) -> None:
+    """Index the entries' thesaurus concepts (after upgrading from a version without them)."""
+    from callcenter.kb import services as kb
+
+    n = _run(lambda db: kb.reindex_concepts(db, all_entries=all_entries))
+    typer.echo(f"concepts indexed for {n} entries")
+
+
 @app.command("export")
 def export(
     fmt: Annotated[FileFmt, typer.Option("--format")] = FileFmt.csv,

@@ -108,6 +108,7 @@ def retokenize(e: KbEntry) -> None:
     phr = [p for p in (e.phrasings or "").split("|") if p.strip()]
     phr += [p for p in (e.learned or "").split("|") if p.strip()]
     e.tok_phrasings = " | ".join(kb_search.index_text(p) for p in phr)
+    e.con_head = kb_search.entry_concepts(e.tok_title, e.tok_phrasings, "")["con_head"]
 
 
 async def review(db: Database, actor: Actor, phrasing_id: int, publish: bool,

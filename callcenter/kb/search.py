@@ -19,6 +19,9 @@ then:
    answers are searched for the specific words rare there only; every word still counts in
    ts_rank over the chosen rows, and RANK_CAP bounds them whatever the words (the 50,000-entry
    bench went from 223 ms to ~21 ms p99 this way, docs/benchmarks.md);
+   PostgreSQL adds up to CONCEPT_CANDIDATES entries found by the query's thesaurus concepts
+   (kb_entries.con_head in the tsvector `csv`; `concept_candidates`), which share no word with
+   it perhaps — SQLite's 30 candidates gained nothing from them on the dev sets;
 2. a re-rank of those candidates in Python on cheap features: the index's own score, the
    IDF-weighted share of the query's words found in the entry's best phrasing or title
    (jieba's IDF table), and the character bigrams shared with the title and phrasings (which
@@ -86,6 +89,12 @@ MIN_FREQ, IDIOM_FREQ = 20, 300  # jieba dictionary frequency an expansion needs 
 # thesaurus concepts (kb_thesaurus codes): a query word and an entry's word in one synonym atom,
 # or in one word group (房子 / 宅子 / 楼房), count as that share of a match, divided by √(senses)
 C_ATOM, C_GROUP = 0.7, 0.45
+# concept candidates (PostgreSQL): entries sharing thesaurus concepts with the query, found by
+# kb_entries.con_head / con_body (tsvector `csv`, GIN) although no word is shared; at most
+# CONCEPT_CANDIDATES of them join the re-rank, the best of CONCEPT_POOL the index ranks, each
+# scored like the re-rank's concept feature (an answer's concepts count CONCEPT_BODY of a title's)
+CONCEPT_CANDIDATES, CONCEPT_POOL, CONCEPT_BODY, CONCEPT_CAP = 10, 30, 0.3, 100
+CONCEPT_BUDGET = 100  # estimated rows the rarest of the query's concept codes may match (PostgreSQL's statistics)
 
 # function words and fillers of spoken queries: they match everything and mean nothing here
 STOP = frozenset(
@@ -389,6 +398,8 @@ class TermStats:
     head_floor: float
     body: dict[str, float]  # tsv
     body_floor: float
+    concepts: dict[str, float] = field(default_factory=dict)  # csv (thesaurus codes of titles and phrasings)
+    concepts_floor: float = 0.0
 
     def rarest(self, terms: Sequence[str], freq: dict[str, float], floor: float, budget: float) -> list[str]:
         """The rarest terms whose estimated matching rows add up to at most `budget` (the
@@ -412,7 +423,7 @@ _PG_STATS = text(
     FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
          JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
     WHERE s.schemaname = current_schema() AND s.tablename = 'kb_entries'
-      AND s.attname IN ('tsv', 'tsv_head') AND s.most_common_elems IS NOT NULL
+      AND s.attname IN ('tsv', 'tsv_head', 'csv') AND s.most_common_elems IS NOT NULL
     """
 )
 
@@ -434,8 +445,9 @@ async def term_stats(conn: AsyncConnection, key: str = "", *, fresh: bool = Fals
     stats = None
     if "tsv_head" in got and rows > 0:
         body = got.get("tsv", ({}, 0.0))
+        cs = got.get("csv", ({}, 0.0))
         stats = TermStats(rows=rows, head=got["tsv_head"][0], head_floor=got["tsv_head"][1],
-                          body=body[0], body_floor=body[1])
+                          body=body[0], body_floor=body[1], concepts=cs[0], concepts_floor=cs[1])
     _stats_cache[key] = (now, stats)
     return stats
 
@@ -571,6 +583,9 @@ async def search(
     if not rows:
         return []
     index_score = {r[0]: float(r[1]) for r in rows}
+    if not sqlite and CONCEPT_CANDIDATES:
+        for eid in await concept_candidates(conn, q, index_score.keys()):
+            index_score[eid] = 0.0  # found by concept only: no index score of its words
     details = (await conn.execute(_DETAILS, {"ids": list(index_score)})).all()
     today = today or datetime.now(TZ).date()
     hits = rerank(q, details, index_score, today)
@@ -578,6 +593,77 @@ async def search(
     for h in hits:
         _highlight(h, q)
     return hits
+
+
+def entry_concepts(tok_title: str, tok_phrasings: str, tok_answer: str) -> dict[str, str]:
+    """What kb_entries.con_head / con_body hold: the thesaurus atoms (`Bn01B01`) and word groups
+    (`Bn01B`) of the words of the title and phrasings, and of the answer — space-joined codes."""
+    head = _concepts_of(t for t in f"{tok_title} {tok_phrasings}".split() if t != "|")
+    body = _concepts_of(set(tok_answer.split()))
+    return {"con_head": " ".join(sorted(head[0] | head[1])), "con_body": " ".join(sorted(body[0] | body[1]))}
+
+
+def _query_concepts(q: Query) -> list[tuple[float, frozenset[str], frozenset[str]]]:
+    """The query's words' concepts: (IDF × 1/√senses, atoms, groups) for each word the thesaurus has."""
+    out = []
+    for w in q.words:
+        atoms, groups, spread = _word_concepts(w)
+        if atoms:
+            out.append((q.weights[w] * spread, atoms, groups))
+    return out
+
+
+def concept_score(qc: Sequence[tuple[float, frozenset[str], frozenset[str]]], head: frozenset[str],
+                  body: frozenset[str]) -> float:
+    """How much of the query's concepts an entry holds: C_ATOM for an atom, C_GROUP for a word
+    group shared with its title or phrasings, CONCEPT_BODY of that with its answer only."""
+    score = 0.0
+    for x, atoms, groups in qc:
+        if not atoms.isdisjoint(head):
+            m = C_ATOM
+        elif not groups.isdisjoint(head):
+            m = C_GROUP
+        elif not atoms.isdisjoint(body):
+            m = C_ATOM * CONCEPT_BODY
+        elif not groups.isdisjoint(body):
+            m = C_GROUP * CONCEPT_BODY
+        else:
+            m = 0.0
+        score += x * m
+    return score
+
+
+_PG_CONCEPTS = text(
+    """
+    SELECT k.id, k.con_head, k.con_body
+    FROM (SELECT c.id, ts_rank(c.csv, CAST(:qr AS tsquery), 0) AS r
+          FROM (SELECT e.id, e.csv FROM kb_entries e
+                WHERE e.csv @@ CAST(:qc AS tsquery) AND e.status IN ('published', 'expired')
+                  AND NOT (e.id = ANY(CAST(:have AS integer[])))
+                LIMIT :cap) c
+          ORDER BY r DESC LIMIT :n) t
+    JOIN kb_entries k ON k.id = t.id
+    """
+)
+
+
+async def concept_candidates(conn: AsyncConnection, q: Query, have: Iterable[int]) -> list[int]:
+    """Entries the index of words did not return that share the query's thesaurus concepts
+    (PostgreSQL: con_head / con_body in the tsvector `csv`): the CONCEPT_CANDIDATES best by
+    concept_score among the CONCEPT_POOL that ts_rank puts first."""
+    qc = _query_concepts(q)
+    if not qc:
+        return []
+    codes = sorted({c for _x, atoms, groups in qc for c in atoms | groups})
+    # the rarest codes choose the rows (the index's statistics, as for words), all of them rank
+    stats = await term_stats(conn, str(conn.engine.url))
+    chosen = stats.rarest(codes, stats.concepts, stats.concepts_floor, CONCEPT_BUDGET) if stats and stats.concepts else codes
+    rows = (await conn.execute(_PG_CONCEPTS, {"qc": " | ".join(map(_lexeme, chosen)),
+                                              "qr": " | ".join(map(_lexeme, codes)), "have": list(have),
+                                              "cap": CONCEPT_CAP, "n": CONCEPT_POOL})).all()
+    scored = sorted(((concept_score(qc, frozenset((h or "").split()), frozenset((b or "").split())), eid)
+                     for eid, h, b in rows), key=lambda t: (-t[0], t[1]))
+    return [eid for s, eid in scored[:CONCEPT_CANDIDATES] if s > 0]
 
 
 Concepts = tuple[frozenset[str], frozenset[str]]  # a unit's thesaurus atoms and word groups

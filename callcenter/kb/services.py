@@ -87,12 +87,14 @@ def _tokens(e: KbEntry | KbEntryVersion) -> dict[str, str]:
     phrasings = [p for p in (e.phrasings or "").split("|") if p.strip()]
     if isinstance(e, KbEntry):  # the published phrasings learned from callers follow (kb_learn)
         phrasings += [p for p in (e.learned or "").split("|") if p.strip()]
-    return {
+    toks = {
         "tok_title": kb_search.index_text(e.title),
         # one phrasing's tokens apart from the next (" | "): the re-rank scores them one by one
         "tok_phrasings": " | ".join(kb_search.index_text(p) for p in phrasings),
         "tok_answer": kb_search.index_text(e.answer),
     }
+    # the thesaurus concepts of those words (con_head, con_body: PostgreSQL's concept candidates)
+    return {**toks, **kb_search.entry_concepts(toks["tok_title"], toks["tok_phrasings"], toks["tok_answer"])}
 
 
 async def _department_id(s: AsyncSession, actor: Actor, dep: str | int | None) -> int | None:
@@ -676,9 +678,24 @@ async def import_file(db: Database, path: Path, *, actor: Actor = SYSTEM, create
             _apply_version(e, v)
             e.draft_version = None
             e.updated_at = now
-    if not db.is_sqlite and (rep.created or rep.updated):
+    filled = await reindex_concepts(db)  # entries indexed before the concepts were (migration e16b2c0c4a01)
+    if not db.is_sqlite and (rep.created or rep.updated or filled):
         await analyze(db)
     return rep
+
+
+async def reindex_concepts(db: Database, *, all_entries: bool = False) -> int:
+    """Fill kb_entries.con_head / con_body (the thesaurus concepts of the indexed words) of the
+    entries that have none yet — all of them with `all_entries` (a new thesaurus). Returns how many."""
+    q = select(KbEntry.id, KbEntry.tok_title, KbEntry.tok_phrasings, KbEntry.tok_answer).where(KbEntry.tok_title != "")
+    if not all_entries:
+        q = q.where(KbEntry.con_head == "")
+    n = 0
+    async with db.transaction() as s:
+        for eid, t, p, a in (await s.execute(q)).all():
+            await s.execute(update(KbEntry).where(KbEntry.id == eid).values(**kb_search.entry_concepts(t, p, a)))
+            n += 1
+    return n
 
 
 async def analyze(db: Database) -> None:

@@ -805,6 +805,10 @@ class KbEntry(Base):
     tok_title: Mapped[str] = mapped_column(Text, default="")
     tok_phrasings: Mapped[str] = mapped_column(Text, default="")
     tok_answer: Mapped[str] = mapped_column(Text, default="")
+    # the thesaurus concepts (atom and word-group codes) of tok_title + tok_phrasings and of
+    # tok_answer (kb_search.entry_concepts); PostgreSQL indexes them in the generated `csv` (GIN)
+    con_head: Mapped[str] = mapped_column(Text, default="", server_default="")
+    con_body: Mapped[str] = mapped_column(Text, default="", server_default="")
     # callers' phrasings the hotline learned and the department published (kb_phrasings), joined
     # by |: searched like 常见问法 (their tokens follow the official ones in tok_phrasings)
     learned: Mapped[str] = mapped_column(Text, default="", server_default="")
