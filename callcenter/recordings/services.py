@@ -31,7 +31,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from callcenter.cases.workdays import TZ as _TZ
 from callcenter.cases.workflow import Actor
 from callcenter.core.errors import Forbidden, NotFound
-from callcenter.recordings.storage import Store, StoredObject
+from callcenter.recordings.storage import CHUNK, Store, StoredObject, sha256_of
 from callcenter.store.db import Database
 from callcenter.store.models import (
     Call,
@@ -51,7 +51,6 @@ log = logging.getLogger("callcenter.recordings")
 # `<pbx>-<linkedid>.wav`: both parts may hold "-" (a PBX named `hq-east`; Asterisk's linkedid is
 # `<systemname>-<epoch>.<seq>` when systemname is set), so the split is the one naming a call
 NAME_RE = re.compile(r"^(?P<stem>[A-Za-z0-9_.-]+)\.wav$")
-CHUNK = 1 << 20
 # the audit trail's action for "listened to a call's recording" (ticket_events)
 LISTEN = "listen"
 # a browser fetches a recording in several range requests per play: one listen per user and
@@ -89,13 +88,7 @@ async def call_of_file(db: Database, file_name: str) -> Call | None:
 
 
 def _sha256_of(path: Path) -> tuple[int, str]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()
+    return sha256_of(path)
 
 
 def wav_duration(path: Path) -> float | None:

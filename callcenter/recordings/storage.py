@@ -20,6 +20,17 @@ from typing import Any
 CHUNK = 1 << 20
 
 
+def sha256_of(path: Path) -> tuple[int, str]:
+    """A file's size and SHA-256 (hex), read in chunks."""
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return size, h.hexdigest()
+
+
 @dataclass
 class S3Store:
     bucket: str
@@ -41,13 +52,7 @@ class S3Store:
         """Upload `src` as `rel` with its SHA-256 (the server refuses a body that does not match),
         then read the object back and compare size and SHA-256; a mismatch deletes the object and
         raises OSError."""
-        h = hashlib.sha256()
-        size = 0
-        with src.open("rb") as f:
-            while chunk := f.read(CHUNK):
-                h.update(chunk)
-                size += len(chunk)
-        digest = h.hexdigest()
+        size, digest = sha256_of(src)
         key = self.key(rel)
         try:
             with src.open("rb") as f:
