@@ -430,6 +430,11 @@ async def score(db: Database, actor: Actor, inspection_id: int, met_ids: set[int
     return value, fatal
 
 
+def _mmss(seconds: float) -> str:
+    """A time offset in the recording as m:ss."""
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
 async def comment(db: Database, actor: Actor, inspection_id: int, at: str, text: str,
                   origin: audit.Origin | None = None) -> None:
     """A supervisor's comment at a time offset in the recording."""
@@ -446,12 +451,11 @@ async def comment(db: Database, actor: Actor, inspection_id: int, at: str, text:
             raise Conflict("这条质检已定分，不能再添加点评")
         dur = (await s.execute(select(Recording.duration_s).where(Recording.id == i.recording_id))).scalar_one()
         if dur is not None and at_s > dur + 1:
-            raise Invalid(f"时间点 {int(at_s) // 60}:{int(at_s) % 60:02d} 超出录音长度"
-                          f"（{int(dur) // 60}:{int(dur) % 60:02d}）", field="at")
+            raise Invalid(f"时间点 {_mmss(at_s)} 超出录音长度（{_mmss(dur)}）", field="at")
         i.comments = [*(i.comments or []), {"at_s": at_s, "text": text, "by": actor.name,
                                             "at": utcnow().isoformat(timespec="seconds")}]
         audit.record(s, actor, "qa.comment", "qa_inspection", i.id, _label(i),
-                     {"comment": [None, f"{int(at_s) // 60}:{int(at_s) % 60:02d} {text}"]}, origin)
+                     {"comment": [None, f"{_mmss(at_s)} {text}"]}, origin)
 
 
 async def appeal(db: Database, actor: Actor, inspection_id: int, text: str, origin: audit.Origin | None = None) -> None:
